@@ -1,0 +1,3 @@
+from cytoconv.entry import main
+
+main()

@@ -1,0 +1,59 @@
+"""Outputs appear whole or not at all: everything is written under a temporary name beside the
+destination and renamed into place at the end; on any error the temporary is removed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from cytoconv.errors import UsageError
+
+TEMP_MARK = ".cytoconv-tmp-"
+
+
+def check_destination(dest: Path, overwrite: bool) -> None:
+    """Refuse an existing output unless ``overwrite``; an empty folder counts as free."""
+    if not dest.exists():
+        if not dest.parent.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        return
+    if dest.is_dir() and not any(dest.iterdir()):
+        return
+    if not overwrite:
+        raise UsageError(f"{dest}: output exists; pass --overwrite to replace it")
+
+
+@contextmanager
+def atomic_file(dest: Path, overwrite: bool = False) -> Iterator[BinaryIO]:
+    """A binary file object whose content replaces ``dest`` only if the block ends without error."""
+    check_destination(dest, overwrite)
+    fd, tmp = tempfile.mkstemp(prefix="." + dest.name + TEMP_MARK, dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        if dest.is_dir():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_dir(dest: Path, overwrite: bool = False) -> Iterator[Path]:
+    """A fresh folder that becomes ``dest`` only if the block ends without error."""
+    check_destination(dest, overwrite)
+    tmp = Path(tempfile.mkdtemp(prefix="." + dest.name + TEMP_MARK, dir=dest.parent))
+    try:
+        yield tmp
+        if dest.exists():  # only an empty folder or an --overwrite target gets here
+            shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

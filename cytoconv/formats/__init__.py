@@ -1,0 +1,72 @@
+"""The format registry: name -> module, with what each can do.
+
+The CLI, its ``x2y`` shortcuts, ``cytoconv formats`` and the contract tests all read this table, so a
+new format is one module plus one entry here. Modules are imported only when used (start-up time).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from cytoconv.errors import UsageError
+from cytoconv.formats.base import FormatModule, WriterFactory
+
+
+@dataclass(frozen=True)
+class FormatInfo:
+    name: str
+    module: str
+    description: str
+    reads: bool
+    writes: bool
+    aliases: dict[str, dict[str, Any]] = field(default_factory=dict)  # alias -> write options it implies
+    output_is_dir: bool = False
+
+    def load(self) -> FormatModule:
+        return cast(FormatModule, importlib.import_module(self.module))
+
+    def writer(self) -> WriterFactory:
+        return cast(WriterFactory, importlib.import_module(self.module).writer)
+
+
+FORMATS: dict[str, FormatInfo] = {
+    "yolo": FormatInfo(
+        "yolo", "cytoconv.formats.yolo",
+        "YOLO txt: box lines and polygon lines (ultralytics, Roboflow layouts; data.yaml or classes.txt)",
+        reads=True, writes=True, output_is_dir=True,
+        aliases={"yolo-seg": {"task": "segment"}, "yolo-det": {"task": "detect"}},
+    ),
+    "coco": FormatInfo(
+        "coco", "cytoconv.formats.coco",
+        "COCO JSON: polygons, RLE (compressed or not), box-only annotations",
+        reads=True, writes=True,
+    ),
+}
+
+
+def lookup(name: str) -> tuple[FormatInfo, dict[str, Any]]:
+    """A format by name or alias, with the write options the alias implies."""
+    key = name.lower()
+    for info in FORMATS.values():
+        if key == info.name:
+            return info, {}
+        if key in info.aliases:
+            return info, dict(info.aliases[key])
+    known = ", ".join(sorted([*FORMATS, *(a for i in FORMATS.values() for a in i.aliases)]))
+    raise UsageError(f"unknown format {name!r} (known: {known})")
+
+
+def detect(path: Path) -> FormatInfo:
+    """The one readable format that recognises ``path``; ambiguity or no match is a usage error."""
+    matches = [info for info in FORMATS.values() if info.reads and info.load().detect(path)]
+    if len(matches) == 1:
+        return matches[0]
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or folder")
+    if not matches:
+        raise UsageError(f"{path}: cannot tell its format; give --from ({', '.join(FORMATS)})")
+    names = ", ".join(m.name for m in matches)
+    raise UsageError(f"{path}: could be any of {names}; give --from")

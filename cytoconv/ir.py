@@ -1,0 +1,145 @@
+"""The one typed intermediate representation every reader produces and every writer consumes.
+
+Coordinates are absolute pixels in the corner model (FORMATS.md): pixel (i, j) is the square
+[i, i+1) x [j, j+1), so a box over exactly the first pixel is ``Box(x=0, y=0, w=1, h=1)``.
+Normalisation, 1-based boxes and the like live only in the format module that needs them.
+
+Polygon vertices are held as numpy arrays (one ``(n, 2)`` float64 array per ring), never as one
+object per point: a 50,000-image dataset has 22 million vertices.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, model_validator
+
+Points = npt.NDArray[np.float64]
+
+
+def _as_points(value: Any) -> Points:
+    """Accept an ``(n, 2)`` array or a flat ``[x1, y1, x2, y2, ...]`` sequence; check shape only."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 1:
+        if arr.size % 2:
+            raise ValueError(f"a flat ring needs an even number of coordinates, got {arr.size}")
+        arr = arr.reshape(-1, 2)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"a ring must have shape (n, 2), got {arr.shape}")
+    if arr.shape[0] < 3:
+        raise ValueError(f"a ring needs at least 3 points, got {arr.shape[0]}")
+    if not np.isfinite(arr).all():
+        raise ValueError("a ring has a coordinate that is NaN or infinite")
+    return arr
+
+
+Ring = Annotated[
+    Points,
+    PlainValidator(_as_points),
+    PlainSerializer(lambda a: a.reshape(-1).tolist(), return_type=list),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+
+class Box(_Model):
+    """An axis-aligned box, corner model: ``x, y`` is the top-left corner, ``w, h`` the size in pixels."""
+
+    kind: Literal["box"] = "box"
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def area(self) -> float:
+        return self.w * self.h
+
+
+class Polygon(_Model):
+    """One or more rings. Outer rings (parts) are united; rings marked as holes are cut out.
+
+    COCO keeps several parts but no holes; YOLO keeps one part and no holes. The writers decide
+    what to do with what their format cannot hold, and say so.
+    """
+
+    kind: Literal["polygon"] = "polygon"
+    rings: list[Ring]
+    holes: list[bool] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _holes_match_rings(self) -> Polygon:
+        if not self.holes:
+            self.holes = [False] * len(self.rings)
+        if len(self.holes) != len(self.rings):
+            raise ValueError("holes must have one flag per ring")
+        if not self.rings:
+            raise ValueError("a polygon needs at least one ring")
+        if all(self.holes):
+            raise ValueError("a polygon needs at least one outer ring")
+        return self
+
+    @property
+    def parts(self) -> list[Points]:
+        return [r for r, hole in zip(self.rings, self.holes) if not hole]
+
+    def bounds(self) -> Box:
+        pts = np.concatenate(self.rings)
+        x0, y0 = pts.min(axis=0)
+        x1, y1 = pts.max(axis=0)
+        return Box(x=float(x0), y=float(y0), w=float(x1 - x0), h=float(y1 - y0))
+
+
+class Rle(_Model):
+    """A run-length encoded mask, column-major as in COCO; ``counts`` compressed (str) or not (list)."""
+
+    kind: Literal["rle"] = "rle"
+    height: int = Field(gt=0)
+    width: int = Field(gt=0)
+    counts: str | list[int]
+
+
+Geometry = Annotated[Box | Polygon | Rle, Field(discriminator="kind")]
+
+
+class Category(_Model):
+    id: int
+    name: str
+    supercategory: str | None = None
+
+
+class Instance(_Model):
+    """One annotated object. ``attributes`` carries what a format has and others do not
+    (VOC ``difficult``, ``truncated``; COCO extra keys), so that a round trip keeps it."""
+
+    category_id: int
+    geometry: Geometry
+    iscrowd: bool = False
+    score: float | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class ImageRecord(_Model):
+    """One image: its path relative to the dataset's image root, its size, split and objects."""
+
+    file_name: str
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    split: str | None = None
+    label: int | None = None
+    instances: list[Instance] = Field(default_factory=list)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class Dataset(_Model):
+    categories: list[Category]
+    images: list[ImageRecord] = Field(default_factory=list)
+    image_root: str | None = None
+    info: dict[str, Any] = Field(default_factory=dict)
+
+    def category_names(self) -> dict[int, str]:
+        return {c.id: c.name for c in self.categories}
