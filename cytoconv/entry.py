@@ -14,7 +14,11 @@ def main(argv: list[str] | None = None) -> None:
 
         print(f"cytoconv {__version__}")
         return
+    import gc
+
     from cytoconv.errors import CytoconvError, FormatError, UsageError
+
+    gc.set_threshold(50_000, 20, 20)  # a converter allocates many objects and few cycles
 
     try:
         from cytoconv.cli import app

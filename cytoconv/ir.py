@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from typing_extensions import Self
+
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, model_validator
@@ -43,7 +45,21 @@ Ring = Annotated[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", defer_build=True)
+
+    @classmethod
+    def trusted(cls, **fields: Any) -> Self:
+        """Build without validation, for readers that have already checked their data in bulk.
+
+        Every field must be given. Several times cheaper than ``model_construct``, which matters
+        at 315,000 objects; anything from outside cytoconv should use the validating constructor."""
+        obj = cls.__new__(cls)
+        _set = object.__setattr__
+        _set(obj, "__dict__", fields)
+        _set(obj, "__pydantic_fields_set__", set(fields))
+        _set(obj, "__pydantic_extra__", None)
+        _set(obj, "__pydantic_private__", None)
+        return obj
 
 
 class Box(_Model):

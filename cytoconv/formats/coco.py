@@ -10,6 +10,7 @@ memory stays flat however many images there are.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+import numpy.typing as npt
 
 from cytoconv.atomic import atomic_file
 from cytoconv.errors import FormatError, Report
@@ -40,6 +42,8 @@ def load_json(path: Path) -> Any:
         data = path.read_bytes()
     except OSError as exc:
         raise FormatError(path, f"cannot read: {exc.strerror or exc}", code="unreadable") from None
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of new lists and floats would trigger cycle collections that find nothing
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -47,6 +51,9 @@ def load_json(path: Path) -> Any:
         if exc.pos >= len(data.rstrip()):
             reason = "truncated JSON (the file ends too early)"
         raise FormatError(path, f"{reason} (column {exc.colno})", line=exc.lineno, code="bad-json") from None
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def _is_coco_file(path: Path) -> bool:
@@ -99,7 +106,7 @@ class CocoUnit:
     category_ids: frozenset[int]
 
 
-def _require(obj: Any, key: str, kind: type | tuple[type, ...], path: Path, what: str) -> Any:
+def _require(obj: Any, key: str, kind: type | tuple[type, ...], path: str | Path, what: str) -> Any:
     if not isinstance(obj, dict):
         raise FormatError(path, f"{what} is not an object", code="bad-coco")
     if key not in obj:
@@ -132,7 +139,7 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
             cid = _require(cat, "id", int, json_path, f"category {k}")
             name = str(_require(cat, "name", (str, int), json_path, f"category {cid}"))
             sup = cat.get("supercategory")
-            new = Category(id=cid, name=name, supercategory=str(sup) if sup is not None else None)
+            new = Category.trusted(id=cid, name=name, supercategory=str(sup) if sup is not None else None)
             old = categories.setdefault(cid, new)
             if old.name != new.name:
                 raise FormatError(json_path, f"category {cid} is {new.name!r} here but {old.name!r} in an earlier file",
@@ -163,6 +170,19 @@ def _finite(values: list[Any]) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
 
 
+def _ring(part: Any) -> npt.NDArray[np.float64] | None:
+    """A polygon part as an (n, 2) array, or None when it holds anything but finite numbers."""
+    if not isinstance(part, list):
+        return None
+    try:
+        arr = np.asarray(part, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if arr.ndim != 1 or not np.isfinite(arr).all():
+        return None
+    return arr
+
+
 def _geometry(ann: dict[str, Any], where: str, height: int, width: int, path: str) -> Box | Polygon | Rle:
     seg = ann.get("segmentation")
     if isinstance(seg, dict):
@@ -177,7 +197,8 @@ def _geometry(ann: dict[str, Any], where: str, height: int, width: int, path: st
     if isinstance(seg, list) and seg:
         rings = []
         for part in seg:
-            if not isinstance(part, list) or not _finite(part):
+            arr = _ring(part)
+            if arr is None:
                 raise FormatError(path, f"{where}: a polygon must be a list of finite numbers", code="bad-number")
             if len(part) % 2:
                 raise FormatError(path, f"{where}: odd number of polygon coordinates ({len(part)})",
@@ -185,8 +206,8 @@ def _geometry(ann: dict[str, Any], where: str, height: int, width: int, path: st
             if len(part) < 6:
                 raise FormatError(path, f"{where}: a polygon of {len(part) // 2} points (needs 3)",
                                   code="too-few-points")
-            rings.append(np.asarray(part, dtype=np.float64).reshape(-1, 2))
-        return Polygon.model_construct(rings=rings, holes=[False] * len(rings), kind="polygon")
+            rings.append(arr.reshape(-1, 2))
+        return Polygon.trusted(rings=rings, holes=[False] * len(rings), kind="polygon")
     if seg not in (None, []):
         raise FormatError(path, f"{where}: 'segmentation' must be polygons, an RLE or []", code="bad-coco")
     bbox = ann.get("bbox")
@@ -194,22 +215,23 @@ def _geometry(ann: dict[str, Any], where: str, height: int, width: int, path: st
         raise FormatError(path, f"{where}: no segmentation and no valid 'bbox'", code="bad-bbox")
     if bbox[2] < 0 or bbox[3] < 0:
         raise FormatError(path, f"{where}: negative box size {bbox[2:]}", code="bad-bbox")
-    return Box(x=float(bbox[0]), y=float(bbox[1]), w=float(bbox[2]), h=float(bbox[3]))
+    return Box.trusted(kind="box", x=float(bbox[0]), y=float(bbox[1]), w=float(bbox[2]), h=float(bbox[3]))
 
 
 def load(unit: CocoUnit, options: ReadOptions, report: Report) -> ImageRecord:
     path = unit.path
     image = unit.image
-    file_name = _require(image, "file_name", str, Path(path), f"image {image.get('id')}")
-    width = _require(image, "width", int, Path(path), f"image {image.get('id')}")
-    height = _require(image, "height", int, Path(path), f"image {image.get('id')}")
+    what = f"image {image.get('id')}"
+    file_name = _require(image, "file_name", str, path, what)
+    width = _require(image, "width", int, path, what)
+    height = _require(image, "height", int, path, what)
     if width <= 0 or height <= 0:
         raise FormatError(path, f"image {image.get('id')}: size {width}x{height}", code="bad-size")
     instances = []
     for ann in unit.annotations:
         where = f"annotation {ann.get('id')} (image {image.get('id')})"
         try:
-            category_id = _require(ann, "category_id", int, Path(path), where)
+            category_id = _require(ann, "category_id", int, path, where)
             if category_id not in unit.category_ids:
                 raise FormatError(path, f"{where}: category id {category_id} is not in 'categories'",
                                   code="unknown-category")
@@ -219,11 +241,11 @@ def load(unit: CocoUnit, options: ReadOptions, report: Report) -> ImageRecord:
             continue
         attributes = ann["attributes"] if isinstance(ann.get("attributes"), dict) else {}
         score = ann.get("score")
-        instances.append(Instance.model_construct(
+        instances.append(Instance.trusted(
             category_id=category_id, geometry=geometry, iscrowd=bool(ann.get("iscrowd", 0)),
             score=float(score) if isinstance(score, (int, float)) else None, attributes=attributes))
     name = f"{unit.prefix}/{file_name}" if unit.prefix else file_name
-    return ImageRecord.model_construct(file_name=name, width=width, height=height, split=unit.split, label=None,
+    return ImageRecord.trusted(file_name=name, width=width, height=height, split=unit.split, label=None,
                                        instances=instances, attributes={})
 
 

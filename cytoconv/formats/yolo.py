@@ -8,6 +8,7 @@ category's id is its index + 1 (as COCO numbers them), and the writer compacts i
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -144,11 +145,11 @@ def to_instance(line: Line, width: int, height: int, category_id: int) -> Instan
     v = line.values
     if line.is_box:
         cx, cy, w, h = float(v[0]) * width, float(v[1]) * height, float(v[2]) * width, float(v[3]) * height
-        geometry: Box | Polygon = Box(x=cx - w / 2, y=cy - h / 2, w=w, h=h)
+        geometry: Box | Polygon = Box.trusted(kind="box", x=cx - w / 2, y=cy - h / 2, w=w, h=h)
     else:
         ring = v.reshape(-1, 2) * np.array([width, height], dtype=np.float64)
-        geometry = Polygon.model_construct(rings=[ring], holes=[False], kind="polygon")
-    return Instance.model_construct(category_id=category_id, geometry=geometry, iscrowd=False, score=None,
+        geometry = Polygon.trusted(rings=[ring], holes=[False], kind="polygon")
+    return Instance.trusted(category_id=category_id, geometry=geometry, iscrowd=False, score=None,
                                     attributes={})
 
 
@@ -381,7 +382,7 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     if no_label:
         report.notice("image-without-label", f"{no_label} image(s) have no label file: read as images with no objects",
                       count=no_label)
-    categories = [Category(id=i + 1, name=n) for i, n in enumerate(names)] if names is not None else []
+    categories = [Category.trusted(id=i + 1, name=n, supercategory=None) for i, n in enumerate(names)] if names is not None else []
     info = {"names_given": names is not None, "source": str(path)}
     return ReadPlan(categories=categories, units=units, image_root=str(image_root), info=info,
                     categories_known=names is not None)
@@ -406,7 +407,7 @@ def load(unit: Unit, options: ReadOptions, report: Report) -> ImageRecord:
         duplicates = sum(n - 1 for n in seen.values() if n > 1)
         if duplicates:
             report.notice("duplicate-line", f"{path}: {duplicates} duplicate line(s) kept", count=duplicates)
-    return ImageRecord.model_construct(file_name=unit.file_name, width=width, height=height, split=unit.split,
+    return ImageRecord.trusted(file_name=unit.file_name, width=width, height=height, split=unit.split,
                                        label=None, instances=instances, attributes={})
 
 
@@ -537,16 +538,15 @@ class YoloWriter:
             (tmp / "data.yaml").write_text(self.data_yaml(list(splits)), encoding="utf-8")
 
     def data_yaml(self, splits: list[str]) -> str:
-        import yaml
-
-        doc: dict[str, Any] = {"path": "."}
+        """Ultralytics' data.yaml. Strings are JSON-quoted, which is valid YAML for any name."""
+        lines = ["# written by cytoconv; put the images under images/ beside labels/", "path: ."]
+        keys: dict[str, str] = {}
         for split in splits or [""]:
-            key = {"valid": "val"}.get(split, split) or "train"
-            doc.setdefault(key, ("images/" + split).rstrip("/"))
-        doc["nc"] = len(self.names)
-        doc["names"] = dict(enumerate(self.names))
-        return "# written by cytoconv; put the images under images/ beside labels/\n" + yaml.safe_dump(
-            doc, sort_keys=False, allow_unicode=True)
+            keys.setdefault({"valid": "val"}.get(split, split) or "train", ("images/" + split).rstrip("/"))
+        lines += [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in keys.items()]
+        lines += [f"nc: {len(self.names)}", "names:"]
+        lines += [f"  {i}: {json.dumps(name, ensure_ascii=False)}" for i, name in enumerate(self.names)]
+        return "\n".join(lines) + "\n"
 
 
 def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
