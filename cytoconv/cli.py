@@ -5,14 +5,13 @@ stdout carries data only; summaries, progress and warnings go to stderr. Exit co
 """
 
 import os
-import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from cytoconv._version import __version__
-from cytoconv.errors import CytoconvError, FormatError, Report, UsageError
+from cytoconv.errors import Report, UsageError
 from cytoconv.formats import FORMATS
 
 app = typer.Typer(
@@ -41,11 +40,11 @@ def _root(
 
 # --- shared options ------------------------------------------------------------------------
 
-FromOpt = Annotated[Optional[str], typer.Option("--from", help="Input format (detected when not given).")]
-NamesOpt = Annotated[Optional[str], typer.Option(
+FromOpt = Annotated[str | None, typer.Option("--from", help="Input format (detected when not given).")]
+NamesOpt = Annotated[str | None, typer.Option(
     "--names", help="Class names, comma-separated or a file with one per line (overrides data.yaml/classes.txt).")]
-ImagesOpt = Annotated[Optional[Path], typer.Option("--images", help="Folder of the images (paired by file stem).")]
-ImageSizeOpt = Annotated[Optional[str], typer.Option(
+ImagesOpt = Annotated[Path | None, typer.Option("--images", help="Folder of the images (paired by file stem).")]
+ImageSizeOpt = Annotated[str | None, typer.Option(
     "--image-size", help="WxH of every image, when the images are not at hand (e.g. 853x640).")]
 TaskOpt = Annotated[str, typer.Option("--task", help="YOLO output: segment (polygons), detect (boxes) or auto.")]
 PrecisionOpt = Annotated[int, typer.Option("--precision", min=3, max=17,
@@ -106,7 +105,7 @@ def _convert(src: Path, dst: Path, from_: str | None, to: str, names: str | None
                                apply_exif_orientation=exif, coordinate_tolerance=tolerance)
     write_options = WriteOptions(task=_choice(task, ("auto", "segment", "detect"), "--task"), precision=precision,
                                  parts=_choice(parts, ("split", "error"), "--parts"), overwrite=overwrite)
-    if src.resolve() == dst.resolve() or dst.resolve().is_relative_to(src.resolve()) and src.is_dir():
+    if src.resolve() == dst.resolve() or (dst.resolve().is_relative_to(src.resolve()) and src.is_dir()):
         raise UsageError(f"{dst}: the output must not be the input or inside it")
     report = Report(strict=strict)
     with progress_bar(enabled=not quiet) as bar:

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from typing_extensions import Self
-
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, model_validator
+from typing_extensions import Self
 
 Points = npt.NDArray[np.float64]
 

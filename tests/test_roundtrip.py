@@ -10,9 +10,9 @@ import pytest
 from pycocotools.coco import COCO
 
 import cytoconv
+from cytoconv.errors import Report
 from cytoconv.formats.base import ReadOptions
 from cytoconv.formats.yolo import parse_text
-from cytoconv.errors import Report
 from tests.conftest import BALF_SAMPLE
 
 

@@ -284,6 +284,7 @@ class CocoWriter:
         for i, inst in enumerate(record.instances):
             g = inst.geometry
             segmentation: Any
+            area: float
             if isinstance(g, Polygon) and any(g.holes):
                 rle = geo.polygon_rle(g, record.height, record.width)
                 report.notice("hole-as-rle", f"{record.file_name}: a polygon with a hole written as RLE")

@@ -97,7 +97,7 @@ def _fast_split(text: str) -> tuple[list[str], npt.NDArray[np.float64], list[int
         return None
     lines = text.split("\n")
     try:
-        values = np.fromstring(text, sep=" ")  # type: ignore[call-overload]
+        values = np.fromstring(text, sep=" ")  # type: ignore[call-overload,unused-ignore]
     except ValueError:
         return None
     counts = [line.count(" ") + 1 if line else 0 for line in lines]
@@ -337,9 +337,9 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
                     raise FormatError(f, f"two images with the stem {f.stem!r} ({by_stem[f.stem].name})",
                                       code="duplicate-stem")
                 by_stem[f.stem] = f
-        for key, (label, _) in labels.items():
-            if label.stem in by_stem:
-                images[key] = by_stem.pop(label.stem)
+        for key, (label_file, _) in labels.items():
+            if label_file.stem in by_stem:
+                images[key] = by_stem.pop(label_file.stem)
         for stem, f in by_stem.items():
             images[_stem_key(Path("images", stem))] = f
     else:
@@ -362,7 +362,7 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     units: list[Unit] = []
     for key in sorted(set(labels) | set(images)):
         label_entry = labels.get(key)
-        image = images.get(key)
+        image: Path | None = images.get(key)
         label = label_entry[0] if label_entry else None
         if image is None:
             assert label is not None and label_entry is not None

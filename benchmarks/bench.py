@@ -1,0 +1,442 @@
+"""Throughput of cytoconv beside the plain-Python "floor" converters, measured in the same run.
+
+A benchmark, not a test: it prints a markdown table and exits 0 whatever the figures are (1 only when a
+command fails, so that a broken build is not mistaken for a slow one).  Ratios to the floor measured in
+the same run are the figures to compare; absolute seconds drift with the (shared, noisy) machine.
+
+  T0  `cytoconv --version` start-up, median of >= 5 runs          target < 0.15 s
+  T1  YOLO polygons -> COCO on balf_small / balf_large           target <= 0.5 x floor on balf_large,
+                                                                         peak memory < 1 GiB
+  T2  COCO -> YOLO polygons on balf_small                        target <= 1.0 x floor
+
+  python benchmarks/bench.py                                    # T0,T1,T2 on balf_small, 3 reps
+  python benchmarks/bench.py --sets small,large --reps 3        # balf_large: ~1 min per run
+  python benchmarks/bench.py --data /tmp/bench/data --reps 1 --tasks T1
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+psutil: Any
+try:  # optional: the process-tree memory poll falls back to /proc, then to /usr/bin/time
+    psutil = importlib.import_module("psutil")
+except ImportError:  # pragma: no cover - depends on the environment
+    psutil = None
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SHARED = REPO.parent / "shared" / "bench"
+DEFAULT_DATA = Path(os.environ.get("CYTOCONV_BENCH_DATA", "/tmp/cytoconv-bench-data"))
+TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+POLL_S = 0.05
+T0_MIN_RUNS = 5
+GIB = 1 << 30
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+@dataclass(frozen=True)
+class BalfSet:
+    """A generated BALF-like set; the counts are fixed by gen_balf's seed, so throughput needs no re-count."""
+
+    key: str
+    name: str
+    images: int
+    cells: int
+
+
+SETS = {
+    "small": BalfSet("small", "balf_small", 2_105, 13_263),
+    "large": BalfSet("large", "balf_large", 50_000, 315_036),
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One command line of a (task, set) group; "{out}" stands for the run's fresh output folder."""
+
+    tool: str
+    argv: list[str]
+    output: str  # path under {out} that must exist afterwards: a run that writes nothing is no result
+
+
+@dataclass
+class Group:
+    """The tools timed against each other: their runs are interleaved round-robin so noise hits all alike."""
+
+    task: str
+    balf: BalfSet | None
+    jobs: list[Job]
+    warm: list[Path]  # inputs read once beforehand, so that no tool pays for a cold page cache
+    runs: int
+    target: str
+    check: Callable[[Stats, Stats], bool] | None  # (cytoconv, floor) -> pass; None: no target
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss: int  # bytes
+
+
+@dataclass
+class Stats:
+    tool: str
+    runs: list[Run] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(r.wall for r in self.runs)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(r.cpu for r in self.runs)
+
+    @property
+    def rss(self) -> int:
+        """The largest peak over the reps: a memory target is about the worst run, not the typical one."""
+        return max(r.rss for r in self.runs)
+
+
+class CommandFailed(Exception):
+    """A timed command exited non-zero or wrote nothing; carries what the report prints."""
+
+
+# --------------------------------------------------------------------------------------------------------
+# Memory of a process tree: cytoconv forks worker processes, whose memory the parent's peak does not show.
+
+
+def _proc_tree_rss(root: int, include_root: bool) -> int:
+    """Summed RSS of root's descendants from /proc (Linux), for when psutil is not installed."""
+    parent: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # gone since the listing
+            continue
+        fields = stat.rpartition(b")")[2].split()  # after "pid (comm)", which may hold spaces
+        pid = int(name)
+        parent[pid] = int(fields[1])
+        rss[pid] = int(fields[21]) * PAGE
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    total = rss.get(root, 0) if include_root else 0
+    todo = list(children.get(root, ()))
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, ()))
+    return total
+
+
+def _psutil_tree_rss(root: int, include_root: bool) -> int:
+    """Summed RSS of root's descendants via psutil."""
+    assert psutil is not None
+    try:
+        top = psutil.Process(root)
+        procs = [*([top] if include_root else []), *top.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):  # exited between listing and reading
+            total += proc.memory_info().rss
+    return total
+
+
+def tree_sampler() -> tuple[Callable[[int, bool], int] | None, str]:
+    """The best available way to sum a process tree's RSS, and how the report should describe it."""
+    if psutil is not None:
+        return _psutil_tree_rss, "summed over the process tree (psutil, every 50 ms)"
+    if os.path.isfile("/proc/self/stat"):
+        return _proc_tree_rss, "summed over the process tree (/proc, every 50 ms; psutil not installed)"
+    return None, "of the largest single process only (/usr/bin/time or getrusage): workers are not summed"
+
+
+class PeakPoller:
+    """Samples a tree's summed RSS every 50 ms in a thread while the main thread waits on the process."""
+
+    def __init__(self, sample: Callable[[int, bool], int], root: int, include_root: bool) -> None:
+        self.sample, self.root, self.include_root = sample, root, include_root
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(OSError, ValueError, IndexError):  # a racing /proc read: next one
+                self.peak = max(self.peak, self.sample(self.root, self.include_root))
+            if self._stop.wait(POLL_S):
+                return
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+# --------------------------------------------------------------------------------------------------------
+# Running one command
+
+
+def run_once(job: Job, scratch: Path, sample: Callable[[int, bool], int] | None) -> Run:
+    """Time one whole process in a fresh, empty output folder on tmpfs, deleted afterwards.
+
+    Wall time comes from perf_counter around the process (10 ms resolution of /usr/bin/time's %e is too
+    coarse for T0); CPU and the single-process peak from /usr/bin/time, else from getrusage deltas.
+    """
+    out = Path(tempfile.mkdtemp(prefix="run-", dir=scratch))
+    time_file = scratch / (out.name + ".time")  # beside, not in, the output folder: that stays empty
+    argv = [a.replace("{out}", str(out)) for a in job.argv]
+    cmd = [TIME_BIN, "-f", "%e %U %S %M", "-o", str(time_file), *argv] if TIME_BIN else argv
+    try:
+        with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty command cannot block
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+            poller = PeakPoller(sample, proc.pid, include_root=TIME_BIN is None) if sample else None
+            code = proc.wait()
+            wall = time.perf_counter() - start
+            tree_peak = poller.stop() if poller else 0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if code != 0:
+                raise CommandFailed(f"exit status {code}\n{_read(err).rstrip()}")
+        if not (out / job.output).exists():
+            raise CommandFailed(f"exit status 0 but {job.output} was not written")
+        if TIME_BIN:
+            user, system, max_kib = _parse_time(time_file)
+            cpu, single_peak = user + system, max_kib * 1024
+        else:
+            cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+            # ru_maxrss of RUSAGE_CHILDREN is a lifetime maximum: it only says something when it grew
+            single_peak = after.ru_maxrss * 1024 if after.ru_maxrss > before.ru_maxrss else 0
+        # a 50 ms poll can miss a short spike that the kernel's own maximum caught
+        return Run(wall, cpu, max(tree_peak, single_peak))
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+        time_file.unlink(missing_ok=True)
+
+
+def _read(f: IO[bytes]) -> str:
+    f.seek(0)
+    return f.read().decode(errors="replace")
+
+
+def _parse_time(path: Path) -> tuple[float, float, int]:
+    """User s, system s, max RSS KiB: the last line of the -o file (status messages may come before it)."""
+    line = [ln for ln in path.read_text().splitlines() if ln.strip()][-1]
+    _elapsed, user, system, max_kib = line.split()
+    return float(user), float(system), int(max_kib)
+
+
+def warm_cache(paths: Iterable[Path]) -> None:
+    """Read every input file once, so the first tool of a group does not pay for a cold page cache."""
+    for path in paths:
+        files = [path] if path.is_file() else (p for p in path.rglob("*") if p.is_file())
+        for file in files:
+            with open(file, "rb") as f:
+                while f.read(1 << 20):
+                    pass
+
+
+# --------------------------------------------------------------------------------------------------------
+# Data
+
+
+def ensure_set(balf: BalfSet, data: Path, gen: Path, python: str) -> None:
+    """Generate a missing set; gen_balf writes gen_summary.json last, so its presence means complete."""
+    out = data / balf.name
+    if (out / "gen_summary.json").is_file() and (data / f"{balf.name}_coco" / "gen_summary.json").is_file():
+        return
+    print(f"generating {out} ({balf.images:,} images) ...", file=sys.stderr, flush=True)
+    data.mkdir(parents=True, exist_ok=True)
+    cmd = [python, str(gen), "balf", "--n", str(balf.images), "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise CommandFailed(f"{' '.join(cmd)}: exit status {done.returncode}\n{done.stderr.rstrip()}")
+
+
+def build_groups(tasks: list[str], sets: list[BalfSet], data: Path, floor: Path, python: str,
+                 cytoconv: str, reps: int) -> list[Group]:
+    """The (task, set) groups to time, each cytoconv beside its floor."""
+    fl = [python, str(floor)]
+    groups: list[Group] = []
+    if "T0" in tasks:
+        groups.append(Group(
+            "T0", None,
+            [Job("floor", [python, "-c", "import orjson, PIL.Image"], "."),
+             Job("cytoconv", [cytoconv, "--version"], ".")],
+            [], max(reps, T0_MIN_RUNS), "< 0.15 s",
+            lambda c, _f: c.wall < 0.15,
+        ))
+    if "T1" in tasks:
+        for balf in sets:
+            src = data / balf.name
+            large = balf.key == "large"
+            groups.append(Group(
+                "T1", balf,
+                [Job("floor", [*fl, "t1", str(src), "{out}/floor.json"], "floor.json"),
+                 Job("cytoconv", [cytoconv, "convert", "--from", "yolo", "--to", "coco", str(src),
+                                  "{out}/coco.json", "-q"], "coco.json")],
+                [src], reps,
+                "<= 0.5x floor, peak < 1 GiB" if large else "peak < 1 GiB (0.5x: on large)",
+                (lambda c, f: c.wall <= 0.5 * f.wall and c.rss < GIB) if large else (lambda c, _f: c.rss < GIB),
+            ))
+    if "T2" in tasks:
+        coco = data / "balf_small_coco" / "annotations" / "instances_train.json"
+        groups.append(Group(
+            "T2", SETS["small"],
+            [Job("floor", [*fl, "t2", str(coco), "{out}/floor_labels"], "floor_labels"),
+             Job("cytoconv", [cytoconv, "convert", "--from", "coco", "--to", "yolo-seg", str(coco),
+                              "{out}/labels", "-q"], "labels")],
+            [data / "balf_small_coco"], reps, "<= 1.0x floor",
+            lambda c, f: c.wall <= f.wall,
+        ))
+    return groups
+
+
+# --------------------------------------------------------------------------------------------------------
+# Report
+
+
+def _rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:,.0f}"
+
+
+def table(results: list[tuple[Group, list[Stats]]]) -> str:
+    head = ["task", "set", "tool", "wall s (median)", "CPU s", "peak RSS MiB (max)", "images/s", "cells/s",
+            "x floor (wall)", "target", "result"]
+    rows = [head, ["---"] * 3 + ["---:"] * 6 + ["---"] * 2]
+    for group, stats in results:
+        floor = next(s for s in stats if s.tool == "floor")
+        for s in stats:
+            set_name = group.balf.name if group.balf else "-"
+            if s.error is not None or not s.runs:
+                rows.append([group.task, set_name, s.tool, *["-"] * 6,
+                             group.target if s.tool == "cytoconv" else "-", "ERROR"])
+                continue
+            ok_floor = floor.error is None and bool(floor.runs)
+            ratio = f"{s.wall / floor.wall:.2f}" if ok_floor else "-"
+            if s.tool != "cytoconv" or group.check is None:
+                verdict, target = "-", "-"
+            elif not ok_floor and group.task != "T0":
+                verdict, target = "n/a (floor failed)", group.target
+            else:
+                verdict, target = ("PASS" if group.check(s, floor) else "FAIL"), group.target
+            rows.append([
+                group.task, set_name, s.tool, f"{s.wall:.3f}", f"{s.cpu:.2f}", f"{s.rss / 2**20:,.0f}",
+                _rate(group.balf.images, s.wall) if group.balf else "-",
+                _rate(group.balf.cells, s.wall) if group.balf else "-",
+                ratio, target, verdict,
+            ])
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                    help="generated sets (default: $CYTOCONV_BENCH_DATA or %(default)s); missing ones are made")
+    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED,
+                    help="folder holding gen_balf.py and drivers/floor.py (default: %(default)s)")
+    ap.add_argument("--python", default=sys.executable,
+                    help="python for the floor and the generator; needs orjson, pillow, numpy (default: this one)")
+    bin_dir_cytoconv = Path(sys.executable).parent / "cytoconv"
+    ap.add_argument("--cytoconv", default=str(bin_dir_cytoconv) if bin_dir_cytoconv.exists()
+                    else (shutil.which("cytoconv") or "cytoconv"),
+                    help="the cytoconv console script (default: beside this python, else on PATH)")
+    ap.add_argument("--sets", default="small", help="BALF sets for T1: small,large (T2 is balf_small only)")
+    ap.add_argument("--reps", type=int, default=3, help="runs per command, interleaved; medians reported")
+    ap.add_argument("--tasks", default="T0,T1,T2", help="comma list of T0,T1,T2")
+    a = ap.parse_args(argv)
+
+    tasks = [t.strip().upper() for t in a.tasks.split(",") if t.strip()]
+    set_keys = [s.strip().lower().removeprefix("balf_") for s in a.sets.split(",") if s.strip()]
+    if bad := [t for t in tasks if t not in ("T0", "T1", "T2")]:
+        ap.error(f"unknown task(s): {', '.join(bad)}")
+    if bad := [s for s in set_keys if s not in SETS]:
+        ap.error(f"unknown set(s): {', '.join(bad)} (choose from small, large)")
+    if a.reps < 1:
+        ap.error("--reps must be at least 1")
+    gen, floor = a.shared / "gen_balf.py", a.shared / "drivers" / "floor.py"
+    for path in (gen, floor):
+        if not path.is_file():
+            ap.error(f"{path} not found (use --shared)")
+    if shutil.which(a.cytoconv) is None:
+        ap.error(f"cytoconv not found at {a.cytoconv} (use --cytoconv)")
+
+    sets = [SETS[k] for k in dict.fromkeys(set_keys)]
+    needed = {b.key: b for b in sets if "T1" in tasks} | ({"small": SETS["small"]} if "T2" in tasks else {})
+    try:
+        for balf in needed.values():
+            ensure_set(balf, a.data, gen, a.python)
+    except CommandFailed as error:
+        print(f"data generation failed: {error}", file=sys.stderr)
+        return 1
+
+    base = Path("/dev/shm") if os.path.isdir("/dev/shm") else Path(tempfile.gettempdir())
+    scratch_root = base / "cytoconv-bench-out"
+    scratch_root.mkdir(exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-", dir=scratch_root))  # ours alone, even if runs overlap
+    sample, memory_note = tree_sampler()
+
+    results: list[tuple[Group, list[Stats]]] = []
+    failed = False
+    try:
+        for group in build_groups(tasks, sets, a.data, floor, a.python, a.cytoconv, a.reps):
+            label = f"{group.task} {group.balf.name if group.balf else ''}".strip()
+            warm_cache(group.warm)
+            stats = [Stats(job.tool) for job in group.jobs]
+            for rep in range(group.runs):
+                for job, st in zip(group.jobs, stats):
+                    if st.error is not None:
+                        continue
+                    try:
+                        run = run_once(job, scratch, sample)
+                    except CommandFailed as error:
+                        st.error = str(error)
+                        failed = True
+                        cmd = " ".join(job.argv)
+                        print(f"\n{label} {job.tool} FAILED: {cmd}\n{error}\n", file=sys.stderr, flush=True)
+                        continue
+                    st.runs.append(run)
+                    print(f"{label} {job.tool} run {rep + 1}/{group.runs}: {run.wall:.3f} s wall, "
+                          f"{run.cpu:.2f} s CPU, {run.rss / 2**20:,.0f} MiB", file=sys.stderr, flush=True)
+            results.append((group, stats))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        with contextlib.suppress(OSError):  # another run's folder is still there
+            scratch_root.rmdir()
+
+    print()
+    print(table(results))
+    print()
+    print(f"- cytoconv: {a.cytoconv}; floor: {a.python} {floor} (T0 floor: `python -c 'import orjson, PIL.Image'`)")
+    print(f"- {os.cpu_count()} cores; outputs on {scratch_root}; peak RSS {memory_note}; "
+          "forked workers' shared pages count once per process")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
