@@ -21,6 +21,7 @@ import contextlib
 import importlib
 import os
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -222,9 +223,9 @@ def run_once(job: Job, scratch: Path, sample: Callable[[int, bool], int] | None)
             tree_peak = poller.stop() if poller else 0
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if code != 0:
-                raise CommandFailed(f"exit status {code}\n{_read(err).rstrip()}")
+                raise CommandFailed(f"{shlex.join(argv)}\nexit status {code}\n{_read(err).rstrip()}")
         if not (out / job.output).exists():
-            raise CommandFailed(f"exit status 0 but {job.output} was not written")
+            raise CommandFailed(f"{shlex.join(argv)}\nexit status 0 but {job.output} was not written")
         if TIME_BIN:
             user, system, max_kib = _parse_time(time_file)
             cpu, single_peak = user + system, max_kib * 1024
@@ -275,7 +276,7 @@ def ensure_set(balf: BalfSet, data: Path, gen: Path, python: str) -> None:
     cmd = [python, str(gen), "balf", "--n", str(balf.images), "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise CommandFailed(f"{' '.join(cmd)}: exit status {done.returncode}\n{done.stderr.rstrip()}")
+        raise CommandFailed(f"{shlex.join(cmd)}: exit status {done.returncode}\n{done.stderr.rstrip()}")
 
 
 def build_groups(tasks: list[str], sets: list[BalfSet], data: Path, floor: Path, python: str,
@@ -417,8 +418,7 @@ def main(argv: list[str] | None = None) -> int:
                     except CommandFailed as error:
                         st.error = str(error)
                         failed = True
-                        cmd = " ".join(job.argv)
-                        print(f"\n{label} {job.tool} FAILED: {cmd}\n{error}\n", file=sys.stderr, flush=True)
+                        print(f"\n{label} {job.tool} FAILED: {error}\n", file=sys.stderr, flush=True)
                         continue
                     st.runs.append(run)
                     print(f"{label} {job.tool} run {rep + 1}/{group.runs}: {run.wall:.3f} s wall, "
