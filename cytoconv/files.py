@@ -23,8 +23,9 @@ def is_image_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def walk_files(root: Path, junk: list[str] | None = None) -> Iterator[Path]:
-    """Every regular file below ``root`` in sorted order, pruning junk folders; junk seen is appended to ``junk``."""
+def walk_files(root: Path, junk: list[str] | None = None) -> Iterator[str]:
+    """Every file below ``root`` (as a path string) in sorted order, pruning junk folders; junk seen is
+    appended to ``junk``."""
     for dirpath, dirnames, filenames in os.walk(root):
         kept_dirs = []
         for d in sorted(dirnames):
@@ -39,7 +40,7 @@ def walk_files(root: Path, junk: list[str] | None = None) -> Iterator[Path]:
                 if junk is not None:
                     junk.append(os.path.join(dirpath, name))
                 continue
-            yield Path(dirpath, name)
+            yield os.path.join(dirpath, name)
 
 
 def image_size(path: str | Path, apply_exif_orientation: bool = True) -> tuple[int, int]:

@@ -82,6 +82,17 @@ def rle_bounds(rle: Rle) -> Box:
     return Box(x=x, y=y, w=w, h=h)
 
 
+def bounds_of_rings(rings: Sequence[Points]) -> list[list[float]]:
+    """``[x, y, w, h]`` of each ring, in two numpy calls for all of them (one image's cells at once)."""
+    if not rings:
+        return []
+    pts = np.concatenate(rings)
+    starts = np.cumsum([0] + [len(r) for r in rings[:-1]])
+    lo = np.minimum.reduceat(pts, starts, axis=0)
+    hi = np.maximum.reduceat(pts, starts, axis=0)
+    return np.concatenate([lo, hi - lo], axis=1).tolist()  # type: ignore[no-any-return]
+
+
 def ring_bounds(ring: Points) -> tuple[float, float, float, float]:
     """``(x, y, w, h)`` of one ring, corner model."""
     x0, y0 = ring.min(axis=0)

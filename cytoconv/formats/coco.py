@@ -277,9 +277,9 @@ class CocoWriter:
                               "height": record.height})
         simple = [i for i, inst in enumerate(record.instances)
                   if isinstance(inst.geometry, Polygon) and len(inst.geometry.rings) == 1]
-        areas = dict(zip(simple, geo.single_ring_areas(
-            [record.instances[i].geometry.rings[0] for i in simple],  # type: ignore[union-attr]
-            record.height, record.width))) if simple else {}
+        rings = [record.instances[i].geometry.rings[0] for i in simple]  # type: ignore[union-attr]
+        areas = dict(zip(simple, geo.single_ring_areas(rings, record.height, record.width))) if simple else {}
+        boxes = dict(zip(simple, geo.bounds_of_rings(rings)))
         out = []
         for i, inst in enumerate(record.instances):
             g = inst.geometry
@@ -290,20 +290,21 @@ class CocoWriter:
                 report.notice("hole-as-rle", f"{record.file_name}: a polygon with a hole written as RLE")
                 segmentation = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
                 area = geo.rle_areas([rle])[0]
-                box = g.bounds()
+                bbox = geo.bounds_of_rings([np.concatenate(g.parts)])[0]
             elif isinstance(g, Polygon):
                 segmentation = [r.reshape(-1) for r in g.rings]
                 area = areas[i] if i in areas else geo.polygon_area(g, record.height, record.width)
-                box = g.bounds()
+                bbox = boxes[i] if i in boxes else geo.bounds_of_rings([np.concatenate(g.parts)])[0]
             elif isinstance(g, Rle):
                 segmentation = {"size": [g.height, g.width], "counts": g.counts}
                 area = geo.rle_area(g)
-                box = geo.rle_bounds(g)
+                b = geo.rle_bounds(g)
+                bbox = [b.x, b.y, b.w, b.h]
             else:
-                segmentation, area, box = [], g.w * g.h, g
+                segmentation, area, bbox = [], g.w * g.h, [g.x, g.y, g.w, g.h]
             ann: dict[str, Any] = {"image_id": image_id, "category_id": inst.category_id,
                                    "segmentation": segmentation, "area": area,
-                                   "bbox": [box.x, box.y, box.w, box.h], "iscrowd": int(inst.iscrowd)}
+                                   "bbox": bbox, "iscrowd": int(inst.iscrowd)}
             if inst.score is not None:
                 ann["score"] = inst.score
             if inst.attributes:

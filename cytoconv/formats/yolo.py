@@ -277,10 +277,6 @@ def _split_of(rel_dir: Path) -> str | None:
     return "/".join(parts) or None
 
 
-def _stem_key(path: Path) -> str:
-    return str(path.with_suffix(""))
-
-
 def detect(path: Path) -> bool:
     if path.is_file():
         return path.suffix in (".yaml", ".yml") or path.suffix == ".txt"
@@ -317,52 +313,90 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     yaml_path = yaml_path or _find_yaml(root) or (_find_yaml(root.parent) if path.name == "labels" else None)
     names = _resolve_names(root, yaml_path, label_dirs, options, report)
 
-    labels: dict[str, tuple[Path, Path]] = {}  # stem key (relative, no suffix, images-side) -> (label, label_dir)
-    for label_dir in label_dirs:
-        for f in walk_files(label_dir, junk):
-            if f.suffix != ".txt":
-                continue
-            if f.name in NAME_FILES:
-                continue
-            rel = f.relative_to(label_dir)
-            key = _stem_key(_image_dir_for(label_dir).relative_to(root) / rel) if label_dir != root else _stem_key(rel)
-            labels[key] = (f, label_dir)
-    images: dict[str, Path] = {}
-    image_base = options.images.resolve() if options.images else None
-    if image_base is not None:
-        by_stem: dict[str, Path] = {}
-        for f in walk_files(image_base, junk):
-            if is_image_name(f.name):
-                if f.stem in by_stem:
-                    raise FormatError(f, f"two images with the stem {f.stem!r} ({by_stem[f.stem].name})",
-                                      code="duplicate-stem")
-                by_stem[f.stem] = f
-        for key, (label_file, _) in labels.items():
-            if label_file.stem in by_stem:
-                images[key] = by_stem.pop(label_file.stem)
-        for stem, f in by_stem.items():
-            images[_stem_key(Path("images", stem))] = f
-    else:
-        image_dirs = {_image_dir_for(d) for d in label_dirs if d != root} or {root}
-        for image_dir in sorted(image_dirs):
-            if not image_dir.is_dir():
-                continue
-            for f in walk_files(image_dir, junk):
-                if is_image_name(f.name):
-                    key = _stem_key(f.relative_to(root))
-                    if key in images:
-                        raise FormatError(f, f"two images with the stem {f.stem!r} ({images[key].name})",
-                                          code="duplicate-stem")
-                    images[key] = f
+    labels = _find_labels(root, label_dirs, junk)
+    images = _find_images(root, label_dirs, labels, options.images, junk)
     for item in sorted(set(junk)):
         report.notice("junk-skipped", item)
+    image_root = os.path.commonpath([os.path.dirname(p) for p in images.values()]) if images else str(root / "images")
+    units = _pair(root, labels, images, image_root, names, options, report)
+    no_label = sum(1 for u in units if u.label is None)
+    if no_label:
+        report.notice("image-without-label", f"{no_label} image(s) have no label file: read as images with no objects",
+                      count=no_label)
+    categories = [Category.trusted(id=i + 1, name=n, supercategory=None) for i, n in enumerate(names)] if names is not None else []
+    info = {"names_given": names is not None, "source": str(path)}
+    return ReadPlan(categories=categories, units=units, image_root=image_root, info=info,
+                    categories_known=names is not None)
 
-    image_paths = [p for p in images.values()]
-    image_root = Path(os.path.commonpath([str(p.parent) for p in image_paths])) if image_paths else root / "images"
+
+
+# Pairing works on plain strings: at 50,000 files, pathlib objects cost seconds in the parent.
+
+
+def _rel(path: str, base: str) -> str:
+    """``path`` below ``base``, with forward slashes."""
+    rel = path[len(base) + 1 :] if path.startswith(base + os.sep) else os.path.relpath(path, base)
+    return rel.replace(os.sep, "/")
+
+
+def _find_labels(root: Path, label_dirs: list[Path], junk: list[str]) -> dict[str, tuple[str, str]]:
+    """Label files keyed by their image's path below ``root`` without extension -> (label, label folder)."""
+    labels: dict[str, tuple[str, str]] = {}
+    for label_dir in label_dirs:
+        base = str(label_dir)
+        image_side = _rel(str(_image_dir_for(label_dir)), str(root)) if label_dir != root else ""
+        for f in walk_files(label_dir, junk):
+            name = os.path.basename(f)
+            if not name.endswith(".txt") or name in NAME_FILES:
+                continue
+            stem_rel = _rel(f, base)[:-4]
+            labels[f"{image_side}/{stem_rel}" if image_side else stem_rel] = (f, base)
+    return labels
+
+
+def _find_images(root: Path, label_dirs: list[Path], labels: dict[str, tuple[str, str]], given: Path | None,
+                 junk: list[str]) -> dict[str, str]:
+    """Images keyed like the labels: beside them (``images`` for ``labels``) or, with ``--images``, by stem."""
+    images: dict[str, str] = {}
+    if given is not None:
+        by_stem: dict[str, str] = {}
+        for f in walk_files(given.resolve(), junk):
+            if is_image_name(f):
+                stem = os.path.splitext(os.path.basename(f))[0]
+                if stem in by_stem:
+                    raise FormatError(f, f"two images with the stem {stem!r} ({by_stem[stem]})", code="duplicate-stem")
+                by_stem[stem] = f
+        for key, (label_file, _) in labels.items():
+            stem = os.path.basename(label_file)[:-4]
+            if stem in by_stem:
+                images[key] = by_stem.pop(stem)
+        for stem, f in by_stem.items():
+            images[f"images/{stem}"] = f
+        return images
+    base = str(root)
+    image_dirs = {_image_dir_for(d) for d in label_dirs if d != root} or {root}
+    for image_dir in sorted(image_dirs):
+        if not image_dir.is_dir():
+            continue
+        for f in walk_files(image_dir, junk):
+            if is_image_name(f):
+                key = os.path.splitext(_rel(f, base))[0]
+                if key in images:
+                    raise FormatError(f, f"two images with the same stem ({images[key]})", code="duplicate-stem")
+                images[key] = f
+    return images
+
+
+def _pair(root: Path, labels: dict[str, tuple[str, str]], images: dict[str, str], image_root: str,
+          names: list[str] | None, options: ReadOptions, report: Report) -> list[Unit]:
+    """One unit per image (with or without a label), and per label without an image when sizes are given."""
     units: list[Unit] = []
+    base = str(root)
+    splits: dict[str, str | None] = {}
+    class_count = len(names) if names is not None else None
     for key in sorted(set(labels) | set(images)):
         label_entry = labels.get(key)
-        image: Path | None = images.get(key)
+        image = images.get(key)
         label = label_entry[0] if label_entry else None
         if image is None:
             assert label is not None and label_entry is not None
@@ -370,23 +404,17 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
                 report.problem(FormatError(label, "label without an image (give --images DIR or --image-size WxH)",
                                            code="no-image"))
                 continue
-            rel = Path(key + ".jpg")
-            file_name = rel.relative_to("images").as_posix() if rel.parts[0] == "images" else rel.as_posix()
-            split = _split_of(label.parent.relative_to(label_entry[1].parent))
+            file_name = key.removeprefix("images/") + ".jpg"
+            split = _split_of(Path(_rel(os.path.dirname(label), os.path.dirname(label_entry[1]))))
         else:
-            file_name = image.relative_to(image_root).as_posix()
-            split = _split_of(image.parent.relative_to(root)) if image.is_relative_to(root) else None
-        units.append(Unit(str(label) if label else None, str(image) if image else None, file_name, split,
-                          len(names) if names is not None else None))
-    no_label = sum(1 for u in units if u.label is None)
-    if no_label:
-        report.notice("image-without-label", f"{no_label} image(s) have no label file: read as images with no objects",
-                      count=no_label)
-    categories = [Category.trusted(id=i + 1, name=n, supercategory=None) for i, n in enumerate(names)] if names is not None else []
-    info = {"names_given": names is not None, "source": str(path)}
-    return ReadPlan(categories=categories, units=units, image_root=str(image_root), info=info,
-                    categories_known=names is not None)
-
+            file_name = _rel(image, image_root)
+            folder = os.path.dirname(image)
+            if folder not in splits:
+                inside = folder == base or folder.startswith(base + os.sep)
+                splits[folder] = _split_of(Path(_rel(folder, base))) if inside else None
+            split = splits[folder]
+        units.append(Unit(label, image, file_name, split, class_count))
+    return units
 
 def load(unit: Unit, options: ReadOptions, report: Report) -> ImageRecord:
     """Read one label file into an ``ImageRecord`` (sizes from the image header)."""
@@ -413,6 +441,12 @@ def load(unit: Unit, options: ReadOptions, report: Report) -> ImageRecord:
 
 def _check_lines(lines: list[Line], path: str, names_count: int | None, tol: float, report: Report) -> None:
     """Range checks; offending lines are removed from ``lines`` (lenient) or raise (strict)."""
+    if not lines:
+        return
+    if names_count is None or max(line.class_index for line in lines) < names_count:
+        every = np.concatenate([line.values for line in lines])
+        if every.min() >= -tol and every.max() <= 1 + tol and not any(ln.is_box for ln in lines):
+            return  # the common case, checked in three numpy calls per file
     bad: dict[int, FormatError] = {}
     for idx, line in enumerate(lines):
         v = line.values
