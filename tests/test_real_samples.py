@@ -71,3 +71,9 @@ def test_rbc_coco_to_yolo_boxes_and_back_loses_no_box(tmp_path: Path) -> None:
         assert [n for n, _ in got[name]] == [n for n, _ in boxes]
         for (_, b1), (_, b2) in zip(boxes, got[name]):
             assert b2 == pytest.approx(b1, abs=1e-3)
+
+
+def test_roboflow_data_yaml_with_paths_outside_the_folder(tmp_path: Path) -> None:
+    """Roboflow writes ``train: ../train/images``; the folders are found beside data.yaml instead."""
+    summary = cytoconv.convert(real("cell_seg_yolov8_roboflow") / "data.yaml", tmp_path / "c.json", to="coco")
+    assert summary.images == 9 and summary.instances == {1: 374}

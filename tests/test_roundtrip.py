@@ -89,3 +89,10 @@ def test_parallel_output_is_byte_identical(tmp_path: Path) -> None:
     cytoconv.convert(root, tmp_path / "one.json", to="coco", jobs=1)
     cytoconv.convert(root, tmp_path / "two.json", to="coco", jobs=2)
     assert (tmp_path / "one.json").read_bytes() == (tmp_path / "two.json").read_bytes()
+
+
+@pytest.mark.parametrize("entry", ["", "labels", "data.yaml"])
+def test_labels_folder_root_and_data_yaml_give_the_same_coco(tmp_path: Path, entry: str) -> None:
+    cytoconv.convert(BALF_SAMPLE, tmp_path / "root.json", to="coco", jobs=1)
+    cytoconv.convert(BALF_SAMPLE / entry, tmp_path / "other.json", to="coco", jobs=1)
+    assert (tmp_path / "root.json").read_bytes() == (tmp_path / "other.json").read_bytes()
