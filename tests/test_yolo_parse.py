@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats.yolo import format_line, parse_line, parse_text, to_instance
@@ -80,3 +82,19 @@ def test_format_line_round_trips_to_1e_7() -> None:
     assert back is not None and back.class_index == 2
     np.testing.assert_allclose(back.values, values, atol=5e-8, rtol=0)
     assert text == "2 0.1234568 1.0 0.0 0.5"
+
+
+@given(
+    cls=st.integers(min_value=0, max_value=79),
+    values=st.lists(st.floats(min_value=0.0, max_value=1.0, allow_nan=False), min_size=6, max_size=60).filter(
+        lambda v: len(v) % 2 == 0),
+)
+@settings(max_examples=200, deadline=None)
+def test_format_then_parse_is_exact_to_precision(cls: int, values: list[float]) -> None:
+    text = format_line(cls, np.array(values))
+    line = parse_line(text)
+    assert line is not None and line.class_index == cls
+    np.testing.assert_allclose(line.values, values, atol=5.1e-8, rtol=0)
+    fast = parse_text(text + "\n" + text, "p.txt", Report())
+    assert len(fast) == 2
+    np.testing.assert_array_equal(fast[0].values, line.values)
