@@ -8,16 +8,21 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from cytoconv.errors import Report
+from cytoconv.atomic import TEMP_MARK
+from cytoconv.errors import Report, UsageError
 from cytoconv.formats import FormatInfo, detect, lookup
-from cytoconv.formats.base import ReadOptions, ReadPlan, WriteOptions, dataset_from
+from cytoconv.formats.base import Loader, ReadOptions, ReadPlan, WriteOptions, dataset_from
 from cytoconv.ir import Dataset, ImageRecord
 from cytoconv.pipeline import Summary, final_categories, run, stream
+from cytoconv.resample import Resample, TargetSize, TransformedLoader
 
 
 def _source(path: Path, fmt: str | None) -> FormatInfo:
@@ -65,8 +70,10 @@ def write(dataset: Dataset, dest: str | Path, to: str, options: WriteOptions | N
 def convert(src: str | Path, dest: str | Path, to: str, fmt: str | None = None,
             read_options: ReadOptions | None = None, write_options: WriteOptions | None = None,
             report: Report | None = None, jobs: int = 0, progress: Callable[[int], None] | None = None,
-            on_plan: Callable[[ReadPlan], Any] | None = None) -> Summary:
-    """Stream ``src`` into ``dest``: image by image over ``jobs`` processes (0: all cores)."""
+            on_plan: Callable[[ReadPlan], Any] | None = None, resample: Resample | None = None) -> Summary:
+    """Stream ``src`` into ``dest``: image by image over ``jobs`` processes (0: all cores).
+
+    ``resample`` moves every image to another resolution on the way (``cytoconv.resample``)."""
     src, dest = Path(src), Path(dest)
     read_options = read_options or ReadOptions()
     info, implied = lookup(to)
@@ -76,5 +83,45 @@ def convert(src: str | Path, dest: str | Path, to: str, fmt: str | None = None,
     plan = module.plan(src, read_options, report)
     if on_plan is not None:
         on_plan(plan)
+    load: Loader = module.load
+    if resample is not None:
+        resample = replace(resample, image_root=resample.image_root or plan.image_root, options=read_options)
+        load = TransformedLoader(module.load, resample)
     writer = info.writer()(dest, plan.categories, plan.image_root, write_options, report)
-    return run(plan, module.load, writer, read_options, report, jobs, progress)
+    return run(plan, load, writer, read_options, report, jobs, progress)
+
+
+def resample(src: str | Path, dest: str | Path, target: TargetSize, to: str | None = None, fmt: str | None = None,
+             read_options: ReadOptions | None = None, write_options: WriteOptions | None = None,
+             report: Report | None = None, jobs: int = 0, images_out: str | Path | None = None,
+             rle_method: Literal["outline", "nearest"] = "outline", clip: bool = False,
+             image_filter: str = "lanczos", progress: Callable[[int], None] | None = None,
+             on_plan: Callable[[ReadPlan], Any] | None = None) -> Summary:
+    """Convert ``src`` to ``dest`` at another resolution (same format unless ``to``); with ``images_out``
+    the images are resized too, into that folder, which appears whole or not at all."""
+    src = Path(src)
+    to = to or _source(src, fmt).name
+    options = read_options or ReadOptions()
+    if images_out is None:
+        step = Resample(target, rle_method, clip, None, None, image_filter, options)
+        return convert(src, dest, to, fmt, options, write_options, report, jobs, progress, on_plan, step)
+    # The images are written beside the output first and moved into place once it exists, so that
+    # DST/images can sit inside a folder output that is itself renamed into place at the end.
+    final = Path(images_out).absolute()
+    overwrite = (write_options or WriteOptions()).overwrite
+    if final.exists() and any(final.iterdir()) and not overwrite:
+        raise UsageError(f"{final}: output exists; pass --overwrite to replace it")
+    staging = Path(dest).absolute().parent
+    staging.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="." + final.name + TEMP_MARK, dir=staging))
+    try:
+        step = Resample(target, rle_method, clip, str(tmp), None, image_filter, options)
+        summary = convert(src, dest, to, fmt, options, write_options, report, jobs, progress, on_plan, step)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        return summary
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

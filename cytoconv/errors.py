@@ -23,6 +23,11 @@ class UsageError(CytoconvError):
     """The call itself is wrong (bad option, output exists): exit code 2."""
 
 
+class SkipUnit(CytoconvError):
+    """Raised by a loader, after ``report.problem`` in lenient mode, when a whole image cannot be read:
+    the pipeline leaves that unit out (the problem is already counted)."""
+
+
 class FormatError(CytoconvError):
     """Bad input data, with where it is: ``path`` (and ``line`` when there is one) and a stable ``code``."""
 

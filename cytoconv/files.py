@@ -49,6 +49,9 @@ def image_size(path: str | Path, apply_exif_orientation: bool = True) -> tuple[i
     With ``apply_exif_orientation`` a JPEG whose EXIF orientation turns it by 90 degrees (5..8)
     reports the size as displayed, as ultralytics and annotation tools see it.
     """
+    plain = _plain_jpeg_size(path)
+    if plain is not None:
+        return plain
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -63,6 +66,36 @@ def image_size(path: str | Path, apply_exif_orientation: bool = True) -> tuple[i
         raise FormatError(path, f"not a readable image ({exc.__class__.__name__}: {exc})", code="bad-image") from None
     except Image.DecompressionBombError as exc:
         raise FormatError(path, f"image header is implausibly large: {exc}", code="bad-image") from None
+
+
+_JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+_PLAIN_MAX_PIXELS = 89_478_485  # PIL's MAX_IMAGE_PIXELS: above it, let PIL warn or refuse as it does
+
+
+def _plain_jpeg_size(path: str | Path) -> tuple[int, int] | None:
+    """The size in a plain JPEG's SOF marker, from its first 4 KB; ``None``: ask PIL.
+
+    Three times faster than a lazy PIL open (which reads the markers byte by byte), and it matters
+    at 50,000 images. Anything unusual goes to PIL: an APP1 segment (EXIF orientation, XMP), no
+    SOF within 4 KB, a marker out of place, a zero or huge size."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    if head[:3] != b"\xff\xd8\xff":
+        return None
+    i, n = 2, len(head)
+    while i + 9 <= n:
+        marker = head[i + 1]
+        if head[i] != 0xFF or marker in (0xE1, 0xDA, 0xFF) or marker < 0xC0 or 0xD0 <= marker <= 0xD9:
+            return None
+        if marker in _JPEG_SOF:
+            height = (head[i + 5] << 8) | head[i + 6]
+            width = (head[i + 7] << 8) | head[i + 8]
+            return (width, height) if width and height and width * height <= _PLAIN_MAX_PIXELS else None
+        i += 2 + ((head[i + 2] << 8) | head[i + 3])
+    return None
 
 
 def read_text(path: Path) -> str:
@@ -86,3 +119,38 @@ def safe_relative(name: str, where: str | Path) -> str:
     if "\x00" in name or norm.startswith("/") or (len(norm) > 1 and norm[1] == ":") or ".." in parts or not parts:
         raise FormatError(where, f"unsafe file name {name!r}: it would leave the output folder", code="unsafe-path")
     return "/".join(parts)
+
+
+# Leading bytes of the image formats in IMAGE_EXTENSIONS (offset 0 unless said otherwise).
+_MAGIC = (
+    (b"\xff\xd8\xff", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
+    (b"BM", "bmp"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"), (b"II+\x00", "tiff"), (b"MM\x00+", "tiff"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "jp2"), (b"\xff\x4f\xff\x51", "jp2"),
+)
+
+
+def image_kind(head: bytes) -> str | None:
+    """The image format the first bytes of a file announce (``None``: not an image), whatever its name says:
+    a ``.DS_Store`` renamed ``x.jpg`` is not an image. 16 bytes are enough."""
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if len(head) >= 3 and head[:1] == b"P" and head[1:2] in b"1234567" and head[2:3] in b" \t\r\n":
+        return "pnm"
+    return None
+
+
+def sniff_image(path: str) -> str | None:
+    """``image_kind`` of a file's first 16 bytes; an unreadable file is ``None`` too."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return image_kind(os.read(fd, 16))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)

@@ -76,7 +76,10 @@ class Box(_Model):
 
 
 class Polygon(_Model):
-    """One or more rings. Outer rings (parts) are united; rings marked as holes are cut out.
+    """One or more rings. A ring marked as a hole belongs to the nearest outer ring before it and is
+    cut out of that part; the parts are then united (an island inside a hole is a part of its own,
+    listed after the hole). This is what pixel-edge tracing of a mask gives, and what COCO's union of
+    polygons and a bridged outline both rasterise to.
 
     COCO keeps several parts but no holes; YOLO keeps one part and no holes. The writers decide
     what to do with what their format cannot hold, and say so.

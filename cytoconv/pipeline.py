@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from cytoconv.errors import Report
+from cytoconv.errors import Report, SkipUnit
 from cytoconv.formats.base import Loader, ReadOptions, ReadPlan, Writer
 from cytoconv.ir import Category, ImageRecord
 
@@ -31,17 +32,21 @@ class Summary:
     instances: Counter[int] = field(default_factory=Counter)
     report: Report = field(default_factory=Report)
     categories: list[Category] = field(default_factory=list)
+    labels: Counter[int] = field(default_factory=Counter)  # images per image-level label (class folders)
 
     def add(self, record: ImageRecord) -> None:
         self.images += 1
         if not record.instances:
             self.empty_images += 1
         self.instances.update(inst.category_id for inst in record.instances)
+        if record.label is not None:
+            self.labels[record.label] += 1
 
     def merge(self, other: Summary) -> None:
         self.images += other.images
         self.empty_images += other.empty_images
         self.instances.update(other.instances)
+        self.labels.update(other.labels)
         self.report.merge(other.report)
 
 
@@ -53,6 +58,14 @@ def _init_worker(state: dict[str, Any]) -> None:
     _STATE.update(state)
 
 
+def _init_process(state: dict[str, Any]) -> None:
+    """A worker leaves Ctrl-C to the parent, which stops the pool and cleans up; a worker killed with
+    SIGTERM just dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _init_worker(state)
+
+
 def _run_chunk(bounds: tuple[int, int]) -> tuple[list[Any], Summary]:
     start, stop = bounds
     units: Sequence[Any] = _STATE["units"]
@@ -62,7 +75,10 @@ def _run_chunk(bounds: tuple[int, int]) -> tuple[list[Any], Summary]:
     summary = Summary(report=Report(strict=_STATE["strict"]))
     out = []
     for index in range(start, stop):
-        record = load(units[index], options, summary.report)
+        try:
+            record = load(units[index], options, summary.report)
+        except SkipUnit:  # lenient mode, the whole image unreadable: already counted in the report
+            continue
         summary.add(record)
         out.append(writer.encode(record, index, summary.report) if writer is not None else record)
     return out, summary
@@ -97,7 +113,7 @@ def stream(plan: ReadPlan, load: Loader, writer: Writer | None, options: ReadOpt
         return
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_process,
                              initargs=(state,)) as pool:
         try:
             for bounds, result in zip(chunks, pool.map(_run_chunk, chunks)):
@@ -127,5 +143,7 @@ def final_categories(plan: ReadPlan, summary: Summary) -> list[Category]:
     """The plan's categories, or ``class_0 .. class_N`` for the ids seen when no names were given."""
     if plan.categories_known or plan.categories:
         return plan.categories
+    if "{index}" not in plan.inferred_name:  # named after the ids themselves: only the ids seen
+        return [Category(id=i, name=plan.inferred_name.format(id=i)) for i in sorted(summary.instances)]
     top = max(summary.instances, default=0)
-    return [Category(id=i, name=f"class_{i - 1}") for i in range(1, top + 1)]
+    return [Category(id=i, name=plan.inferred_name.format(index=i - 1, id=i)) for i in range(1, top + 1)]

@@ -66,9 +66,14 @@ def print_summary(summary: Summary, dst: Path) -> None:
     table.add_column("id", justify="right")
     table.add_column("class")
     table.add_column("objects", justify="right")
-    for cid in sorted(set(names) | set(summary.instances)):
-        table.add_row(str(cid), names.get(cid, "?"), f"{summary.instances.get(cid, 0):,}")
+    labelled = sum(summary.labels.values())
+    if labelled:  # a classification dataset: images per class too
+        table.add_column("images", justify="right")
+    for cid in sorted(set(names) | set(summary.instances) | set(summary.labels)):
+        row = [str(cid), names.get(cid, "?"), f"{summary.instances.get(cid, 0):,}"]
+        table.add_row(*row, *([f"{summary.labels.get(cid, 0):,}"] if labelled else []))
     console.print(table)
-    console.print(f"{summary.images:,} images ({summary.empty_images:,} without objects), {total:,} objects")
+    console.print(f"{summary.images:,} images ({summary.empty_images:,} without objects), {total:,} objects"
+                  + (f", {labelled:,} with an image-level label" if labelled else ""))
     for line in summary.report.lines():
         console.print(line, markup=False)

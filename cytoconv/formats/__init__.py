@@ -44,6 +44,36 @@ FORMATS: dict[str, FormatInfo] = {
         "COCO JSON: polygons, RLE (compressed or not), box-only annotations",
         reads=True, writes=True,
     ),
+    "voc": FormatInfo(
+        "voc", "cytoconv.formats.voc",
+        "Pascal VOC XML: Annotations/ (+ JPEGImages/, ImageSets/Main splits) or a folder of XML; 1-based boxes",
+        reads=True, writes=True, output_is_dir=True,
+    ),
+    "folders": FormatInfo(
+        "folders", "cytoconv.formats.folders",
+        "class folders: <class>/<image> or <split>/<class>/<image>; writing copies (or --link) the images",
+        reads=True, writes=True, output_is_dir=True,
+    ),
+    "manifest": FormatInfo(
+        "manifest", "cytoconv.formats.manifest",
+        "image-level labels: CSV (file,label,width,height[,split]) or JSON by the file's suffix",
+        reads=True, writes=True,
+    ),
+    "masks": FormatInfo(
+        "masks", "cytoconv.formats.masks",
+        "semantic mask PNG/TIFF per image, value -> class (--classes, e.g. wbc); palette PNG + classes.json",
+        reads=True, writes=True, output_is_dir=True,
+    ),
+    "instance-masks": FormatInfo(
+        "instance-masks", "cytoconv.formats.instance_masks",
+        "integer label image per image, one id per object (Cellpose *_cp_masks, StarDist); + instances.csv",
+        reads=True, writes=True, output_is_dir=True,
+    ),
+    "object-masks": FormatInfo(
+        "object-masks", "cytoconv.formats.object_masks",
+        "one mask PNG per object: <id>/images/<id>.png + <id>/masks/*.png (Data Science Bowl 2018)",
+        reads=True, writes=True, output_is_dir=True,
+    ),
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 from cytoconv.errors import Report
 from cytoconv.ir import Category, Dataset, ImageRecord
+from cytoconv.maskio import MaskClass
 
 
 @dataclass(frozen=True)
@@ -27,15 +28,25 @@ class ReadOptions:
     image_size: tuple[int, int] | None = None
     apply_exif_orientation: bool = True
     coordinate_tolerance: float = 0.01
+    # masks
+    mask_classes: tuple[MaskClass, ...] | None = None  # value -> class map; None: every value is a class
+    channel: int | None = None  # the channel of an RGB(A) mask that holds the class
+    instances: Literal["components", "per-class"] = "components"
+    connectivity: Literal[4, 8] = 8
+    mask_geometry: Literal["polygon", "rle"] = "polygon"  # what mask readers produce (the writer's choice)
 
 
 @dataclass(frozen=True)
 class WriteOptions:
     task: Literal["auto", "segment", "detect"] = "auto"
     precision: int = 7
-    parts: Literal["split", "error"] = "split"
+    parts: Literal["split", "bridge", "error"] = "split"
     overwrite: bool = False
     indent: bool = False
+    segmentation: Literal["polygon", "rle"] = "polygon"  # COCO
+    holes: Literal["bridge", "rle", "fill", "error"] = "bridge"
+    mask_classes: tuple[MaskClass, ...] | None = None  # mask writers: the value each class is written as
+    link: bool = False  # class folders: hard-link the images instead of copying them
 
 
 @dataclass
@@ -47,6 +58,7 @@ class ReadPlan:
     image_root: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
     categories_known: bool = True  # False: names come from the ids seen (class_0, class_1, ...)
+    inferred_name: str = "class_{index}"  # how such names are made: {id} or {index} (= id - 1)
 
 
 class Loader(Protocol):
@@ -76,6 +88,19 @@ class WriterFactory(Protocol):
     def __call__(
         self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
     ) -> Writer: ...
+
+
+def label_as_box(record: ImageRecord, report: Report) -> ImageRecord:
+    """A classification image (an image-level label, no objects) as one whole-image box of its class, for
+    detection formats (folders -> COCO/YOLO/VOC); any other record is returned as it is."""
+    if record.instances or record.label is None:
+        return record
+    from cytoconv.ir import Box, Instance
+
+    report.notice("label-as-box", f"{record.file_name}: image label written as a whole-image box")
+    box = Box.trusted(kind="box", x=0.0, y=0.0, w=float(record.width), h=float(record.height))
+    instance = Instance.trusted(category_id=record.label, geometry=box, iscrowd=False, score=None, attributes={})
+    return ImageRecord.trusted(**{**record.__dict__, "instances": [instance]})
 
 
 def dataset_from(plan: ReadPlan, records: Iterator[ImageRecord] | list[ImageRecord]) -> Dataset:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import math
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,10 +26,11 @@ import numpy.typing as npt
 from cytoconv.atomic import atomic_file
 from cytoconv.errors import FormatError, Report
 from cytoconv.files import is_junk
-from cytoconv.formats.base import ReadOptions, ReadPlan, WriteOptions
+from cytoconv.formats.base import ReadOptions, ReadPlan, WriteOptions, label_as_box
 from cytoconv.ir import Box, Category, ImageRecord, Instance, Polygon, Rle
 
 COCO_KEYS = ("images", "annotations", "categories")
+COCO_LIST = re.compile(rb'"(images|annotations|categories)"\s*:\s*\[')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -62,7 +64,8 @@ def _is_coco_file(path: Path) -> bool:
             head = fh.read(1 << 16)
     except OSError:
         return False
-    return head.lstrip()[:1] == b"{" and any(b'"' + k.encode() + b'"' in head for k in COCO_KEYS)
+    # one of the COCO keys holding a list: a summary with an "images" count is not COCO
+    return head.lstrip()[:1] == b"{" and COCO_LIST.search(head) is not None
 
 
 def _coco_files(folder: Path) -> list[Path]:
@@ -275,6 +278,7 @@ class CocoWriter:
         image_id = index + 1
         image = orjson.dumps({"id": image_id, "file_name": record.file_name, "width": record.width,
                               "height": record.height})
+        record = label_as_box(record, report)  # folders -> COCO: one whole-image box per image
         simple = [i for i, inst in enumerate(record.instances)
                   if isinstance(inst.geometry, Polygon) and len(inst.geometry.rings) == 1]
         rings = [record.instances[i].geometry.rings[0] for i in simple]  # type: ignore[union-attr]
@@ -285,14 +289,11 @@ class CocoWriter:
             g = inst.geometry
             segmentation: Any
             area: float
-            if isinstance(g, Polygon) and any(g.holes):
-                rle = geo.polygon_rle(g, record.height, record.width)
-                report.notice("hole-as-rle", f"{record.file_name}: a polygon with a hole written as RLE")
-                segmentation = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
-                area = geo.rle_areas([rle])[0]
+            if isinstance(g, Polygon) and (any(g.holes) or self.options.segmentation == "rle"):
+                segmentation, area = self._polygon_with_holes(g, record, report)
                 bbox = geo.bounds_of_rings([np.concatenate(g.parts)])[0]
             elif isinstance(g, Polygon):
-                segmentation = [r.reshape(-1) for r in g.rings]
+                segmentation = [_compact(r) for r in g.rings]
                 area = areas[i] if i in areas else geo.polygon_area(g, record.height, record.width)
                 bbox = boxes[i] if i in boxes else geo.bounds_of_rings([np.concatenate(g.parts)])[0]
             elif isinstance(g, Rle):
@@ -311,6 +312,30 @@ class CocoWriter:
                 ann["attributes"] = inst.attributes
             out.append(orjson.dumps(ann, option=opt)[1:])
         return image, out
+
+    def _polygon_with_holes(self, g: Polygon, record: ImageRecord, report: Report) -> tuple[Any, int]:
+        """COCO polygons cannot hold a hole: bridge it (exact), write RLE, fill it, or refuse (``--holes``)."""
+        from cytoconv import geometry as geo
+        from cytoconv.outline import bridge_holes
+
+        policy = "rle" if self.options.segmentation == "rle" else self.options.holes
+        if policy == "error":
+            raise FormatError(record.file_name, "an object with a hole (choose --holes bridge, rle or fill)",
+                              code="hole")
+        if policy == "fill":
+            report.notice("holes-filled", f"{record.file_name}: holes filled", count=sum(g.holes))
+            filled = Polygon.trusted(kind="polygon", rings=g.parts, holes=[False] * len(g.parts))
+            return [_compact(r) for r in filled.rings], geo.polygon_area(filled, record.height, record.width)
+        if policy == "bridge":
+            rings = bridge_holes(g)
+            report.notice("holes-bridged", f"{record.file_name}: holes joined to their outline by zero-width cuts",
+                          count=sum(g.holes))
+            areas = geo.single_ring_areas(rings, record.height, record.width)
+            area = areas[0] if len(rings) == 1 else geo.polygon_area(
+                Polygon.trusted(kind="polygon", rings=rings, holes=[False] * len(rings)), record.height, record.width)
+            return [_compact(r) for r in rings], area
+        rle = geo.polygon_rle(g, record.height, record.width)
+        return {"size": rle["size"], "counts": rle["counts"].decode("ascii")}, geo.rle_areas([rle])[0]
 
     @contextmanager
     def sink(self) -> Iterator[Callable[[Any], None]]:
@@ -332,6 +357,14 @@ class CocoWriter:
             yield accept
             fh.write(b'],"images":[' + b",".join(images) + b'],"categories":')
             fh.write(orjson.dumps([c.model_dump(exclude_none=True) for c in self.categories]) + b"}")
+
+
+def _compact(ring: npt.NDArray[np.float64]) -> npt.NDArray[Any]:
+    """A ring as the flat list COCO wants; whole-pixel outlines (traced masks) as integers, which
+    are a quarter of the bytes (``12`` rather than ``12.0``) and exactly the same numbers."""
+    flat = ring.reshape(-1)
+    as_int = flat.astype(np.int64)
+    return as_int if np.array_equal(as_int, flat) else flat
 
 
 def _write_annotations(fh: BinaryIO, anns: list[bytes], counter: list[int]) -> None:
