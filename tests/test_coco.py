@@ -13,6 +13,7 @@ import cytoconv
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats import FORMATS, detect
 from cytoconv.ir import Box, Polygon, Rle
+from cytoconv.outline import to_mask
 from tests.conftest import BALF_SAMPLE, write
 
 
@@ -85,14 +86,17 @@ def test_box_only_and_multi_part_polygons(tmp_path: Path) -> None:
     assert not (tmp_path / "z").exists()
 
 
-def test_rle_to_yolo_polygon_refused_but_detect_works(tmp_path: Path) -> None:
+def test_rle_to_yolo_traced_exactly_and_detect_gives_its_box(tmp_path: Path) -> None:
     m = _mask()
     rle = mask_api.encode(np.asfortranarray(m))
     src = _coco(tmp_path, [{"id": 3, "image_id": 0, "category_id": 5,
                             "segmentation": {"size": [10, 20], "counts": rle["counts"].decode()}}])
-    with pytest.raises(FormatError) as info:
-        cytoconv.convert(src, tmp_path / "y", to="yolo-seg", jobs=1)
-    assert info.value.code == "rle-to-polygon" and not (tmp_path / "y").exists()
+    report = Report()
+    cytoconv.convert(src, tmp_path / "y", to="yolo-seg", jobs=1, report=report)
+    assert report.notices["holes-bridged"] == 1
+    back = cytoconv.read(tmp_path / "y", options=cytoconv.api.ReadOptions(image_size=(20, 10)))
+    (inst,) = back.images[0].instances
+    assert np.array_equal(to_mask(inst.geometry, 10, 20), m)  # type: ignore[arg-type]
     cytoconv.convert(src, tmp_path / "d", to="yolo-det", jobs=1)
     assert (tmp_path / "d" / "labels" / "a.txt").read_text() == "1 0.3 0.5 0.3 0.6\n"
 
@@ -116,22 +120,54 @@ def test_bad_annotations_are_named(tmp_path: Path, ann: dict, code: str) -> None
     assert report.skipped[code] == 1 and not ds.images[0].instances
 
 
-@pytest.mark.parametrize("name", sorted(FORMATS))
+CLASSIFICATION_ONLY = {"folders", "manifest"}  # image-level labels: their own round-trip tests
+OBJECT_FORMATS = sorted(set(FORMATS) - CLASSIFICATION_ONLY)
+
+
+@pytest.mark.parametrize("name", OBJECT_FORMATS)
 def test_contract_detect_and_write_read_back(tmp_path: Path, name: str) -> None:
-    """Every registered format: detect accepts its own output and rejects the others; write then
-    read gives back the same instances, compared by coordinates."""
+    """Every registered format: detect accepts its own output and rejects the others; write then read
+    gives back the same objects, compared by coordinates (vector formats) or by raster (mask formats)."""
     ds = cytoconv.read(BALF_SAMPLE)
     outputs = {}
-    for other in FORMATS:
+    for other in OBJECT_FORMATS:
         dest = tmp_path / (other + (".json" if not FORMATS[other].output_is_dir else ""))
         cytoconv.write(ds, dest, to=other)
         outputs[other] = dest
     assert detect(outputs[name]).name == name
-    back = cytoconv.read(outputs[name], fmt=name, options=cytoconv.api.ReadOptions(image_size=(853, 640)))
+    options = cytoconv.api.ReadOptions(image_size=(853, 640), images=BALF_SAMPLE / "images")
+    back = cytoconv.read(outputs[name], fmt=name, options=options)
     assert len(back.images) == len(ds.images)
     by_name = {im.file_name.rsplit("/", 1)[-1].rsplit(".", 1)[0]: im for im in back.images}
+    raster = "masks" in name
     for im in ds.images:
         got = by_name[im.file_name.rsplit(".", 1)[0]]
-        assert [i.category_id for i in got.instances] == [i.category_id for i in im.instances]
-        for a, b in zip(im.instances, got.instances):
-            np.testing.assert_allclose(a.geometry.rings[0], b.geometry.rings[0], atol=1e-3)  # type: ignore[union-attr]
+        if name == "masks":  # a semantic mask keeps classes, not objects; higher class ids paint on top
+            painted = np.zeros((640, 853), np.uint8)
+            for i in sorted(im.instances, key=lambda i: i.category_id):
+                painted[to_mask(i.geometry, 640, 853).astype(bool)] = i.category_id  # type: ignore[arg-type]
+            have = np.zeros((640, 853), np.uint8)
+            for i in got.instances:
+                have[to_mask(i.geometry, 640, 853).astype(bool)] = i.category_id  # type: ignore[arg-type]
+            assert np.array_equal(have, painted)
+            continue
+        assert len(got.instances) == len(im.instances)
+        if not raster:
+            assert [i.category_id for i in got.instances] == [i.category_id for i in im.instances]
+        wanted = [to_mask(a.geometry, 640, 853).astype(bool) for a in im.instances] if raster else []  # type: ignore[arg-type]
+        for k, (a, b) in enumerate(zip(im.instances, got.instances)):
+            if raster:
+                want = wanted[k].copy()
+                if name == "instance-masks":  # one id per pixel: a later, overlapping cell takes the pixel
+                    for later in wanted[k + 1 :]:
+                        want &= ~later
+                assert np.array_equal(to_mask(b.geometry, 640, 853).astype(bool), want)  # type: ignore[arg-type]
+            elif isinstance(b.geometry, Box):  # box formats (VOC: integer pixels, rounded outwards)
+                bounds = a.geometry.bounds()  # type: ignore[union-attr]
+                box = b.geometry
+                tol = 1e-2  # the VOC writer snaps coordinates within a hair of an integer
+                assert box.x - tol <= bounds.x < box.x + 1 and box.y - tol <= bounds.y < box.y + 1
+                assert box.x + box.w - 1 < bounds.x + bounds.w <= box.x + box.w + tol
+                assert box.y + box.h - 1 < bounds.y + bounds.h <= box.y + box.h + tol
+            else:
+                np.testing.assert_allclose(a.geometry.rings[0], b.geometry.rings[0], atol=1e-3)  # type: ignore[union-attr]

@@ -1,0 +1,215 @@
+"""Masks: exact mask <-> polygon conversion on every real mask sample, holes and parts, strays."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from pycocotools import mask as mask_api
+from pycocotools.coco import COCO
+
+import cytoconv
+from cytoconv.api import ReadOptions, WriteOptions
+from cytoconv.errors import FormatError, Report
+from cytoconv.geometry import polygon_rle
+from cytoconv.maskio import mask_stem, natural_key, parse_class_map
+from cytoconv.outline import bridge_holes, trace
+from tests.conftest import real
+
+WBC = ReadOptions(mask_classes=parse_class_map("wbc"))
+
+
+def _class_masks(coco: COCO, image_id: int, category_id: int, shape: tuple[int, int]) -> np.ndarray:
+    out = np.zeros(shape, bool)
+    for ann in coco.loadAnns(coco.getAnnIds(imgIds=image_id, catIds=[category_id])):
+        m = coco.annToMask(ann).astype(bool)
+        assert m.sum() == ann["area"]
+        out |= m
+    return out
+
+
+def test_trace_is_exact_on_random_masks_with_holes_and_pinches() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        h, w = (int(v) for v in rng.integers(3, 30, 2))
+        m = (rng.random((h, w)) < rng.uniform(0.2, 0.8)).astype(np.uint8)
+        if not m.any():
+            continue
+        polygon = trace(m)
+        assert polygon is not None
+        assert np.array_equal(mask_api.decode(polygon_rle(polygon, h, w)), m)
+        rings = bridge_holes(polygon)
+        union = mask_api.merge(mask_api.frPyObjects([r.reshape(-1) for r in rings], h, w), intersect=False)
+        assert np.array_equal(mask_api.decode(union), m)
+
+
+def test_a_block_keeps_its_size() -> None:
+    m = np.zeros((20, 20), np.uint8)
+    m[2:12, 2:12] = 1
+    polygon = trace(m)
+    assert polygon is not None
+    np.testing.assert_array_equal(polygon.rings[0], [[2, 2], [2, 12], [12, 12], [12, 2]])
+
+
+@pytest.mark.parametrize("segmentation", ["polygon", "rle"])
+def test_wbc_masks_to_coco_are_pixel_exact(tmp_path: Path, segmentation: str) -> None:
+    root = real("segmentation_wbc") / "Dataset 1"
+    out = tmp_path / "wbc.json"
+    report = Report()
+    summary = cytoconv.convert(root, out, to="coco", report=report,
+                               read_options=ReadOptions(mask_classes=WBC.mask_classes, mask_geometry=segmentation),
+                               write_options=WriteOptions(segmentation=segmentation))
+    assert summary.images == 40
+    coco = COCO(str(out))
+    ring_areas = []
+    for image in coco.dataset["images"]:
+        mask = np.asarray(Image.open(root / (image["file_name"][:-4] + ".png")))
+        for category_id, value in ((1, 128), (2, 255)):
+            assert np.array_equal(_class_masks(coco, image["id"], category_id, mask.shape), mask == value)
+        cyto = coco.loadAnns(coco.getAnnIds(imgIds=image["id"], catIds=[1]))
+        ring_areas.append((sum(a["area"] for a in cyto), int((mask == 128).sum())))
+    assert all(a == b for a, b in ring_areas)  # the ring's pixel count, not the filled outline's
+    for ann in coco.dataset["annotations"]:
+        assert ann["iscrowd"] == 0
+        assert isinstance(ann["segmentation"], dict if segmentation == "rle" else list)
+    if segmentation == "polygon":
+        assert report.notices["holes-bridged"] >= 38
+
+
+def test_wbc_masks_to_yolo_and_back_are_identical(tmp_path: Path) -> None:
+    root = real("segmentation_wbc") / "Dataset 1"
+    images = tmp_path / "images"
+    images.mkdir()
+    for bmp in root.glob("*.bmp"):
+        shutil.copy(bmp, images / bmp.name)
+    cytoconv.convert(root, tmp_path / "y", to="yolo", read_options=WBC, write_options=WriteOptions(holes="bridge"))
+    cytoconv.convert(tmp_path / "y", tmp_path / "c.json", to="coco", read_options=ReadOptions(images=images))
+    coco = COCO(str(tmp_path / "c.json"))
+    for image in coco.dataset["images"]:
+        mask = np.asarray(Image.open(root / (image["file_name"].rsplit("/", 1)[-1][:-4] + ".png")))
+        for category_id, value in ((1, 128), (2, 255)):
+            assert np.array_equal(_class_masks(coco, image["id"], category_id, mask.shape), mask == value)
+
+
+def test_per_class_instances_keep_a_lobed_nucleus_whole(tmp_path: Path) -> None:
+    root = real("segmentation_wbc") / "Dataset 1"
+    components = cytoconv.read(root, fmt="masks", options=WBC)
+    per_class = cytoconv.read(root, fmt="masks", options=ReadOptions(mask_classes=WBC.mask_classes,
+                                                                       instances="per-class"))
+    nuclei = [sum(i.category_id == 2 for i in im.instances) for im in components.images]
+    whole = [sum(i.category_id == 2 for i in im.instances) for im in per_class.images]
+    assert max(nuclei) > 1 and set(whole) == {1}
+    expected = []
+    for im in components.images:
+        m = np.asarray(Image.open(root / (im.file_name[:-4] + ".png"))) == 255
+        expected.append(cv2.connectedComponents(m.astype(np.uint8), connectivity=8)[0] - 1)
+    assert nuclei == expected
+
+
+def test_stray_values_strict_names_them_and_lenient_reports(tmp_path: Path) -> None:
+    root = real("segmentation_wbc") / "Dataset 2"
+    with pytest.raises(FormatError) as info:
+        cytoconv.read(root, fmt="masks", options=WBC)
+    assert info.value.code == "unmapped-value" and info.value.path is not None
+    assert info.value.path.endswith("034.png") and "2 (2 px), 7 (38 px)" in info.value.message
+    report = Report(strict=False)
+    ds = cytoconv.read(root, fmt="masks", options=WBC, report=report)
+    assert len(ds.images) == 13
+    assert report.skipped["unmapped-value"] == 5
+    assert report.notices["unmapped-pixels"] > 0
+
+
+def test_dsb_per_object_masks_match_the_rle_csv(tmp_path: Path) -> None:
+    root = real("dsb2018_stage1_test_masks")
+    out = tmp_path / "dsb.json"
+    summary = cytoconv.convert(root / "stage1_test", out, to="coco", write_options=WriteOptions(segmentation="rle"),
+                               read_options=ReadOptions(mask_geometry="rle"))
+    assert sum(summary.instances.values()) == 317
+    rows: dict[str, list[tuple[str, int, int]]] = {}
+    with open(root / "stage1_solution.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            rows.setdefault(row["ImageId"], []).append((row["EncodedPixels"], int(row["Height"]), int(row["Width"])))
+    coco = COCO(str(out))
+    for image in coco.dataset["images"]:
+        image_id = Path(image["file_name"]).stem
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=image["id"]))
+        assert len(anns) == len(rows[image_id])
+        for ann, (encoded, h, w) in zip(anns, rows[image_id]):
+            flat = np.zeros(h * w, np.uint8)
+            pairs = [int(v) for v in encoded.split()]
+            for start, length in zip(pairs[0::2], pairs[1::2]):
+                flat[start - 1 : start - 1 + length] = 1  # 1-based, column-major
+            assert np.array_equal(coco.annToMask(ann), flat.reshape((w, h)).T)
+
+
+def test_dsb_polygons_are_exact_too(tmp_path: Path) -> None:
+    root = real("dsb2018_stage1_test_masks") / "stage1_test"
+    cytoconv.convert(root, tmp_path / "dsb.json", to="coco")
+    coco = COCO(str(tmp_path / "dsb.json"))
+    for image in coco.dataset["images"]:
+        sample = root / Path(image["file_name"]).stem / "masks"
+        masks = sorted(sample.iterdir(), key=lambda p: natural_key(p.name))
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=image["id"]))
+        for ann, path in zip(anns, masks, strict=True):
+            assert np.array_equal(coco.annToMask(ann), (np.asarray(Image.open(path)) > 0).astype(np.uint8))
+
+
+def test_stardist_sparse_uint16_label_image(tmp_path: Path) -> None:
+    folder = real("stardist_dsb_label_tif") / "stardist" / "data" / "images"
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    shutil.copy(folder / "img2d.tif", tmp_path / "images" / "img2d.tif")
+    shutil.copy(folder / "mask2d.tif", tmp_path / "masks" / "img2d.tif")
+    ds = cytoconv.read(tmp_path, fmt="instance-masks")
+    labels = np.asarray(Image.open(folder / "mask2d.tif"))
+    ids = [v for v in np.unique(labels) if v]
+    assert len(ds.images[0].instances) == len(ids) == 125
+    from cytoconv.outline import to_mask
+
+    for value, inst in zip(ids, ds.images[0].instances, strict=True):
+        assert np.array_equal(to_mask(inst.geometry, 512, 512).astype(bool), labels == value)  # type: ignore[arg-type]
+
+
+def test_cellpose_cp_masks_layout(tmp_path: Path) -> None:
+    root = real("omnipose_cp_masks") / "docs" / "test_files"
+    assert mask_stem("caulo_15_cp_masks.tif") == "caulo_15"
+    summary = cytoconv.convert(root, tmp_path / "c.json", to="coco", fmt="instance-masks")
+    assert summary.images == 3 and sum(summary.instances.values()) == 140
+
+
+def test_bbbc039_class_in_the_red_channel(tmp_path: Path) -> None:
+    root = real("bbbc039_deeptrack") / "cell nuclei"
+    with pytest.raises(FormatError, match="--channel"):
+        cytoconv.read(root, fmt="masks")
+    ds = cytoconv.read(root, fmt="masks", options=ReadOptions(channel=0))
+    assert len(ds.images) == 4
+    assert {c.name for c in ds.categories} <= {"value_1", "value_2", "value_3"}
+    empty = [im for im in ds.images if im.file_name.startswith("IXMtest_F13")]
+    assert empty and not empty[0].instances
+
+
+def test_semantic_masks_written_and_read_back(tmp_path: Path) -> None:
+    root = real("segmentation_wbc") / "Dataset 1"
+    cytoconv.convert(root, tmp_path / "c.json", to="coco", read_options=WBC)
+    cytoconv.convert(tmp_path / "c.json", tmp_path / "m", to="masks",
+                     read_options=ReadOptions(images=root), write_options=WriteOptions(mask_classes=WBC.mask_classes))
+    classes = json.loads((tmp_path / "m" / "masks" / "classes.json").read_text())
+    assert classes == {"0": "background", "128": "cytoplasm", "255": "nucleus"}
+    for png in root.glob("*.png"):
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "m" / "masks" / png.name)), np.asarray(Image.open(png)))
+
+
+def test_mask_image_size_mismatch_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    Image.new("RGB", (10, 8)).save(tmp_path / "images" / "a.png")
+    Image.new("L", (10, 9)).save(tmp_path / "masks" / "a.png")
+    with pytest.raises(FormatError) as info:
+        cytoconv.read(tmp_path, fmt="masks")
+    assert info.value.code == "size-mismatch" and "10x9" in info.value.message
