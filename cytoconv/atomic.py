@@ -16,6 +16,17 @@ from cytoconv.errors import UsageError
 TEMP_MARK = ".cytoconv-tmp-"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _usual_mode(path: str | Path, directory: bool) -> None:
+    """mkstemp/mkdtemp make private (0600/0700) files; the output gets the mode any new file would."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 def check_destination(dest: Path, overwrite: bool) -> None:
     """Refuse an existing output unless ``overwrite``; an empty folder counts as free."""
     if not dest.exists():
@@ -33,6 +44,7 @@ def atomic_file(dest: Path, overwrite: bool = False) -> Iterator[BinaryIO]:
     """A binary file object whose content replaces ``dest`` only if the block ends without error."""
     check_destination(dest, overwrite)
     fd, tmp = tempfile.mkstemp(prefix="." + dest.name + TEMP_MARK, dir=dest.parent)
+    _usual_mode(tmp, directory=False)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
@@ -49,6 +61,7 @@ def atomic_dir(dest: Path, overwrite: bool = False) -> Iterator[Path]:
     """A fresh folder that becomes ``dest`` only if the block ends without error."""
     check_destination(dest, overwrite)
     tmp = Path(tempfile.mkdtemp(prefix="." + dest.name + TEMP_MARK, dir=dest.parent))
+    _usual_mode(tmp, directory=True)
     try:
         yield tmp
         if dest.exists():  # only an empty folder or an --overwrite target gets here

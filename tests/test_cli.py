@@ -129,3 +129,16 @@ def test_output_inside_input_refused(tmp_path: Path, capsys: pytest.CaptureFixtu
     root = yolo_dataset(tmp_path / "ds", {"a": GOOD}, names=["cell"])
     code, _, err = run(["yolo2coco", str(root), str(root / "o.json")], capsys)
     assert code == 2 and "inside" in err and not (root / "o.json").exists()
+
+
+def test_outputs_get_the_usual_permissions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        run(["yolo2coco", str(BALF_SAMPLE), str(tmp_path / "o.json"), "-q"], capsys)
+        run(["coco2yolo", str(tmp_path / "o.json"), str(tmp_path / "y"), "-q"], capsys)
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "o.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "y").stat().st_mode & 0o777 == 0o755

@@ -1,0 +1,31 @@
+"""--jobs N gives byte-identical output to --jobs 1, for every writer and for stats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import cytoconv
+from cytoconv import pipeline
+from cytoconv.formats import FORMATS
+from tests.conftest import BALF_SAMPLE
+
+CLASSIFICATION_ONLY = {"folders", "manifest"}
+
+
+def _tree(path: Path) -> dict[str, bytes]:
+    if path.is_file():
+        return {"": path.read_bytes()}
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("to", sorted(set(FORMATS) - CLASSIFICATION_ONLY))
+def test_jobs_do_not_change_the_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, to: str) -> None:
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_UNITS", 0)  # processes even for 20 images
+    suffix = "" if FORMATS[to].output_is_dir else ".json"
+    one, two = tmp_path / f"one{suffix}", tmp_path / f"two{suffix}"
+    cytoconv.convert(BALF_SAMPLE, one, to=to, jobs=1)
+    cytoconv.convert(BALF_SAMPLE, two, to=to, jobs=2)
+    assert _tree(one) == _tree(two)
+    assert _tree(one)
