@@ -8,8 +8,17 @@ the same run are the figures to compare; absolute seconds drift with the (shared
   T1  YOLO polygons -> COCO on balf_small / balf_large           target <= 0.5 x floor on balf_large,
                                                                          peak memory < 1 GiB
   T2  COCO -> YOLO polygons on balf_small                        target <= 1.0 x floor
+  T3  YOLO boxes -> Pascal VOC on balf_small_bbox                target <= 2.0 x floor
+  T4  semantic masks (wbc_10k) -> COCO polygons, exact, holes   target <= 1.0 x the pycocotools RLE floor
+      kept (and -> COCO RLE)                                      (pycoco_drive.py t4), 2 processes
+  T5  class folders (folders_17k) -> manifest JSON with sizes    target <= 1.5 x floor (floor.py t5 --sizes)
+  T6  resample a COCO file (balf_small/balf_large) to 4912x3684  target <= 1.5 x the same COCO -> COCO
+                                                                          without resampling
+  T7  cytoconv stats on balf_small/balf_large (YOLO)             reported beside floor.py t1 (datum stats:
+                                                                          37 s on balf_large, RESULTS.md)
 
   python benchmarks/bench.py                                    # T0,T1,T2 on balf_small, 3 reps
+  python benchmarks/bench.py --tasks T3,T5 --reps 5             # the VOC and class-folder targets
   python benchmarks/bench.py --sets small,large --reps 3        # balf_large: ~1 min per run
   python benchmarks/bench.py --data /tmp/bench/data --reps 1 --tasks T1
 """
@@ -64,6 +73,8 @@ SETS = {
     "small": BalfSet("small", "balf_small", 2_105, 13_263),
     "large": BalfSet("large", "balf_large", 50_000, 315_036),
 }
+FOLDERS = BalfSet("folders", "folders_17k", 17_092, 0)  # 8 class folders of PBC-like JPEGs; no cells
+WBC = BalfSet("wbc", "wbc_10k", 10_000, 20_000)  # 300x300 masks: one cytoplasm ring + one nucleus each
 
 
 @dataclass(frozen=True)
@@ -267,13 +278,22 @@ def warm_cache(paths: Iterable[Path]) -> None:
 
 
 def ensure_set(balf: BalfSet, data: Path, gen: Path, python: str) -> None:
-    """Generate a missing set; gen_balf writes gen_summary.json last, so its presence means complete."""
+    """Generate a missing set; gen_balf writes its summary last, so its presence means complete."""
     out = data / balf.name
-    if (out / "gen_summary.json").is_file() and (data / f"{balf.name}_coco" / "gen_summary.json").is_file():
+    if balf is FOLDERS:
+        if (data / f"{balf.name}.summary.json").is_file():
+            return
+        cmd = [python, str(gen), "folders", "--out", str(out)]
+    elif balf is WBC:
+        if (out / "gen_summary.json").is_file():
+            return
+        cmd = [python, str(gen), "wbc", "--n", str(balf.images), "--out", str(out)]
+    elif all((data / f"{balf.name}{suffix}" / "gen_summary.json").is_file() for suffix in ("", "_coco", "_bbox")):
         return
+    else:
+        cmd = [python, str(gen), "balf", "--n", str(balf.images), "--out", str(out)]
     print(f"generating {out} ({balf.images:,} images) ...", file=sys.stderr, flush=True)
     data.mkdir(parents=True, exist_ok=True)
-    cmd = [python, str(gen), "balf", "--n", str(balf.images), "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise CommandFailed(f"{shlex.join(cmd)}: exit status {done.returncode}\n{done.stderr.rstrip()}")
@@ -315,6 +335,60 @@ def build_groups(tasks: list[str], sets: list[BalfSet], data: Path, floor: Path,
             [data / "balf_small_coco"], reps, "<= 1.0x floor",
             lambda c, f: c.wall <= f.wall,
         ))
+    if "T3" in tasks:
+        bbox = data / "balf_small_bbox"
+        groups.append(Group(
+            "T3", SETS["small"],
+            [Job("floor", [*fl, "t3", str(bbox), "{out}/floor_voc"], "floor_voc"),
+             Job("cytoconv", [cytoconv, "convert", "--from", "yolo", "--to", "voc", str(bbox), "{out}/voc", "-q"],
+                 "voc/Annotations")],
+            [bbox], reps, "<= 2.0x floor",
+            lambda c, f: c.wall <= 2.0 * f.wall,
+        ))
+    if "T4" in tasks:
+        wbc = data / WBC.name
+        pycoco = [python, str(floor.parent / "pycoco_drive.py")]
+        for seg in ("polygon", "rle"):
+            groups.append(Group(
+                "T4" if seg == "polygon" else "T4 rle", WBC,
+                [Job("floor", [*pycoco, "t4", str(wbc), "{out}/floor.json"], "floor.json"),
+                 Job("cytoconv", [cytoconv, "convert", "--from", "masks", "--to", "coco", str(wbc), "{out}/c.json",
+                                  "--classes", "wbc", "--segmentation", seg, "-j", "2", "-q"], "c.json")],
+                [wbc / "masks"], reps, "<= 1.0x floor",
+                lambda c, f: c.wall <= f.wall,
+            ))
+    if "T6" in tasks:
+        for balf in sets:
+            coco = data / f"{balf.name}_coco" / "annotations" / "instances_train.json"
+            groups.append(Group(
+                "T6", balf,
+                [Job("floor", [cytoconv, "convert", "--from", "coco", "--to", "coco", str(coco), "{out}/same.json",
+                               "-q"], "same.json"),
+                 Job("cytoconv", [cytoconv, "resample", "--from", "coco", str(coco), "{out}/big.json",
+                                  "--to-size", "4912x3684", "-q"], "big.json")],
+                [coco], reps, "<= 1.5x COCO -> COCO",
+                lambda c, f: c.wall <= 1.5 * f.wall,
+            ))
+    if "T7" in tasks:
+        for balf in sets:
+            src = data / balf.name
+            groups.append(Group(
+                "T7", balf,
+                [Job("floor", [*fl, "t1", str(src), "{out}/floor.json"], "floor.json"),
+                 Job("cytoconv", [cytoconv, "stats", str(src), "--json", "-q"], ".")],
+                [src], reps, "peak < 1 GiB",
+                lambda c, _f: c.rss < GIB,
+            ))
+    if "T5" in tasks:
+        root = data / FOLDERS.name
+        groups.append(Group(
+            "T5", FOLDERS,
+            [Job("floor", [*fl, "t5", str(root), "{out}/floor.json", "--sizes"], "floor.json"),
+             Job("cytoconv", [cytoconv, "convert", "--from", "folders", "--to", "manifest", str(root),
+                              "{out}/manifest.json", "-q"], "manifest.json")],
+            [root], reps, "<= 1.5x floor",
+            lambda c, f: c.wall <= 1.5 * f.wall,
+        ))
     return groups
 
 
@@ -349,7 +423,7 @@ def table(results: list[tuple[Group, list[Stats]]]) -> str:
             rows.append([
                 group.task, set_name, s.tool, f"{s.wall:.3f}", f"{s.cpu:.2f}", f"{s.rss / 2**20:,.0f}",
                 _rate(group.balf.images, s.wall) if group.balf else "-",
-                _rate(group.balf.cells, s.wall) if group.balf else "-",
+                _rate(group.balf.cells, s.wall) if group.balf and group.balf.cells else "-",
                 ratio, target, verdict,
             ])
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
@@ -369,12 +443,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="the cytoconv console script (default: beside this python, else on PATH)")
     ap.add_argument("--sets", default="small", help="BALF sets for T1: small,large (T2 is balf_small only)")
     ap.add_argument("--reps", type=int, default=3, help="runs per command, interleaved; medians reported")
-    ap.add_argument("--tasks", default="T0,T1,T2", help="comma list of T0,T1,T2")
+    ap.add_argument("--tasks", default="T0,T1,T2", help="comma list of T0 .. T7")
     a = ap.parse_args(argv)
 
     tasks = [t.strip().upper() for t in a.tasks.split(",") if t.strip()]
     set_keys = [s.strip().lower().removeprefix("balf_") for s in a.sets.split(",") if s.strip()]
-    if bad := [t for t in tasks if t not in ("T0", "T1", "T2")]:
+    if bad := [t for t in tasks if t not in ("T0", "T1", "T2", "T3", "T4", "T5", "T6", "T7")]:
         ap.error(f"unknown task(s): {', '.join(bad)}")
     if bad := [s for s in set_keys if s not in SETS]:
         ap.error(f"unknown set(s): {', '.join(bad)} (choose from small, large)")
@@ -388,7 +462,12 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"cytoconv not found at {a.cytoconv} (use --cytoconv)")
 
     sets = [SETS[k] for k in dict.fromkeys(set_keys)]
-    needed = {b.key: b for b in sets if "T1" in tasks} | ({"small": SETS["small"]} if "T2" in tasks else {})
+    needed = {b.key: b for b in sets if {"T1", "T6", "T7"} & set(tasks)} | (
+        {"small": SETS["small"]} if {"T2", "T3"} & set(tasks) else {})
+    if "T4" in tasks:
+        needed[WBC.key] = WBC
+    if "T5" in tasks:
+        needed[FOLDERS.key] = FOLDERS
     try:
         for balf in needed.values():
             ensure_set(balf, a.data, gen, a.python)
