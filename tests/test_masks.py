@@ -213,3 +213,15 @@ def test_mask_image_size_mismatch_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(FormatError) as info:
         cytoconv.read(tmp_path, fmt="masks")
     assert info.value.code == "size-mismatch" and "10x9" in info.value.message
+
+
+def test_lenient_size_mismatch_leaves_the_image_out(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    for stem, mask_height in (("a", 9), ("b", 8)):
+        Image.new("RGB", (10, 8)).save(tmp_path / "images" / f"{stem}.png")
+        Image.new("L", (10, mask_height), 255).save(tmp_path / "masks" / f"{stem}.png")
+    report = Report(strict=False)
+    ds = cytoconv.read(tmp_path, fmt="masks", report=report)
+    assert [im.file_name for im in ds.images] == ["b.png"]
+    assert report.skipped["size-mismatch"] == 1

@@ -9,7 +9,6 @@ the class of every id.
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,9 +21,9 @@ from cytoconv.atomic import atomic_dir
 from cytoconv.errors import FormatError, Report
 from cytoconv.files import safe_relative
 from cytoconv.formats.base import ReadOptions, ReadPlan, WriteOptions
-from cytoconv.formats.masks import checked_size, geometry_of, rasterise
+from cytoconv.formats.masks import geometry_of, open_mask, paired_masks, rasterise
 from cytoconv.ir import Category, ImageRecord, Instance
-from cytoconv.maskio import MASK_DIRS, find_pairs, read_mask
+from cytoconv.maskio import MASK_DIRS
 
 DEFAULT_NAME = "object"
 
@@ -52,19 +51,8 @@ def detect(path: Path) -> bool:
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     if not path.exists():
         raise FormatError(path, "no such file or folder", code="missing")
-    junk: list[str] = []
-    pairs, image_root = find_pairs(path.resolve(), options.images, junk)
-    for item in sorted(set(junk)):
-        report.notice("junk-skipped", item)
-    images = [img for _, img in pairs if img]
-    if images:
-        image_root = os.path.commonpath([os.path.dirname(img) for img in images])
-    units = []
-    for mask, image in pairs:
-        if image is None:
-            report.problem(FormatError(mask, "label image without an image (give --images DIR)", code="no-image"))
-            continue
-        units.append(LabelUnit(mask, image, os.path.relpath(image, image_root).replace(os.sep, "/")))
+    pairs, image_root = paired_masks(path.resolve(), options, report, "label image")
+    units = [LabelUnit(mask, image, file_name) for mask, image, file_name in pairs]
     name = options.names[0] if options.names else DEFAULT_NAME
     return ReadPlan(categories=[Category.trusted(id=1, name=name, supercategory=None)], units=units,
                     image_root=image_root)
@@ -72,15 +60,8 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
 
 def load(unit: LabelUnit, options: ReadOptions, report: Report) -> ImageRecord:
     """Every non-zero id becomes one object; pixels are grouped by id with one sort, not one scan per id."""
-    arr = read_mask(unit.mask, options.channel)
+    arr, record = open_mask(unit.mask, unit.image, unit.file_name, options, report)
     height, width = arr.shape
-    record = ImageRecord.trusted(file_name=unit.file_name, width=width, height=height, split=None, label=None,
-                                 instances=[], attributes={})
-    try:
-        checked_size(unit.mask, arr.shape, unit.image, options)
-    except FormatError as error:
-        report.problem(error)
-        return record
     flat = arr.ravel()
     where = np.flatnonzero(flat)
     if where.size == 0:

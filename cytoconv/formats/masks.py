@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cytoconv.atomic import atomic_dir
-from cytoconv.errors import FormatError, Report
+from cytoconv.errors import FormatError, Report, SkipUnit
 from cytoconv.files import image_size, is_image_name, safe_relative
 from cytoconv.formats.base import ReadOptions, ReadPlan, WriteOptions
 from cytoconv.ir import Category, ImageRecord, Instance, Polygon, Rle
@@ -132,6 +132,41 @@ def _class_file(root: Path) -> Path | None:
     return None
 
 
+def paired_masks(path: Path, options: ReadOptions, report: Report, what: str) -> tuple[list[tuple[str, str, str]],
+                                                                                      str]:
+    """(mask, image, file name relative to the images' common folder) for every mask with an image;
+    a mask without one is a problem (strict stops, lenient counts it)."""
+    junk: list[str] = []
+    pairs, image_root = find_pairs(path, options.images, junk)
+    for item in sorted(set(junk)):
+        report.notice("junk-skipped", item)
+    images = [img for _, img in pairs if img]
+    if images:
+        image_root = os.path.commonpath([os.path.dirname(img) for img in images])
+    out = []
+    for mask, image in pairs:
+        if image is None:
+            report.problem(FormatError(mask, f"{what} without an image (give --images DIR)", code="no-image"))
+            continue
+        out.append((mask, image, os.path.relpath(image, image_root).replace(os.sep, "/")))
+    return out, image_root
+
+
+def open_mask(mask: str, image: str | None, file_name: str, options: ReadOptions,
+              report: Report) -> tuple[npt.NDArray[np.integer], ImageRecord]:
+    """The mask's values and an empty record of its size; a size that disagrees with the image is a
+    problem, and in lenient mode the image is left out (``SkipUnit``), not read as empty."""
+    arr = read_mask(mask, options.channel)
+    try:
+        checked_size(mask, arr.shape, image, options)
+    except FormatError as error:
+        report.problem(error)
+        raise SkipUnit(mask) from None
+    height, width = arr.shape
+    return arr, ImageRecord.trusted(file_name=file_name, width=width, height=height, split=None, label=None,
+                                    instances=[], attributes={})
+
+
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     if not path.exists():
         raise FormatError(path, "no such file or folder", code="missing")
@@ -142,20 +177,8 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         if found is not None:
             classes = parse_class_map(str(found))
             report.notice("class-map", f"classes from {found}")
-    junk: list[str] = []
-    pairs, image_root = find_pairs(path, options.images, junk)
-    for item in sorted(set(junk)):
-        report.notice("junk-skipped", item)
-    units = []
-    image_files = [img for _, img in pairs if img]
-    if image_files:
-        image_root = os.path.commonpath([os.path.dirname(img) for img in image_files])
-    for mask, image in pairs:
-        if image is None:
-            report.problem(FormatError(mask, "mask without an image (give --images DIR)", code="no-image"))
-            continue
-        file_name = os.path.relpath(image, image_root).replace(os.sep, "/")
-        units.append(MaskUnit(mask, image, file_name, classes))
+    pairs, image_root = paired_masks(path, options, report, "mask")
+    units = [MaskUnit(mask, image, file_name, classes) for mask, image, file_name in pairs]
     if classes is None:
         return ReadPlan(categories=[], units=units, image_root=image_root, categories_known=False,
                         inferred_name="value_{id}")
@@ -164,15 +187,8 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
 
 
 def load(unit: MaskUnit, options: ReadOptions, report: Report) -> ImageRecord:
-    arr = read_mask(unit.mask, options.channel)
+    arr, record = open_mask(unit.mask, unit.image, unit.file_name, options, report)
     height, width = arr.shape
-    record = ImageRecord.trusted(file_name=unit.file_name, width=width, height=height, split=None, label=None,
-                                 instances=[], attributes={})
-    try:
-        checked_size(unit.mask, arr.shape, unit.image, options)
-    except FormatError as error:
-        report.problem(error)
-        return record
     if unit.classes is None:
         counts = value_counts(arr)
         for value in sorted(v for v in counts if v != 0):
