@@ -27,6 +27,22 @@ def _usual_mode(path: str | Path, directory: bool) -> None:
     os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
 
 
+def refuse_overlap(dest: Path, *inputs: Path | None) -> None:
+    """An output that is an input, lies inside an input folder, or holds an input (which --overwrite
+    would delete) is refused before anything is read or written."""
+    out = dest.resolve()
+    for given in inputs:
+        if given is None:
+            continue
+        src = given.resolve()
+        if out == src:
+            raise UsageError(f"{dest}: the output must not be the input")
+        if src.is_dir() and out.is_relative_to(src):
+            raise UsageError(f"{dest}: the output must not be inside the input {given}")
+        if src.is_relative_to(out):
+            raise UsageError(f"{dest}: the input {given} is inside this output; writing it would delete the input")
+
+
 def check_destination(dest: Path, overwrite: bool) -> None:
     """Refuse an existing output unless ``overwrite``; an empty folder counts as free."""
     if not dest.exists():

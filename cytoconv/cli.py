@@ -7,9 +7,12 @@ stdout carries data only; summaries, progress and warnings go to stderr. Exit co
 import inspect
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from cytoconv.formats.base import ReadOptions
 from typer.core import TyperGroup
 
 from cytoconv._version import __version__
@@ -149,28 +152,38 @@ RleMethodOpt = Annotated[str, typer.Option("--rle-method", help="Resample masks 
                                            "outline (outline) or by nearest-neighbour resizing (nearest).")]
 
 
+def build_read_options(opts: dict[str, Any], geometry: str = "polygon") -> "ReadOptions":
+    """``ReadOptions`` from the reading options every command shares (see ``read_params``)."""
+    from cytoconv.formats.base import ReadOptions
+    from cytoconv.maskio import parse_channel, parse_class_map
+
+    return ReadOptions(
+        names=_parse_names(opts["names"]), images=opts["images"], image_size=_parse_size(opts["image_size"]),
+        apply_exif_orientation=opts["exif"], coordinate_tolerance=opts.get("tolerance", 0.01),
+        mask_classes=parse_class_map(opts["classes"]) if opts.get("classes") else None,
+        channel=parse_channel(opts.get("channel")),
+        instances=_choice(opts.get("instances", "components"), ("components", "per-class"), "--instances"),
+        connectivity=_choice(opts.get("connectivity", 8), (4, 8), "--connectivity"),
+        mask_geometry=_choice(geometry, ("polygon", "rle"), "--segmentation"))
+
+
 def _convert(src: Path, dst: Path, from_: str | None, to: str | None, **opts: Any) -> None:
     """Build the options from the command line, run the conversion (resampling when asked), summarise."""
     from cytoconv import api
-    from cytoconv.formats.base import ReadOptions, WriteOptions
-    from cytoconv.maskio import parse_channel, parse_class_map
+    from cytoconv.atomic import refuse_overlap
+    from cytoconv.formats.base import WriteOptions
+    from cytoconv.maskio import parse_class_map
     from cytoconv.summary import print_summary, progress_bar
 
     mask_classes = parse_class_map(opts["classes"]) if opts["classes"] else None
     geometry = _choice(opts["segmentation"], ("polygon", "rle"), "--segmentation")
-    read_options = ReadOptions(
-        names=_parse_names(opts["names"]), images=opts["images"], image_size=_parse_size(opts["image_size"]),
-        apply_exif_orientation=opts["exif"], coordinate_tolerance=opts["tolerance"], mask_classes=mask_classes,
-        channel=parse_channel(opts["channel"]),
-        instances=_choice(opts["instances"], ("components", "per-class"), "--instances"),
-        connectivity=_choice(opts["connectivity"], (4, 8), "--connectivity"), mask_geometry=geometry)
+    read_options = build_read_options(opts, geometry)
     write_options = WriteOptions(
         task=_choice(opts["task"], ("auto", "segment", "detect"), "--task"), precision=opts["precision"],
         parts=_choice(opts["parts"], ("split", "bridge", "error"), "--parts"), overwrite=opts["overwrite"],
         segmentation=geometry, holes=_choice(opts["holes"], ("bridge", "rle", "fill", "error"), "--holes"),
         mask_classes=mask_classes, link=opts["link"])
-    if src.resolve() == dst.resolve() or (dst.resolve().is_relative_to(src.resolve()) and src.is_dir()):
-        raise UsageError(f"{dst}: the output must not be the input or inside it")
+    refuse_overlap(dst, src, opts["images"], opts.get("sizes_from"))
     target = _target_size(opts)
     report = Report(strict=opts["strict"])
     common: dict[str, Any] = {"fmt": from_, "read_options": read_options, "write_options": write_options,

@@ -34,32 +34,32 @@ def _print_split_table(counts: "dict[str, Counter[int]]", categories: "list[Cate
 
 def register(app: typer.Typer) -> None:
     """Add the ``crop`` and ``split`` commands to the CLI."""
+    from cytoconv.atomic import refuse_overlap
     from cytoconv.cli import (
+        ChannelOpt,
+        ClassesOpt,
+        ConnectivityOpt,
         ExifOpt,
         FromOpt,
         ImageSizeOpt,
         ImagesOpt,
+        InstancesOpt,
         JobsOpt,
         LinkOpt,
         NamesOpt,
         OverwriteOpt,
         QuietOpt,
         StrictOpt,
-        _parse_names,
         _parse_size,
+        build_read_options,
     )
     from cytoconv.errors import Report, UsageError
 
-    def read_options(names: str | None, images: Path | None, image_size: str | None,
-                     exif: bool) -> "ReadOptions":
-        from cytoconv.formats.base import ReadOptions
-
-        return ReadOptions(names=_parse_names(names), images=images, image_size=_parse_size(image_size),
-                           apply_exif_orientation=exif)
-
-    def check_paths(src: Path, dst: Path) -> None:
-        if src.resolve() == dst.resolve() or (dst.resolve().is_relative_to(src.resolve()) and src.is_dir()):
-            raise UsageError(f"{dst}: the output must not be the input or inside it")
+    def read_options(names: str | None, images: Path | None, image_size: str | None, exif: bool,
+                     classes: str | None, channel: str | None, instances: str, connectivity: int) -> "ReadOptions":
+        return build_read_options(dict(names=names, images=images, image_size=image_size, exif=exif,
+                                       classes=classes, channel=channel, instances=instances,
+                                       connectivity=connectivity))
 
     @app.command("crop")
     def crop_command(
@@ -85,15 +85,19 @@ def register(app: typer.Typer) -> None:
         quiet: QuietOpt = False,
         jobs: JobsOpt = 0,
         exif: ExifOpt = True,
+        classes: ClassesOpt = None,
+        channel: ChannelOpt = None,
+        instances: InstancesOpt = "components",
+        connectivity: ConnectivityOpt = 8,
     ) -> None:
         """Cut every object into an image in its class folder, with a CSV of where each crop came from."""
         from cytoconv.crop import CropOptions, crop, parse_color, parse_padding
         from cytoconv.summary import progress_bar
 
-        check_paths(dataset, out_dir)
+        refuse_overlap(out_dir, dataset, images)
         pad, fraction = parse_padding(padding)
         try:
-            resize = _parse_size(size)
+            resize = _parse_size(size, "--size")
         except UsageError:
             raise UsageError(f"--size must look like 224x224, got {size!r}") from None
         options = CropOptions(padding=pad, padding_is_fraction=fraction, square=square, size=resize,
@@ -102,7 +106,7 @@ def register(app: typer.Typer) -> None:
         report = Report(strict=strict)
         with progress_bar(enabled=not quiet) as bar:
             summary, crops = crop(dataset, out_dir, options, fmt=from_,
-                                  read_options=read_options(names, images, image_size, exif), report=report,
+                                  read_options=read_options(names, images, image_size, exif, classes, channel, instances, connectivity), report=report,
                                   jobs=jobs, progress=bar.advance, on_plan=lambda p: bar.start(len(p.units)))
         if not quiet:
             from cytoconv.summary import print_summary
@@ -135,17 +139,21 @@ def register(app: typer.Typer) -> None:
         quiet: QuietOpt = False,
         jobs: JobsOpt = 0,
         exif: ExifOpt = True,
+        classes: ClassesOpt = None,
+        channel: ChannelOpt = None,
+        instances: InstancesOpt = "components",
+        connectivity: ConnectivityOpt = 8,
     ) -> None:
         """Split DATASET into train/val/test, stratified by class, reproducibly, groups kept together."""
         from cytoconv.formats.base import WriteOptions
         from cytoconv.split import parse_ratios, split, split_counts
 
-        check_paths(dataset, out)
+        refuse_overlap(out, dataset, images)
         shares = parse_ratios(ratios)
         labels = tuple(n.strip() for n in split_names.split(",") if n.strip())
         report = Report(strict=strict)
         result, _summary = split(dataset, out, shares, seed, labels, group_by, to, from_,
-                                read_options(names, images, image_size, exif),
+                                read_options(names, images, image_size, exif, classes, channel, instances, connectivity),
                                 WriteOptions(overwrite=overwrite, link=link), report, jobs)
         if not quiet:
             counts = split_counts(result)

@@ -17,28 +17,32 @@ if TYPE_CHECKING:
 
 def register(app: typer.Typer) -> None:
     """Add the ``stats`` and ``draw`` commands to the CLI."""
+    from cytoconv.atomic import refuse_overlap
     from cytoconv.cli import (
+        ChannelOpt,
+        ClassesOpt,
+        ConnectivityOpt,
         ExifOpt,
         FromOpt,
         ImageSizeOpt,
         ImagesOpt,
+        InstancesOpt,
         JobsOpt,
         NamesOpt,
         OverwriteOpt,
         QuietOpt,
         StrictOpt,
         ToleranceOpt,
-        _parse_names,
-        _parse_size,
+        build_read_options,
     )
     from cytoconv.errors import Report, UsageError
 
     def read_options(names: str | None, images: Path | None, image_size: str | None, exif: bool,
-                     tolerance: float) -> "ReadOptions":
-        from cytoconv.formats.base import ReadOptions
-
-        return ReadOptions(names=_parse_names(names), images=images, image_size=_parse_size(image_size),
-                           apply_exif_orientation=exif, coordinate_tolerance=tolerance)
+                     tolerance: float, classes: str | None, channel: str | None, instances: str,
+                     connectivity: int) -> "ReadOptions":
+        return build_read_options(dict(names=names, images=images, image_size=image_size, exif=exif,
+                                       tolerance=tolerance, classes=classes, channel=channel, instances=instances,
+                                       connectivity=connectivity))
 
     @app.command("stats")
     def stats_command(
@@ -62,6 +66,10 @@ def register(app: typer.Typer) -> None:
         jobs: JobsOpt = 0,
         exif: ExifOpt = True,
         tolerance: ToleranceOpt = 0.01,
+        classes: ClassesOpt = None,
+        channel: ChannelOpt = None,
+        instances: InstancesOpt = "components",
+        connectivity: ConnectivityOpt = 8,
     ) -> None:
         """Count images, objects per class (share, images containing it, mean and median area and
         equivalent diameter), objects per image, image sizes, and the same per split.
@@ -76,7 +84,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--pixel-size must be a positive number of micrometres, got {pixel_size:g}")
         if plot is not None:
             _check_plot_target(plot, overwrite)
-        options = read_options(names, images, image_size, exif, tolerance)
+        options = read_options(names, images, image_size, exif, tolerance, classes, channel, instances, connectivity)
         report = Report(strict=strict)
         with progress_bar(enabled=not quiet) as bar:
             stats = compute_stats(dataset, fmt=from_, options=options, report=report, jobs=jobs,
@@ -126,15 +134,17 @@ def register(app: typer.Typer) -> None:
         jobs: JobsOpt = 0,
         exif: ExifOpt = True,
         tolerance: ToleranceOpt = 0.01,
+        classes: ClassesOpt = None,
+        channel: ChannelOpt = None,
+        instances: InstancesOpt = "components",
+        connectivity: ConnectivityOpt = 8,
     ) -> None:
         """Draw each image with its outlines (or boxes) in one colour per class, holes as holes, and a legend."""
         from cytoconv.draw import DrawStyle, draw
         from cytoconv.summary import _console, progress_bar
 
-        source, dest = dataset.resolve(), out_dir.resolve()
-        if dest == source or (source.is_dir() and dest.is_relative_to(source)):
-            raise UsageError(f"{out_dir}: the output must not be the input or inside it")
-        options = read_options(names, images, image_size, exif, tolerance)
+        refuse_overlap(out_dir, dataset, images)
+        options = read_options(names, images, image_size, exif, tolerance, classes, channel, instances, connectivity)
         report = Report(strict=strict)
         style = DrawStyle(line_width=line_width, opacity=opacity, legend=legend)
         with progress_bar(enabled=not quiet) as bar:
