@@ -239,19 +239,25 @@ def find_pairs(root: Path, images: Path | None, junk: list[str]) -> tuple[list[t
     else:
         return _side_by_side(root, junk)
     assert image_dir is not None
-    by_stem: dict[str, str] = {}
+    by_stem: dict[str, list[str]] = {}
     recursive = image_dir != root
     for f in (walk_files(image_dir, junk) if recursive else _top_level(image_dir)):
         if is_image_name(f):
-            by_stem.setdefault(os.path.splitext(os.path.basename(f))[0], f)
+            by_stem.setdefault(os.path.splitext(os.path.basename(f))[0], []).append(f)
+
+    def image_for(mask: str, stem: str) -> str | None:
+        """The image of that stem that is not the mask itself (images and masks may share a folder)."""
+        return next((f for f in by_stem.get(stem, ()) if f != mask), None)
+
     pairs: list[tuple[str, str | None]] = []
     for m in sorted(masks):
         stem = mask_stem(m)
-        image = by_stem.get(stem)
+        image = image_for(m, stem)
         if image is None and stem.startswith("mask"):
-            image = by_stem.get("img" + stem[4:]) or by_stem.get("image" + stem[4:])
+            image = image_for(m, "img" + stem[4:]) or image_for(m, "image" + stem[4:])
         pairs.append((m, image))
-    return pairs, str(image_dir)
+    used = {image for _, image in pairs if image is not None}
+    return [(m, image) for m, image in pairs if m not in used], str(image_dir)
 
 
 def _top_level(folder: Path) -> list[str]:

@@ -225,3 +225,75 @@ def test_lenient_size_mismatch_leaves_the_image_out(tmp_path: Path) -> None:
     ds = cytoconv.read(tmp_path, fmt="masks", report=report)
     assert [im.file_name for im in ds.images] == ["b.png"]
     assert report.skipped["size-mismatch"] == 1
+
+
+def test_stardist_image_and_mask_in_one_folder(tmp_path: Path) -> None:
+    folder = real("stardist_dsb_label_tif") / "stardist" / "data" / "images"
+    summary = cytoconv.convert(folder, tmp_path / "s.json", to="coco", fmt="instance-masks",
+                               read_options=ReadOptions(images=folder))
+    assert summary.images == 1 and sum(summary.instances.values()) == 125
+
+
+def test_masks_without_a_class_map_write_back_identical(tmp_path: Path) -> None:
+    root = real("segmentation_wbc") / "Dataset 1"
+    cytoconv.convert(root, tmp_path / "m", to="masks", fmt="masks")
+    classes = json.loads((tmp_path / "m" / "masks" / "classes.json").read_text())
+    assert classes == {"0": "background", "128": "value_128", "255": "value_255"}
+    for png in sorted(root.glob("*.png"))[:10]:
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "m" / "masks" / png.name)), np.asarray(Image.open(png)))
+
+
+def test_writing_a_class_of_several_values_is_refused(tmp_path: Path) -> None:
+    from cytoconv.errors import UsageError
+
+    root = real("segmentation_wbc") / "Dataset 1"
+    cell = parse_class_map("wbc-cell")
+    with pytest.raises(UsageError, match="several values"):
+        cytoconv.convert(root, tmp_path / "m", to="masks", read_options=ReadOptions(mask_classes=cell),
+                         write_options=WriteOptions(mask_classes=cell))
+    assert not (tmp_path / "m").exists()
+
+
+def test_overlapping_classes_are_counted_when_painted(tmp_path: Path) -> None:
+    from tests.conftest import BALF_SAMPLE
+
+    report = Report()
+    cytoconv.convert(BALF_SAMPLE, tmp_path / "m", to="masks", report=report)
+    painted = cytoconv.read(tmp_path / "m", fmt="masks", options=ReadOptions(images=BALF_SAMPLE / "images"))
+    original = cytoconv.read(BALF_SAMPLE)
+    from cytoconv.outline import to_mask
+
+    for a, b in zip(original.images, painted.images, strict=True):
+        want = np.zeros((640, 853), np.int32)
+        for inst in sorted(a.instances, key=lambda i: i.category_id):
+            want[to_mask(inst.geometry, 640, 853).astype(bool)] = inst.category_id  # type: ignore[arg-type]
+        got = np.zeros((640, 853), np.int32)
+        for inst in b.instances:
+            got[to_mask(inst.geometry, 640, 853).astype(bool)] = inst.category_id  # type: ignore[arg-type]
+        assert np.array_equal(got, want)
+    assert report.notices["overlap"] > 0  # the sample's cells overlap; the later class wins, and it is said
+
+
+def test_instance_masks_keep_their_classes_through_instances_csv(tmp_path: Path) -> None:
+    from tests.conftest import BALF_SAMPLE
+
+    cytoconv.convert(BALF_SAMPLE, tmp_path / "i", to="instance-masks")
+    back = cytoconv.read(tmp_path / "i", options=ReadOptions(images=BALF_SAMPLE / "images"))
+    assert [c.name for c in back.categories][:2] == ["erythrocyte", "ciliated columnar epithelial"]
+    original = cytoconv.read(BALF_SAMPLE)
+    for a, b in zip(original.images, back.images, strict=True):
+        assert {i.category_id for i in b.instances} <= {i.category_id for i in a.instances}
+
+
+def test_lenient_skips_an_unreadable_mask(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    for stem in ("a", "b"):
+        Image.new("RGB", (10, 8)).save(tmp_path / "images" / f"{stem}.png")
+    Image.new("L", (10, 8), 255).save(tmp_path / "masks" / "a.png")
+    (tmp_path / "masks" / "b.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    with pytest.raises(FormatError, match=r"b\.png"):
+        cytoconv.read(tmp_path, fmt="masks")
+    report = Report(strict=False)
+    ds = cytoconv.read(tmp_path, fmt="masks", report=report)
+    assert [im.file_name for im in ds.images] == ["a.png"] and report.skipped["bad-image"] == 1

@@ -33,6 +33,7 @@ class LabelUnit:
     mask: str
     image: str | None
     file_name: str
+    classes: tuple[tuple[int, int], ...] | None = None  # (label id, category id) from instances.csv
 
 
 MARKER = "instances.csv"
@@ -52,10 +53,37 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     if not path.exists():
         raise FormatError(path, "no such file or folder", code="missing")
     pairs, image_root = paired_masks(path.resolve(), options, report, "label image")
-    units = [LabelUnit(mask, image, file_name) for mask, image, file_name in pairs]
-    name = options.names[0] if options.names else DEFAULT_NAME
-    return ReadPlan(categories=[Category.trusted(id=1, name=name, supercategory=None)], units=units,
-                    image_root=image_root)
+    table = path / MARKER if path.is_dir() else None
+    if table is None or not table.is_file():
+        units = [LabelUnit(mask, image, file_name) for mask, image, file_name in pairs]
+        name = options.names[0] if options.names else DEFAULT_NAME
+        return ReadPlan(categories=[Category.trusted(id=1, name=name, supercategory=None)], units=units,
+                        image_root=image_root)
+    categories, by_file = read_class_table(table)
+    units = [LabelUnit(mask, image, file_name, tuple(sorted(by_file.get(file_name, {}).items())))
+             for mask, image, file_name in pairs]
+    report.notice("class-table", f"classes of the objects from {table}")
+    return ReadPlan(categories=categories, units=units, image_root=image_root)
+
+
+def read_class_table(path: Path) -> tuple[list[Category], dict[str, dict[int, int]]]:
+    """``instances.csv`` (file_name, instance_id, category_id, category): the categories, and per image
+    which category each label id has."""
+    from cytoconv.files import read_text
+
+    names: dict[int, str] = {}
+    by_file: dict[str, dict[int, int]] = {}
+    rows = csv.DictReader(read_text(path).splitlines())
+    for number, row in enumerate(rows, start=2):
+        try:
+            label, category = int(row["instance_id"]), int(row["category_id"])
+            by_file.setdefault(row["file_name"], {})[label] = category
+        except (KeyError, TypeError, ValueError):
+            raise FormatError(path, "needs columns file_name, instance_id, category_id (integers)", line=number,
+                              code="bad-class-table") from None
+        names.setdefault(category, row.get("category") or f"class_{category}")
+    categories = [Category.trusted(id=cid, name=name, supercategory=None) for cid, name in sorted(names.items())]
+    return categories, by_file
 
 
 def load(unit: LabelUnit, options: ReadOptions, report: Report) -> ImageRecord:
@@ -68,17 +96,22 @@ def load(unit: LabelUnit, options: ReadOptions, report: Report) -> ImageRecord:
         return record
     order = np.argsort(flat[where], kind="stable")
     where = where[order]
-    _, starts = np.unique(flat[where], return_index=True)
+    ids, starts = np.unique(flat[where], return_index=True)
     ends = np.append(starts[1:], where.size)
-    for start, end in zip(starts, ends):
+    classes = dict(unit.classes) if unit.classes is not None else None
+    for label, start, end in zip(ids.tolist(), starts, ends):
+        category_id = 1 if classes is None else classes.get(label)
+        if category_id is None:
+            report.problem(FormatError(unit.mask, f"label id {label} has no row in {MARKER}", code="unknown-category"))
+            continue
         ys, xs = np.divmod(where[start:end], width)
         y0, x0 = int(ys.min()), int(xs.min())
         crop = np.zeros((int(ys.max()) - y0 + 1, int(xs.max()) - x0 + 1), dtype=np.uint8)
         crop[ys - y0, xs - x0] = 1
         geometry = geometry_of(crop, x0, y0, height, width, options.mask_geometry)
         if geometry is not None:
-            record.instances.append(Instance.trusted(category_id=1, geometry=geometry, iscrowd=False, score=None,
-                                                     attributes={}))
+            record.instances.append(Instance.trusted(category_id=category_id, geometry=geometry, iscrowd=False,
+                                                     score=None, attributes={}))
     return record
 
 

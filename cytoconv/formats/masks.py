@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cytoconv.atomic import atomic_dir
-from cytoconv.errors import FormatError, Report, SkipUnit
+from cytoconv.errors import FormatError, Report, SkipUnit, UsageError
 from cytoconv.files import image_size, is_image_name, safe_relative
 from cytoconv.formats.base import ReadOptions, ReadPlan, WriteOptions
 from cytoconv.ir import Category, ImageRecord, Instance, Polygon, Rle
@@ -154,10 +154,10 @@ def paired_masks(path: Path, options: ReadOptions, report: Report, what: str) ->
 
 def open_mask(mask: str, image: str | None, file_name: str, options: ReadOptions,
               report: Report) -> tuple[npt.NDArray[np.integer], ImageRecord]:
-    """The mask's values and an empty record of its size; a size that disagrees with the image is a
-    problem, and in lenient mode the image is left out (``SkipUnit``), not read as empty."""
-    arr = read_mask(mask, options.channel)
+    """The mask's values and an empty record of its size. An unreadable mask or image, or sizes that
+    disagree, are a problem: in lenient mode the image is left out (``SkipUnit``), not read as empty."""
     try:
+        arr = read_mask(mask, options.channel)
         checked_size(mask, arr.shape, image, options)
     except FormatError as error:
         report.problem(error)
@@ -242,11 +242,32 @@ def rasterise(instance: Instance, height: int, width: int) -> npt.NDArray[np.boo
     return np.asarray(mask_api.decode(rle), dtype=bool)
 
 
+MAX_VALUE = 65535
+
+
 def class_values(categories: list[Category], classes: tuple[MaskClass, ...] | None) -> dict[int, int]:
-    """The pixel value of each category: from the class map by name, else 1, 2, ... in id order."""
-    ordered = sorted(categories, key=lambda c: c.id)
-    by_name = {c.name: c.values[0] for c in classes or ()}
-    return {c.id: by_name.get(c.name, i + 1) for i, c in enumerate(ordered)}
+    """The pixel value of each category: its value in the class map (by name), else its id (1..65535),
+    else the smallest value left. A written mask holds one value per pixel, so a class made of several
+    values, or two classes with one value, cannot be written."""
+    by_name: dict[str, int] = {}
+    for cls in classes or ():
+        if len(cls.values) != 1:
+            raise UsageError(f"--classes: {cls.name} is made of several values ({'+'.join(map(str, cls.values))}); "
+                             "a written mask holds one value per pixel: give each class one value")
+        by_name[cls.name] = cls.values[0]
+    if len(set(by_name.values())) != len(by_name):
+        raise UsageError("--classes: two classes have the same value")
+    values = {c.id: by_name[c.name] for c in categories if c.name in by_name}
+    used = set(values.values()) | {0}
+    for c in sorted(categories, key=lambda c: c.id):
+        if c.id not in values and 0 < c.id <= MAX_VALUE and c.id not in used:
+            values[c.id] = c.id
+            used.add(c.id)
+    free = (v for v in range(1, MAX_VALUE + 1) if v not in used)
+    for c in sorted(categories, key=lambda c: c.id):
+        if c.id not in values:
+            values[c.id] = next(free)
+    return values
 
 
 def palette() -> list[int]:
@@ -272,17 +293,31 @@ class SemanticMaskWriter:
         self.categories = categories
         self.values = class_values(categories, self.options.mask_classes)
 
+    def value_of(self, category_id: int, record: ImageRecord) -> int:
+        """A category's value; one unknown when the run started (names inferred later) is its id."""
+        value = self.values.get(category_id)
+        if value is None:
+            if not 0 < category_id <= MAX_VALUE or self.categories:
+                raise FormatError(record.file_name, f"category id {category_id} is not among the categories",
+                                  code="unknown-category")
+            value = category_id
+        return value
+
     def encode(self, record: ImageRecord, index: int, report: Report) -> str:
         from PIL import Image
 
-        big = max(self.values.values(), default=0) > 255
+        values = {inst.category_id: self.value_of(inst.category_id, record) for inst in record.instances}
+        big = max([*self.values.values(), *values.values()], default=0) > 255
         canvas = np.zeros((record.height, record.width), dtype=np.uint16 if big else np.uint8)
+        overlap = 0
         for inst in sorted(record.instances, key=lambda i: i.category_id):  # stated order: higher id on top
-            value = self.values.get(inst.category_id)
-            if value is None:
-                raise FormatError(record.file_name, f"category id {inst.category_id} is not among the categories",
-                                  code="unknown-category")
-            canvas[rasterise(inst, record.height, record.width)] = value
+            pixels = rasterise(inst, record.height, record.width)
+            taken = canvas[pixels]
+            overlap += int(np.count_nonzero(taken[taken != values[inst.category_id]]))
+            canvas[pixels] = values[inst.category_id]
+        if overlap:
+            report.notice("overlap", f"{record.file_name}: {overlap} px claimed by two classes (the higher id kept)",
+                          count=overlap)
         rel = "masks/" + str(Path(safe_relative(record.file_name, record.file_name)).with_suffix(".png"))
         assert self.tmp is not None
         target = self.tmp / rel

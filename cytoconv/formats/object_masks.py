@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from cytoconv.atomic import atomic_dir
-from cytoconv.errors import FormatError, Report
+from cytoconv.errors import FormatError, Report, SkipUnit
 from cytoconv.files import image_size, is_image_name, safe_relative
 from cytoconv.formats.base import ReadOptions, ReadPlan, WriteOptions
 from cytoconv.formats.masks import geometry_of, rasterise
@@ -64,11 +64,19 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
 
 
 def load(unit: ObjectUnit, options: ReadOptions, report: Report) -> ImageRecord:
-    width, height = image_size(unit.image, options.apply_exif_orientation)
+    try:
+        width, height = image_size(unit.image, options.apply_exif_orientation)
+    except FormatError as error:
+        report.problem(error)
+        raise SkipUnit(unit.image) from None
     record = ImageRecord.trusted(file_name=unit.file_name, width=width, height=height, split=None, label=None,
                                  instances=[], attributes={})
     for mask_path in unit.masks:
-        arr = read_mask(mask_path, options.channel)
+        try:
+            arr = read_mask(mask_path, options.channel)
+        except FormatError as error:  # lenient: this object is left out and counted
+            report.problem(error)
+            continue
         if arr.shape != (height, width):
             report.problem(FormatError(mask_path, f"mask is {arr.shape[1]}x{arr.shape[0]} but the image is "
                                        f"{width}x{height}", code="size-mismatch"))
@@ -88,10 +96,14 @@ class ObjectMaskWriter:
         self.dest = dest
         self.options = options
         self.image_root = image_root
+        self.report = report
         self.tmp: Path | None = None
 
     def set_categories(self, categories: list[Category]) -> None:
-        """Categories are not stored in this layout."""
+        """Categories are not stored in this layout: say so when there was more than one."""
+        if len(categories) > 1:
+            self.report.notice("classes-dropped", f"{len(categories)} classes: one PNG per object keeps no "
+                               "class (write instance-masks or COCO to keep them)")
 
     def _place_image(self, record: ImageRecord, folder: Path, report: Report) -> None:
         """The layout keeps the image beside its masks: hard-linked (or copied) when it is at hand."""
