@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         validate_only = args[:1] == ["validate"]
         if validate_only:
-            # pre-commit runs this on every commit: skip cytoconv.cli, whose other commands import pydantic,
-            # numpy and every format module (0.15 s); cli_validate's app is the same command (see its docstring)
+            # pre-commit runs this on every commit: skip cytoconv.cli, whose other commands import the dataset
+            # model and the format modules; cli_validate's app is the same command (see its docstring)
             from cytoconv.cli_validate import app
         else:
             from cytoconv.cli import app

@@ -334,23 +334,25 @@ def test_fix_then_validate_leaves_nothing_fixable(tmp_path: Path, capsys: pytest
     assert code == 1  # the unfixable errors remain
     fixed = [line for line in out.splitlines() if "[fixed]" in line]
     assert sorted(line.split(": ", 1)[1].split(" [")[0] for line in fixed) == sorted(
-        ["CC302", "CC302", "CC401", "CC401", "CC005", "CC006"])
+        ["CC302", "CC401", "CC401", "CC005", "CC006"])  # the box line's CC302 (line 2) is not clipped
     after = validate(sorted((work / "labels").iterdir()), jobs=1)
     assert after.fixable == 0
     changed = {name for name, data in before.items() if (work / "labels" / name).read_bytes() != data}
     assert changed == {"ranges.txt", "crlf.txt", "bom.txt"}
     old = before["ranges.txt"].decode().split("\n")
     new = (work / "labels" / "ranges.txt").read_text().split("\n")
-    assert new == [*old[:1], "0 1 0.5 0.1 0.1", *old[2:7], "2 0 0.5 0.5 0.5 0.5 0.9", old[8], ""]
+    assert new == [*old[:7], "2 0 0.5 0.5 0.5 0.5 0.9", old[8], ""]
     assert (work / "labels" / "crlf.txt").read_bytes() == b"0 0.5 0.5 0.2 0.2\n1 0.3 0.3 0.1 0.1\n"
     assert (work / "labels" / "bom.txt").read_bytes() == b"0 0.5 0.5 0.2 0.2\n"
     assert not [p for p in (work / "labels").iterdir() if ".cytoconv-tmp-" in p.name]
 
 
 def test_fix_touches_only_what_is_selected(tmp_path: Path) -> None:
-    path = write(tmp_path / "a.txt", b"0 0.5 0.5 0.2 0.2\r\n0 0.5 0.5 0.2 0.2\r\n0 1.002 0.5 0.1 0.1\r\n")
+    path = write(tmp_path / "a.txt", b"0 0.5 0.5 0.2 0.2\r\n0 0.5 0.5 0.2 0.2\r\n0 1.002 0.5 0.9 0.5 0.9 0.6\r\n"
+                                     b"0 1.002 0.5 0.1 0.1\r\n")
     validate([path], Settings(enabled=frozenset(RULES) - {"CC401"}), mode="fix", jobs=1)
-    assert path.read_bytes() == b"0 0.5 0.5 0.2 0.2\n0 0.5 0.5 0.2 0.2\n0 1 0.5 0.1 0.1\n"
+    assert path.read_bytes() == (b"0 0.5 0.5 0.2 0.2\n0 0.5 0.5 0.2 0.2\n0 1 0.5 0.9 0.5 0.9 0.6\n"
+                                 b"0 1.002 0.5 0.1 0.1\n")  # a box's centre is not moved
     path.write_bytes(b"0 0.5 0.5 0.2 0.2\r\n0 0.5 0.5 0.2 0.2\r\n")
     report = validate([path], Settings(enabled=frozenset({"CC005"})), mode="fix", jobs=1)
     assert path.read_bytes() == b"0 0.5 0.5 0.2 0.2\n0 0.5 0.5 0.2 0.2\n"

@@ -242,9 +242,10 @@ def _check_range(p: _Parsed, lines: list[str], path: str, settings: Settings, ou
         elif settings.on("CC302"):
             edits = tuple((j + 1, "0" if values[j] < 0 else "1") for j in np.flatnonzero(distance > 0).tolist())
             shown = ", ".join(_token(lines, number, j) for j, _ in edits)
+            # a box line's numbers are a centre and a size: clipping one would move the box, not cut it
+            fix = None if n == 5 else Fix("replace-tokens", line=number, tokens=edits)
             out.append(settings.finding("CC302", path, f"coordinate(s) {shown} outside [0, 1] within the tolerance "
-                                        f"{tol:g}", line=number, fix=Fix("replace-tokens", line=number,
-                                                                         tokens=edits)))
+                                        f"{tol:g}", line=number, fix=fix))
     return reported
 
 
