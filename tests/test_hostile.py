@@ -124,6 +124,13 @@ def test_output_that_is_the_input_is_refused(tmp_path: Path) -> None:
         done = cli("convert", str(root), str(dst), "--to", "yolo", "--overwrite")
         assert done.returncode == 2, done.stderr
     assert (root / "labels" / "a.txt").read_text() == GOOD
+    cytoconv.convert(root, tmp_path / "box" / "ann.json", to="coco")
+    for args in (["coco2yolo", str(tmp_path / "box" / "ann.json"), str(tmp_path / "box")],
+                 ["draw", str(tmp_path / "box" / "ann.json"), str(tmp_path / "box")],
+                 ["yolo2coco", str(root), str(tmp_path / "o.json"), "--images", str(tmp_path / "o.json")]):
+        done = cli(*args, "--overwrite")
+        assert done.returncode == 2 and "input" in done.stderr, done.stderr
+    assert (tmp_path / "box" / "ann.json").is_file()  # --overwrite would have deleted it
 
 
 def _big_dataset(root: Path, images: int = 4000) -> Path:
