@@ -128,6 +128,9 @@ InstancesOpt = Annotated[str, typer.Option("--instances", help="Objects in a sem
                                            "connected piece) or per-class (one object per class per image).")]
 ConnectivityOpt = Annotated[int, typer.Option("--connectivity", help="Pixel connectivity of components: 4 or 8.")]
 SegmentationOpt = Annotated[str, typer.Option("--segmentation", help="COCO output: polygon or rle (exact masks).")]
+SimplifyOpt = Annotated[float, typer.Option("--simplify", min=0.0, metavar="PX", help="Masks: drop outline vertices "
+                                            "while none moves more than PX pixels (changes the raster; default "
+                                            "0: exact).")]
 HolesOpt = Annotated[str, typer.Option("--holes", help="Objects with holes, as polygons: bridge (zero-width cuts, "
                                        "exact), rle (COCO), fill, or error.")]
 LinkOpt = Annotated[bool, typer.Option("--link", help="Class folders output: hard-link the images instead of "
@@ -164,6 +167,7 @@ def build_read_options(opts: dict[str, Any], geometry: str = "polygon") -> "Read
         channel=parse_channel(opts.get("channel")),
         instances=_choice(opts.get("instances", "components"), ("components", "per-class"), "--instances"),
         connectivity=_choice(opts.get("connectivity", 8), (4, 8), "--connectivity"),
+        simplify=opts.get("simplify") or 0.0,
         mask_geometry=_choice(geometry, ("polygon", "rle"), "--segmentation"))
 
 
@@ -254,6 +258,7 @@ def convert(
     connectivity: ConnectivityOpt = 8,
     segmentation: SegmentationOpt = "polygon",
     holes: HolesOpt = "bridge",
+    simplify: SimplifyOpt = 0.0,
     link: LinkOpt = False,
     to_size: ToSizeOpt = None,
     scale: ScaleOpt = None,

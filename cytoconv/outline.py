@@ -152,6 +152,34 @@ def bridge_parts(rings: list[Points]) -> Points:
     return ring
 
 
+def simplify(polygon: Polygon, tolerance: float) -> tuple[Polygon | None, int]:
+    """The outline with vertices dropped while no point moves more than ``tolerance`` pixels
+    (Douglas-Peucker, per ring), and how many vertices went. This one changes the raster, which is why
+    it is opt-in (``--simplify``); the exact outline already has only its corners. A ring left with
+    fewer than 3 points goes (an outer ring with its holes)."""
+    cv2 = _cv2()
+    rings: list[Points] = []
+    holes: list[bool] = []
+    dropped = 0
+    for outer, inner in part_groups(polygon):
+        kept_outer = cv2.approxPolyDP(outer.astype(np.float32).reshape(-1, 1, 2), tolerance, True).reshape(-1, 2)
+        if len(kept_outer) < 3:
+            dropped += len(outer) + sum(len(h) for h in inner)
+            continue
+        rings.append(kept_outer.astype(np.float64))
+        holes.append(False)
+        dropped += len(outer) - len(kept_outer)
+        for hole in inner:
+            kept = cv2.approxPolyDP(hole.astype(np.float32).reshape(-1, 1, 2), tolerance, True).reshape(-1, 2)
+            dropped += len(hole) - (len(kept) if len(kept) >= 3 else 0)
+            if len(kept) >= 3:
+                rings.append(kept.astype(np.float64))
+                holes.append(True)
+    if not rings:
+        return None, dropped
+    return Polygon.trusted(kind="polygon", rings=rings, holes=holes), dropped
+
+
 def to_mask(polygon: Polygon, height: int, width: int) -> npt.NDArray[np.uint8]:
     """The pycocotools raster of a polygon (holes cut out), as a (height, width) 0/1 array."""
     from pycocotools import mask as mask_api

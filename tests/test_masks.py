@@ -297,3 +297,25 @@ def test_lenient_skips_an_unreadable_mask(tmp_path: Path) -> None:
     report = Report(strict=False)
     ds = cytoconv.read(tmp_path, fmt="masks", report=report)
     assert [im.file_name for im in ds.images] == ["a.png"] and report.skipped["bad-image"] == 1
+
+
+def test_simplify_is_opt_in_counted_and_close(tmp_path: Path) -> None:
+    root = real("segmentation_wbc") / "Dataset 1"
+    exact = cytoconv.read(root, fmt="masks", options=WBC)
+    report = Report()
+    simple = cytoconv.read(root, fmt="masks", report=report,
+                           options=ReadOptions(mask_classes=WBC.mask_classes, simplify=1.0))
+    from cytoconv.outline import to_mask
+
+    before = after = 0
+    ious = []
+    for a_im, b_im in zip(exact.images, simple.images, strict=True):
+        for a, b in zip(a_im.instances, b_im.instances, strict=True):
+            before += sum(len(r) for r in a.geometry.rings)  # type: ignore[union-attr]
+            after += sum(len(r) for r in b.geometry.rings)  # type: ignore[union-attr]
+            ma = to_mask(a.geometry, a_im.height, a_im.width).astype(bool)  # type: ignore[arg-type]
+            mb = to_mask(b.geometry, b_im.height, b_im.width).astype(bool)  # type: ignore[arg-type]
+            ious.append((ma & mb).sum() / (ma | mb).sum())
+    assert min(ious) > 0.85 and float(np.mean(ious)) > 0.95  # a thin cytoplasm ring loses most
+    assert after < before / 2
+    assert report.notices["vertices-simplified"] == before - after

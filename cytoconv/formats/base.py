@@ -34,6 +34,7 @@ class ReadOptions:
     instances: Literal["components", "per-class"] = "components"
     connectivity: Literal[4, 8] = 8
     mask_geometry: Literal["polygon", "rle"] = "polygon"  # what mask readers produce (the writer's choice)
+    simplify: float = 0.0  # traced outlines: drop vertices within this many pixels (0: exact)
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ def load(unit: LabelUnit, options: ReadOptions, report: Report) -> ImageRecord:
         y0, x0 = int(ys.min()), int(xs.min())
         crop = np.zeros((int(ys.max()) - y0 + 1, int(xs.max()) - x0 + 1), dtype=np.uint8)
         crop[ys - y0, xs - x0] = 1
-        geometry = geometry_of(crop, x0, y0, height, width, options.mask_geometry)
+        geometry = geometry_of(crop, x0, y0, height, width, options, report)
         if geometry is not None:
             record.instances.append(Instance.trusted(category_id=category_id, geometry=geometry, iscrowd=False,
                                                      score=None, attributes={}))

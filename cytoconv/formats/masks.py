@@ -43,21 +43,26 @@ from cytoconv.outline import components, split_parts, trace
 # Mask -> instances (shared by the three mask formats)
 
 
-def geometry_of(mask: npt.NDArray[np.uint8], x0: int, y0: int, height: int, width: int,
-                kind: str) -> Polygon | Rle | None:
-    """One object's geometry from its (cropped) mask: an exact outline, or an RLE of the full image."""
-    if kind == "rle":
+def geometry_of(mask: npt.NDArray[np.uint8], x0: int, y0: int, height: int, width: int, options: ReadOptions,
+                report: Report | None = None) -> Polygon | Rle | None:
+    """One object's geometry from its (cropped) mask: an exact outline (simplified only with
+    ``--simplify``), or an RLE of the full image."""
+    if options.mask_geometry == "rle":
         from pycocotools import mask as mask_api
 
         full = np.zeros((height, width), dtype=np.uint8, order="F")
         full[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]] = mask
         rle = mask_api.encode(full)
         return Rle.trusted(kind="rle", height=height, width=width, counts=rle["counts"].decode("ascii"))
-    return trace(mask, x0, y0)
+    traced = trace(mask, x0, y0)
+    if traced is None or options.simplify <= 0:
+        return traced
+    kept = _simplified([traced], options.simplify, report)
+    return kept[0] if kept else None
 
 
 def instances_from(mask: npt.NDArray[np.bool_] | npt.NDArray[np.uint8], category_id: int, options: ReadOptions,
-                   height: int, width: int) -> list[Instance]:
+                   height: int, width: int, report: Report | None = None) -> list[Instance]:
     """The objects of one class mask: its connected components, or all of it as one object.
 
     With 8-connectivity one trace of the whole class mask gives every component at once (each outer
@@ -65,7 +70,7 @@ def instances_from(mask: npt.NDArray[np.bool_] | npt.NDArray[np.uint8], category
     geometries: list[Polygon | Rle] = []
     if options.connectivity == 4 and options.instances == "components":
         for piece, x0, y0 in components(mask, 4):
-            geometry = geometry_of(piece, x0, y0, height, width, options.mask_geometry)
+            geometry = geometry_of(piece, x0, y0, height, width, options, report)
             if geometry is not None:
                 geometries.append(geometry)
     else:
@@ -77,8 +82,30 @@ def instances_from(mask: npt.NDArray[np.bool_] | npt.NDArray[np.uint8], category
             geometries.extend(_as_rle(p, height, width) for p in polygons)
         else:
             geometries.extend(polygons)
+        if options.simplify > 0:
+            geometries = _simplified(geometries, options.simplify, report)
     return [Instance.trusted(category_id=category_id, geometry=g, iscrowd=False, score=None, attributes={})
             for g in geometries]
+
+
+def _simplified(geometries: list[Polygon | Rle], tolerance: float, report: Report | None) -> list[Polygon | Rle]:
+    """``--simplify``: fewer vertices, each moved at most ``tolerance`` px; what went is counted."""
+    from cytoconv.outline import simplify
+
+    out: list[Polygon | Rle] = []
+    for g in geometries:
+        if not isinstance(g, Polygon):
+            out.append(g)
+            continue
+        smaller, dropped = simplify(g, tolerance)
+        if report is not None and dropped:
+            report.notice("vertices-simplified", f"--simplify {tolerance:g} dropped {dropped} vertices", count=dropped)
+        if smaller is None:
+            if report is not None:
+                report.notice("object-simplified-away", f"an object smaller than --simplify {tolerance:g} px left out")
+            continue
+        out.append(smaller)
+    return out
 
 
 def _as_rle(polygon: Polygon, height: int, width: int) -> Rle:
@@ -192,7 +219,7 @@ def load(unit: MaskUnit, options: ReadOptions, report: Report) -> ImageRecord:
     if unit.classes is None:
         counts = value_counts(arr)
         for value in sorted(v for v in counts if v != 0):
-            record.instances.extend(instances_from(arr == value, value, options, height, width))
+            record.instances.extend(instances_from(arr == value, value, options, height, width, report))
         return record
     class_masks = [(k, _class_mask(arr, cls.values)) for k, cls in enumerate(unit.classes, start=1)]
     mapped = sum(int(np.count_nonzero(m)) for _, m in class_masks if m is not None)
@@ -201,7 +228,7 @@ def load(unit: MaskUnit, options: ReadOptions, report: Report) -> ImageRecord:
         _check_strays(arr, unit, report)
     for category_id, class_mask in class_masks:
         if class_mask is not None:
-            record.instances.extend(instances_from(class_mask, category_id, options, height, width))
+            record.instances.extend(instances_from(class_mask, category_id, options, height, width, report))
     return record
 
 

@@ -81,7 +81,7 @@ def load(unit: ObjectUnit, options: ReadOptions, report: Report) -> ImageRecord:
             report.problem(FormatError(mask_path, f"mask is {arr.shape[1]}x{arr.shape[0]} but the image is "
                                        f"{width}x{height}", code="size-mismatch"))
             continue
-        geometry = geometry_of((arr != 0).astype(np.uint8), 0, 0, height, width, options.mask_geometry)
+        geometry = geometry_of((arr != 0).astype(np.uint8), 0, 0, height, width, options, report)
         if geometry is None:
             report.notice("empty-mask", mask_path)
             continue
