@@ -25,7 +25,7 @@ from cytoconv.errors import CytoconvError, Report
 from cytoconv.maskio import parse_class_map
 from tests.conftest import BALF_SAMPLE, real
 
-EXAMPLES = int(os.environ.get("CYTOCONV_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("CYTOCONV_FUZZ_EXAMPLES", "200"))
 NUMBER = re.compile(rb"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 EVIL_NUMBERS = [b"NaN", b"nan", b"inf", b"-Infinity", b"1e308", b"1e999", b"-0", b"-0.0", b"99999999999999999999999",
                 b"0x1F", b"1_000", b"", b"--1", b"1e", b".", b"\x00", b"\xff\xfe"]

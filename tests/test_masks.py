@@ -319,3 +319,37 @@ def test_simplify_is_opt_in_counted_and_close(tmp_path: Path) -> None:
     assert min(ious) > 0.85 and float(np.mean(ious)) > 0.95  # a thin cytoplasm ring loses most
     assert after < before / 2
     assert report.notices["vertices-simplified"] == before - after
+
+
+@pytest.mark.parametrize("segmentation", ["polygon", "rle"])
+def test_bbbc039_class_maps_are_exact_through_coco(tmp_path: Path, segmentation: str) -> None:
+    root = real("bbbc039_deeptrack") / "cell nuclei"
+    out = tmp_path / "c.json"
+    cytoconv.convert(root, out, to="coco", fmt="masks",
+                     read_options=ReadOptions(channel=0, mask_geometry=segmentation),  # type: ignore[arg-type]
+                     write_options=WriteOptions(segmentation=segmentation))  # type: ignore[arg-type]
+    coco = COCO(str(out))
+    names = {c["id"]: c["name"] for c in coco.dataset["categories"]}
+    for image in coco.dataset["images"]:
+        red = np.asarray(Image.open(root / "masks" / (Path(image["file_name"]).stem + ".png")))[:, :, 0]
+        for cid, name in names.items():
+            value = int(name.removeprefix("value_"))
+            assert np.array_equal(_class_masks(coco, image["id"], cid, red.shape), red == value)
+
+
+@pytest.mark.parametrize("segmentation", ["polygon", "rle"])
+def test_cellpose_label_images_are_exact_through_coco(tmp_path: Path, segmentation: str) -> None:
+    root = real("omnipose_cp_masks") / "docs" / "test_files"
+    out = tmp_path / "c.json"
+    cytoconv.convert(root, out, to="coco", fmt="instance-masks",
+                     read_options=ReadOptions(mask_geometry=segmentation),  # type: ignore[arg-type]
+                     write_options=WriteOptions(segmentation=segmentation))  # type: ignore[arg-type]
+    coco = COCO(str(out))
+    for image in coco.dataset["images"]:
+        labels = np.asarray(Image.open(root / "masks" / (Path(image["file_name"]).stem + "_cp_masks.tif")))
+        ids = [v for v in np.unique(labels) if v]
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=image["id"]))
+        assert len(anns) == len(ids)
+        for ann, value in zip(anns, ids, strict=True):
+            assert np.array_equal(coco.annToMask(ann).astype(bool), labels == value)
+            assert coco.annToMask(ann).sum() == ann["area"]
