@@ -226,6 +226,8 @@ def find_pairs(root: Path, images: Path | None, junk: list[str]) -> tuple[list[t
     Layouts: ``root/masks`` + ``root/images`` (or ``--images``); ``root/masks`` beside images in
     ``root`` (Cellpose); or masks and images side by side in one folder, told apart by their pixel
     mode (the WBC set: ``001.bmp`` image, ``001.png`` mask)."""
+    root = root.resolve()
+    images = images.resolve() if images is not None else None  # one spelling of each path: pairs compare them
     mask_dir = _find_subdir(root, MASK_DIRS)
     image_dir = images or _find_subdir(root, IMAGE_DIRS)
     if root.is_file():
