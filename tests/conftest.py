@@ -50,3 +50,16 @@ def yolo_dataset(root: Path, labels: dict[str, str], size: tuple[int, int] = (10
     if names is not None:
         write(root / "data.yaml", "names: [" + ", ".join(repr(n) for n in names) + "]\n")
     return root
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """The console entry point called in-process: (exit code, stdout, stderr)."""
+    from cytoconv.entry import main
+
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

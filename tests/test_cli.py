@@ -9,20 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from cytoconv.entry import main
 from tests.conftest import BALF_SAMPLE, write, yolo_dataset
+from tests.conftest import run_cli as run
 
 GOOD = "0 0.1 0.1 0.5 0.1 0.5 0.5\n"
 
 
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_version_is_fast_and_right() -> None:

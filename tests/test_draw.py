@@ -11,24 +11,15 @@ from PIL import Image
 from pycocotools import mask as mask_api
 
 from cytoconv.draw import DrawStyle, draw, pixel_ring
-from cytoconv.entry import main
 from cytoconv.errors import FormatError, Report, UsageError
 from cytoconv.ir import Box, Category, Dataset, ImageRecord, Instance, Polygon, Rle
 from cytoconv.palette import class_colours
-from tests.conftest import BALF_SAMPLE, make_image
+from tests.conftest import BALF_SAMPLE, make_image, run_cli
 
 BACKGROUND = (200, 180, 190)  # conftest.make_image
 PLAIN = DrawStyle(line_width=1, opacity=0.0, legend=False)
 
 
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_image(tmp_path: Path, instances: list[Instance], size: tuple[int, int] = (20, 16),

@@ -17,7 +17,6 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_api
 
-from cytoconv.entry import main
 from cytoconv.errors import Report, UsageError
 from cytoconv.ir import Box, Category, Dataset, ImageRecord, Instance, Polygon, Rle
 from cytoconv.palette import class_colours
@@ -31,7 +30,7 @@ from cytoconv.stats import (
     to_csv,
     to_dict,
 )
-from tests.conftest import BALF_SAMPLE, real, write
+from tests.conftest import BALF_SAMPLE, real, run_cli, write
 
 # The PBC paper's Table 1 (Acevedo et al. 2020): images per class and their share in %.
 PBC = [("neutrophil", 3329, 19.48), ("eosinophil", 3117, 18.24), ("basophil", 1218, 7.13),
@@ -39,14 +38,6 @@ PBC = [("neutrophil", 3329, 19.48), ("eosinophil", 3117, 18.24), ("basophil", 12
        ("erythroblast", 1551, 9.07), ("platelet", 2348, 13.74)]
 
 
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def pbc_dataset() -> Dataset:

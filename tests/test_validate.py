@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from cytoconv.entry import main
 from cytoconv.errors import FormatError, Report, UsageError
 from cytoconv.validate import RULES, Finding, Settings, load_settings, render, validate
 from cytoconv.validate.findings import Fix
 from cytoconv.validate.fix import apply
 from cytoconv.validate.yolo import check_bytes
+from tests.conftest import run_cli as run
 from tests.conftest import write, yolo_dataset
 
 CORPUS = Path(__file__).parent / "data" / "validate"
@@ -60,14 +60,6 @@ def run_corpus() -> list[Finding]:
     return findings
 
 
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ---------------------------------------------------------------------------------------------
