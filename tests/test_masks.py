@@ -44,6 +44,10 @@ def test_trace_is_exact_on_random_masks_with_holes_and_pinches() -> None:
         polygon = trace(m)
         assert polygon is not None
         assert np.array_equal(mask_api.decode(polygon_rle(polygon, h, w)), m)
+        for ring in polygon.rings:  # only corners: integer points, every one a turn
+            assert np.array_equal(ring, np.round(ring))
+            before, after = ring - np.roll(ring, 1, axis=0), np.roll(ring, -1, axis=0) - ring
+            assert (before[:, 0] * after[:, 1] - before[:, 1] * after[:, 0] != 0).all()
         rings = bridge_holes(polygon)
         union = mask_api.merge(mask_api.frPyObjects([r.reshape(-1) for r in rings], h, w), intersect=False)
         assert np.array_equal(mask_api.decode(union), m)
