@@ -155,20 +155,21 @@ RleMethodOpt = Annotated[str, typer.Option("--rle-method", help="Resample masks 
                                            "outline (outline) or by nearest-neighbour resizing (nearest).")]
 
 
-def build_read_options(opts: dict[str, Any], geometry: str = "polygon") -> "ReadOptions":
-    """``ReadOptions`` from the reading options every command shares (see ``read_params``)."""
+def build_read_options(*, names: str | None, images: Path | None, image_size: str | None, exif: bool,
+                       tolerance: float = 0.01, classes: str | None = None, channel: str | None = None,
+                       instances: str = "components", connectivity: int = 8, simplify: float = 0.0,
+                       segmentation: str = "polygon", **_: Any) -> "ReadOptions":
+    """``ReadOptions`` from the reading options every command shares (extra keywords are ignored, so a
+    command can pass all its options)."""
     from cytoconv.formats.base import ReadOptions
     from cytoconv.maskio import parse_channel, parse_class_map
 
     return ReadOptions(
-        names=_parse_names(opts["names"]), images=opts["images"], image_size=_parse_size(opts["image_size"]),
-        apply_exif_orientation=opts["exif"], coordinate_tolerance=opts.get("tolerance", 0.01),
-        mask_classes=parse_class_map(opts["classes"]) if opts.get("classes") else None,
-        channel=parse_channel(opts.get("channel")),
-        instances=_choice(opts.get("instances", "components"), ("components", "per-class"), "--instances"),
-        connectivity=_choice(opts.get("connectivity", 8), (4, 8), "--connectivity"),
-        simplify=opts.get("simplify") or 0.0,
-        mask_geometry=_choice(geometry, ("polygon", "rle"), "--segmentation"))
+        names=_parse_names(names), images=images, image_size=_parse_size(image_size), apply_exif_orientation=exif,
+        coordinate_tolerance=tolerance, mask_classes=parse_class_map(classes) if classes else None,
+        channel=parse_channel(channel), instances=_choice(instances, ("components", "per-class"), "--instances"),
+        connectivity=_choice(connectivity, (4, 8), "--connectivity"), simplify=simplify or 0.0,
+        mask_geometry=_choice(segmentation, ("polygon", "rle"), "--segmentation"))
 
 
 def _convert(src: Path, dst: Path, from_: str | None, to: str | None, **opts: Any) -> None:
@@ -181,7 +182,7 @@ def _convert(src: Path, dst: Path, from_: str | None, to: str | None, **opts: An
 
     mask_classes = parse_class_map(opts["classes"]) if opts["classes"] else None
     geometry = _choice(opts["segmentation"], ("polygon", "rle"), "--segmentation")
-    read_options = build_read_options(opts, geometry)
+    read_options = build_read_options(**opts)
     write_options = WriteOptions(
         task=_choice(opts["task"], ("auto", "segment", "detect"), "--task"), precision=opts["precision"],
         parts=_choice(opts["parts"], ("split", "bridge", "error"), "--parts"), overwrite=opts["overwrite"],

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from cytoconv.formats.base import ReadOptions
     from cytoconv.ir import Category
 
 
@@ -55,12 +54,6 @@ def register(app: typer.Typer) -> None:
     )
     from cytoconv.errors import Report, UsageError
 
-    def read_options(names: str | None, images: Path | None, image_size: str | None, exif: bool,
-                     classes: str | None, channel: str | None, instances: str, connectivity: int) -> "ReadOptions":
-        return build_read_options(dict(names=names, images=images, image_size=image_size, exif=exif,
-                                       classes=classes, channel=channel, instances=instances,
-                                       connectivity=connectivity))
-
     @app.command("crop")
     def crop_command(
         dataset: Annotated[Path, typer.Argument(help="Detection or segmentation dataset (any readable format).")],
@@ -91,6 +84,7 @@ def register(app: typer.Typer) -> None:
         connectivity: ConnectivityOpt = 8,
     ) -> None:
         """Cut every object into an image in its class folder, with a CSV of where each crop came from."""
+        reading = dict(locals())  # the reading options, as build_read_options takes them
         from cytoconv.crop import CropOptions, crop, parse_color, parse_padding
         from cytoconv.summary import progress_bar
 
@@ -106,7 +100,7 @@ def register(app: typer.Typer) -> None:
         report = Report(strict=strict)
         with progress_bar(enabled=not quiet) as bar:
             summary, crops = crop(dataset, out_dir, options, fmt=from_,
-                                  read_options=read_options(names, images, image_size, exif, classes, channel, instances, connectivity), report=report,
+                                  read_options=build_read_options(**reading), report=report,
                                   jobs=jobs, progress=bar.advance, on_plan=lambda p: bar.start(len(p.units)))
         if not quiet:
             from cytoconv.summary import print_summary
@@ -145,6 +139,7 @@ def register(app: typer.Typer) -> None:
         connectivity: ConnectivityOpt = 8,
     ) -> None:
         """Split DATASET into train/val/test, stratified by class, reproducibly, groups kept together."""
+        reading = dict(locals())  # the reading options, as build_read_options takes them
         from cytoconv.formats.base import WriteOptions
         from cytoconv.split import parse_ratios, split, split_counts
 
@@ -153,7 +148,7 @@ def register(app: typer.Typer) -> None:
         labels = tuple(n.strip() for n in split_names.split(",") if n.strip())
         report = Report(strict=strict)
         result, _summary = split(dataset, out, shares, seed, labels, group_by, to, from_,
-                                read_options(names, images, image_size, exif, classes, channel, instances, connectivity),
+                                build_read_options(**reading),
                                 WriteOptions(overwrite=overwrite, link=link), report, jobs)
         if not quiet:
             counts = split_counts(result)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from cytoconv.formats.base import ReadOptions
+    pass
 
 
 def register(app: typer.Typer) -> None:
@@ -36,13 +36,6 @@ def register(app: typer.Typer) -> None:
         build_read_options,
     )
     from cytoconv.errors import Report, UsageError
-
-    def read_options(names: str | None, images: Path | None, image_size: str | None, exif: bool,
-                     tolerance: float, classes: str | None, channel: str | None, instances: str,
-                     connectivity: int) -> "ReadOptions":
-        return build_read_options(dict(names=names, images=images, image_size=image_size, exif=exif,
-                                       tolerance=tolerance, classes=classes, channel=channel, instances=instances,
-                                       connectivity=connectivity))
 
     @app.command("stats")
     def stats_command(
@@ -75,6 +68,7 @@ def register(app: typer.Typer) -> None:
         equivalent diameter), objects per image, image sizes, and the same per split.
 
         A classification set (class folders) counts images per class. Image pixels are never decoded."""
+        reading = dict(locals())  # the reading options, as build_read_options takes them
         from cytoconv.stats import compute_stats, render, to_csv, to_json
         from cytoconv.summary import _console, progress_bar
 
@@ -84,7 +78,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--pixel-size must be a positive number of micrometres, got {pixel_size:g}")
         if plot is not None:
             _check_plot_target(plot, overwrite)
-        options = read_options(names, images, image_size, exif, tolerance, classes, channel, instances, connectivity)
+        options = build_read_options(**reading)
         report = Report(strict=strict)
         with progress_bar(enabled=not quiet) as bar:
             stats = compute_stats(dataset, fmt=from_, options=options, report=report, jobs=jobs,
@@ -140,11 +134,12 @@ def register(app: typer.Typer) -> None:
         connectivity: ConnectivityOpt = 8,
     ) -> None:
         """Draw each image with its outlines (or boxes) in one colour per class, holes as holes, and a legend."""
+        reading = dict(locals())  # the reading options, as build_read_options takes them
         from cytoconv.draw import DrawStyle, draw
         from cytoconv.summary import _console, progress_bar
 
         refuse_overlap(out_dir, dataset, images)
-        options = read_options(names, images, image_size, exif, tolerance, classes, channel, instances, connectivity)
+        options = build_read_options(**reading)
         report = Report(strict=strict)
         style = DrawStyle(line_width=line_width, opacity=opacity, legend=legend)
         with progress_bar(enabled=not quiet) as bar:

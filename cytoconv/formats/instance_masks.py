@@ -19,9 +19,8 @@ import numpy as np
 
 from cytoconv.atomic import atomic_dir
 from cytoconv.errors import FormatError, Report
-from cytoconv.files import safe_relative
 from cytoconv.formats.base import ReadOptions, ReadPlan, WriteOptions
-from cytoconv.formats.masks import geometry_of, open_mask, paired_masks, rasterise
+from cytoconv.formats.masks import geometry_of, mask_target, open_mask, paired_masks, rasterise
 from cytoconv.ir import Category, ImageRecord, Instance
 from cytoconv.maskio import MASK_DIRS
 
@@ -141,10 +140,8 @@ class InstanceMaskWriter:
         if overlap:
             report.notice("overlap", f"{record.file_name}: {overlap} px claimed by two objects (the later one kept)",
                           count=overlap)
-        rel = "masks/" + str(Path(safe_relative(record.file_name, record.file_name)).with_suffix(".png"))
         assert self.tmp is not None
-        target = self.tmp / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        rel, target = mask_target(self.tmp, record)
         Image.fromarray(canvas).save(target)
         return rel, rows
 

@@ -297,6 +297,14 @@ def class_values(categories: list[Category], classes: tuple[MaskClass, ...] | No
     return values
 
 
+def mask_target(folder: Path, record: ImageRecord) -> tuple[str, Path]:
+    """Where an image's mask goes: ``masks/<its file name>.png`` below the output, folders made."""
+    rel = "masks/" + str(Path(safe_relative(record.file_name, record.file_name)).with_suffix(".png"))
+    target = folder / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return rel, target
+
+
 def palette() -> list[int]:
     """A palette with black background and well-spread colours for the class values."""
     import colorsys
@@ -345,10 +353,8 @@ class SemanticMaskWriter:
         if overlap:
             report.notice("overlap", f"{record.file_name}: {overlap} px claimed by two classes (the higher id kept)",
                           count=overlap)
-        rel = "masks/" + str(Path(safe_relative(record.file_name, record.file_name)).with_suffix(".png"))
         assert self.tmp is not None
-        target = self.tmp / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        rel, target = mask_target(self.tmp, record)
         if big:
             Image.fromarray(canvas).save(target)
         else:
