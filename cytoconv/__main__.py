@@ -1,3 +1,3 @@
-from cytoconv.entry import main
+from cytoconv.cli.entry import main
 
 main()

@@ -16,13 +16,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from cytoconv.atomic import TEMP_MARK
+from cytoconv.engine.atomic import TEMP_MARK
+from cytoconv.engine.contract import Loader, ReadOptions, ReadPlan, WriteOptions, dataset_from
+from cytoconv.engine.pipeline import Summary, final_categories, run, stream
 from cytoconv.errors import Report, UsageError
 from cytoconv.formats import FormatInfo, detect, lookup
-from cytoconv.formats.base import Loader, ReadOptions, ReadPlan, WriteOptions, dataset_from
 from cytoconv.ir import Dataset, ImageRecord
-from cytoconv.pipeline import Summary, final_categories, run, stream
-from cytoconv.resample import Resample, TargetSize, TransformedLoader
+from cytoconv.ops.resample import Resample, TargetSize, TransformedLoader
 
 
 def _source(path: Path, fmt: str | None) -> FormatInfo:
@@ -73,7 +73,7 @@ def convert(src: str | Path, dest: str | Path, to: str, fmt: str | None = None,
             on_plan: Callable[[ReadPlan], Any] | None = None, resample: Resample | None = None) -> Summary:
     """Stream ``src`` into ``dest``: image by image over ``jobs`` processes (0: all cores).
 
-    ``resample`` moves every image to another resolution on the way (``cytoconv.resample``)."""
+    ``resample`` moves every image to another resolution on the way (``cytoconv.ops.resample``)."""
     src, dest = Path(src), Path(dest)
     read_options = read_options or ReadOptions()
     info, implied = lookup(to)

@@ -12,8 +12,8 @@ from pycocotools import mask as mask_api
 import cytoconv
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats import FORMATS, detect
+from cytoconv.geometry.outline import to_mask
 from cytoconv.ir import Box, Polygon, Rle
-from cytoconv.outline import to_mask
 from tests.conftest import BALF_SAMPLE, write
 
 

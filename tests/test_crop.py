@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 import cytoconv
-from cytoconv.crop import CropOptions, crop, crop_region, object_box, parse_color, parse_padding
 from cytoconv.errors import FormatError, Report, UsageError
-from cytoconv.geometry import polygon_area
+from cytoconv.geometry.shapes import polygon_area
 from cytoconv.ir import Box, Category, Dataset, ImageRecord, Instance, Polygon
+from cytoconv.ops.crop import CropOptions, crop, crop_region, object_box, parse_color, parse_padding
 from tests.conftest import BALF_SAMPLE, real
 
 
@@ -93,7 +93,7 @@ def test_mask_background_paints_exactly_the_pixels_outside_the_outline(tmp_path:
         ImageRecord(file_name="a.png", width=40, height=30, instances=[Instance(category_id=1, geometry=triangle)])])
     cytoconv.write(ds, tmp_path / "coco.json", to="coco")
     _, count = crop(tmp_path / "coco.json", tmp_path / "c", CropOptions(padding=2, mask_background="rgb(0,0,255)"),
-                    read_options=cytoconv.formats.base.ReadOptions(images=image.parent), jobs=1)
+                    read_options=cytoconv.engine.contract.ReadOptions(images=image.parent), jobs=1)
     assert count == 1
     pixels = np.asarray(Image.open(tmp_path / "c" / "cell" / "a_000.png"))
     assert pixels.shape == (24, 24, 3)
@@ -137,14 +137,14 @@ def test_two_sources_with_one_stem_do_not_collide(tmp_path: Path) -> None:
     cytoconv.write(ds, tmp_path / "c.json", to="coco")
     report = Report()
     crop(tmp_path / "c.json", tmp_path / "out", report=report,
-         read_options=cytoconv.formats.base.ReadOptions(images=tmp_path / "img"), jobs=1)
+         read_options=cytoconv.engine.contract.ReadOptions(images=tmp_path / "img"), jobs=1)
     assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.png")) == \
         ["a_b/a__x_000.png", "a_b/b__x_000.png"]
     assert report.notices["name-sanitised"] == 1
 
 
 def test_cli_crop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from cytoconv.entry import main
+    from cytoconv.cli.entry import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["crop", str(BALF_SAMPLE), str(tmp_path / "c"), "--padding", "10%", "--square", "--size", "32x32",

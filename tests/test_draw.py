@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_api
 
-from cytoconv.draw import DrawStyle, draw, pixel_ring
 from cytoconv.errors import FormatError, Report, UsageError
 from cytoconv.ir import Box, Category, Dataset, ImageRecord, Instance, Polygon, Rle
-from cytoconv.palette import class_colours
+from cytoconv.ops.draw import DrawStyle, draw, pixel_ring
+from cytoconv.ops.palette import class_colours
 from tests.conftest import BALF_SAMPLE, make_image, run_cli
 
 BACKGROUND = (200, 180, 190)  # conftest.make_image

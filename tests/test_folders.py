@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 import cytoconv
+from cytoconv.engine.contract import ReadOptions, WriteOptions
+from cytoconv.engine.files import image_kind
 from cytoconv.errors import FormatError, Report
-from cytoconv.files import image_kind
 from cytoconv.formats import detect
-from cytoconv.formats.base import ReadOptions, WriteOptions
 from cytoconv.ir import Category, Dataset, ImageRecord
 from tests.conftest import BALF_SAMPLE, make_image, real, write
 
@@ -213,7 +213,7 @@ def test_manifest_bad_rows_name_the_line(tmp_path: Path) -> None:
 
 
 def test_cli_folders_to_manifest_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from cytoconv.entry import main
+    from cytoconv.cli.entry import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["convert", "--from", "folders", "--to", "manifest", str(_pbc()), str(tmp_path / "m.json")])

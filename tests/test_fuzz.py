@@ -22,7 +22,7 @@ import pytest
 import cytoconv
 from cytoconv.api import ReadOptions
 from cytoconv.errors import CytoconvError, Report
-from cytoconv.maskio import parse_class_map
+from cytoconv.formats.masks.maskio import parse_class_map
 from tests.conftest import BALF_SAMPLE, real
 
 EXAMPLES = int(os.environ.get("CYTOCONV_FUZZ_EXAMPLES", "200"))

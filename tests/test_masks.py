@@ -17,9 +17,9 @@ from pycocotools.coco import COCO
 import cytoconv
 from cytoconv.api import ReadOptions, WriteOptions
 from cytoconv.errors import FormatError, Report
-from cytoconv.geometry import polygon_rle
-from cytoconv.maskio import mask_stem, natural_key, parse_class_map
-from cytoconv.outline import bridge_holes, trace
+from cytoconv.formats.masks.maskio import mask_stem, natural_key, parse_class_map
+from cytoconv.geometry.outline import bridge_holes, trace
+from cytoconv.geometry.shapes import polygon_rle
 from tests.conftest import real
 
 WBC = ReadOptions(mask_classes=parse_class_map("wbc"))
@@ -174,7 +174,7 @@ def test_stardist_sparse_uint16_label_image(tmp_path: Path) -> None:
     labels = np.asarray(Image.open(folder / "mask2d.tif"))
     ids = [v for v in np.unique(labels) if v]
     assert len(ds.images[0].instances) == len(ids) == 125
-    from cytoconv.outline import to_mask
+    from cytoconv.geometry.outline import to_mask
 
     for value, inst in zip(ids, ds.images[0].instances, strict=True):
         assert np.array_equal(to_mask(inst.geometry, 512, 512).astype(bool), labels == value)  # type: ignore[arg-type]
@@ -265,7 +265,7 @@ def test_overlapping_classes_are_counted_when_painted(tmp_path: Path) -> None:
     cytoconv.convert(BALF_SAMPLE, tmp_path / "m", to="masks", report=report)
     painted = cytoconv.read(tmp_path / "m", fmt="masks", options=ReadOptions(images=BALF_SAMPLE / "images"))
     original = cytoconv.read(BALF_SAMPLE)
-    from cytoconv.outline import to_mask
+    from cytoconv.geometry.outline import to_mask
 
     for a, b in zip(original.images, painted.images, strict=True):
         want = np.zeros((640, 853), np.int32)
@@ -309,7 +309,7 @@ def test_simplify_is_opt_in_counted_and_close(tmp_path: Path) -> None:
     report = Report()
     simple = cytoconv.read(root, fmt="masks", report=report,
                            options=ReadOptions(mask_classes=WBC.mask_classes, simplify=1.0))
-    from cytoconv.outline import to_mask
+    from cytoconv.geometry.outline import to_mask
 
     before = after = 0
     ious = []

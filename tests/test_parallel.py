@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import cytoconv
-from cytoconv import pipeline
+from cytoconv.engine import pipeline
 from cytoconv.formats import FORMATS
 from tests.conftest import BALF_SAMPLE
 

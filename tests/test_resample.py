@@ -13,9 +13,9 @@ from pycocotools import mask as mask_api
 import cytoconv
 from cytoconv.api import ReadOptions, WriteOptions
 from cytoconv.errors import FormatError, Report
+from cytoconv.formats.masks.maskio import parse_class_map
 from cytoconv.ir import Box, ImageRecord, Instance, Polygon, Rle
-from cytoconv.maskio import parse_class_map
-from cytoconv.resample import Resample, TargetSize, sizes_from_folder
+from cytoconv.ops.resample import Resample, TargetSize, sizes_from_folder
 from tests.conftest import BALF_SAMPLE, make_image, real, write
 
 BALF_ORIGINAL = (4912, 3684)

@@ -10,9 +10,9 @@ import pytest
 from pycocotools.coco import COCO
 
 import cytoconv
+from cytoconv.engine.contract import ReadOptions
 from cytoconv.errors import Report
-from cytoconv.formats.base import ReadOptions
-from cytoconv.formats.yolo import parse_text
+from cytoconv.formats.yolo.reader import parse_text
 from tests.conftest import BALF_SAMPLE
 
 

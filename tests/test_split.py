@@ -12,7 +12,7 @@ import pytest
 import cytoconv
 from cytoconv.errors import Report, UsageError
 from cytoconv.ir import Box, ImageRecord, Instance
-from cytoconv.split import assign, image_classes, parse_ratios, split
+from cytoconv.ops.split import assign, image_classes, parse_ratios, split
 from tests.conftest import make_image, real
 
 RATIOS = (0.8, 0.1, 0.1)
@@ -159,7 +159,7 @@ def test_yolo_split_puts_labels_under_the_new_split(tmp_path: Path) -> None:
 
 
 def test_cli_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from cytoconv.entry import main
+    from cytoconv.cli.entry import main
 
     pbc = real("pbc_classfolders") / "PBC_dataset_normal_DIB"
     with pytest.raises(SystemExit) as exit_:

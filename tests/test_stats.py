@@ -19,8 +19,8 @@ from pycocotools import mask as mask_api
 
 from cytoconv.errors import Report, UsageError
 from cytoconv.ir import Box, Category, Dataset, ImageRecord, Instance, Polygon, Rle
-from cytoconv.palette import class_colours
-from cytoconv.stats import (
+from cytoconv.ops.palette import class_colours
+from cytoconv.ops.stats import (
     CLASS_KEYS,
     JSON_SCHEMA,
     DatasetStats,
@@ -367,7 +367,7 @@ def test_stats_result_is_typed() -> None:
 
 
 def test_jpeg_size_from_the_sof_marker_or_from_pil(tmp_path: Path) -> None:
-    from cytoconv.files import _plain_jpeg_size, image_size
+    from cytoconv.engine.files import _plain_jpeg_size, image_size
 
     plain = tmp_path / "plain.jpg"
     Image.new("RGB", (853, 640), (1, 2, 3)).save(plain, quality=90)
@@ -392,7 +392,7 @@ def test_jpeg_size_from_the_sof_marker_or_from_pil(tmp_path: Path) -> None:
     "0 0.12345678901234567 2.7328566760003855e-17", "0 0.1\n\n1 0.2\n", "0 .5 1.", "0 00.5 -01",
 ])
 def test_yolo_numbers_are_the_same_doubles_as_numpy(text: str) -> None:
-    from cytoconv.formats.yolo import _numbers
+    from cytoconv.formats.yolo.reader import _numbers
 
     got = _numbers(text)
     assert got is not None and got.tobytes() == np.fromstring(text, sep=" ").tobytes()  # type: ignore[call-overload]
@@ -400,7 +400,7 @@ def test_yolo_numbers_are_the_same_doubles_as_numpy(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["0 true 1", '0 "1" 2', "0 [1] 2", "0 nan 1", "0 0x10 1"])
 def test_yolo_numbers_never_take_json_values(text: str) -> None:
-    from cytoconv.formats.yolo import _numbers
+    from cytoconv.formats.yolo.reader import _numbers
 
     got = _numbers(text)
     assert got is None or not np.isfinite(got).all()

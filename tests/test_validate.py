@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from cytoconv.errors import FormatError, Report, UsageError
+from cytoconv.formats.yolo.check import check_bytes
 from cytoconv.validate import RULES, Finding, Settings, load_settings, render, validate
 from cytoconv.validate.findings import Fix
 from cytoconv.validate.fix import apply
-from cytoconv.validate.yolo import check_bytes
 from tests.conftest import run_cli as run
 from tests.conftest import write, yolo_dataset
 
@@ -130,7 +130,7 @@ READER_CODES = {"bad-number": ("CC101", "CC102"), "bad-line": ("CC101",), "odd-c
 
 @pytest.mark.parametrize("line", list(LINES))
 def test_line_verdicts_agree_with_the_yolo_reader(line: str) -> None:
-    from cytoconv.formats.yolo import parse_line
+    from cytoconv.formats.yolo.reader import parse_line
 
     codes = [f.code for f in check_bytes((line + "\n").encode(), "x.txt", None, Settings())]
     assert codes == ([LINES[line]] if LINES[line] else [])
@@ -147,14 +147,14 @@ def test_line_verdicts_agree_with_the_yolo_reader(line: str) -> None:
 
 
 def test_range_and_box_checks_agree_with_the_yolo_reader() -> None:
-    from cytoconv.formats.yolo import _check_lines, parse_text
+    from cytoconv.formats.yolo.reader import _check_lines, parse_text
 
     text = "0 1.5 0.5 0.1 0.1\n0 0.5 0.5 0 0.1\n3 0.5 0.5 0.1 0.1\n0 0.5 0.5 0.1 0.1\n"
     report = Report(strict=False)
     lines = parse_text(text, "x.txt", report)
     _check_lines(lines, "x.txt", 3, 0.01, report)
     assert dict(report.skipped) == {"out-of-range": 1, "empty-box": 1, "bad-class": 1}
-    from cytoconv.validate.classes import ClassList
+    from cytoconv.formats.classlists import ClassList
 
     codes = [(f.line, f.code) for f in check_bytes(text.encode(), "x.txt", ClassList(("a", "b", "c"), "t"),
                                                    Settings())]
@@ -402,8 +402,9 @@ def test_apply_keeps_untouched_bytes() -> None:
 # ---------------------------------------------------------------------------------------------
 # Start-up: what a pre-commit run imports, and how long it takes
 
-HEAVY = ("shapely", "pycocotools", "rich", "cv2", "PIL", "cytoconv.ir", "cytoconv.cli", "cytoconv.formats",
-         "cytoconv.api")
+HEAVY = ("shapely", "pycocotools", "rich", "cv2", "PIL", "cytoconv.ir", "cytoconv.cli.app", "cytoconv.api",
+         "cytoconv.engine.contract", "cytoconv.formats.yolo.reader", "cytoconv.formats.coco.reader",
+         "cytoconv.formats.voc.reader")
 
 
 def _modules_after(code: str, cwd: Path) -> set[str]:
@@ -418,12 +419,12 @@ def test_validating_box_labels_imports_nothing_heavy(tmp_path: Path) -> None:
     write(tmp_path / "data.yaml", "names: [a]\n")
     files = [f"labels/{k}.txt" for k in range(3)]
     library = _modules_after(f"from cytoconv.validate import validate\nvalidate({files!r})", tmp_path)
-    assert "cytoconv.validate.yolo" in library
+    assert "cytoconv.formats.yolo.check" in library
     assert not {m for m in library for h in (*HEAVY, "pydantic") if m == h or m.startswith(h + ".")}
     command = _modules_after(
-        f"from cytoconv.entry import main\ntry:\n    main(['validate', *{files!r}])\nexcept SystemExit:\n    pass",
+        f"from cytoconv.cli.entry import main\ntry:\n    main(['validate', *{files!r}])\nexcept SystemExit:\n    pass",
         tmp_path)
-    assert "cytoconv.cli_validate" in command
+    assert "cytoconv.cli.validate" in command
     assert not {m for m in command for h in HEAVY if m == h or m.startswith(h + ".")}
 
 
@@ -431,7 +432,7 @@ def test_three_files_start_and_end_within_half_a_second(tmp_path: Path) -> None:
     for k in range(3):
         write(tmp_path / "labels" / f"{k}.txt", "0 0.5 0.5 0.2 0.2\n1 0.1 0.1 0.4 0.1 0.4 0.4 0.1 0.4\n")
     write(tmp_path / "data.yaml", "names: [a, b]\n")
-    command = [sys.executable, "-c", "from cytoconv.entry import main; main()", "validate",
+    command = [sys.executable, "-c", "from cytoconv.cli.entry import main; main()", "validate",
                *(f"labels/{k}.txt" for k in range(3))]
     times = []
     for _ in range(3):  # the best of three: the machine is shared

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import cytoconv
+from cytoconv.engine.contract import ReadOptions
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats import detect
-from cytoconv.formats.base import ReadOptions
-from cytoconv.formats.voc import box_from_voc, scan_names, voc_corners
+from cytoconv.formats.voc.reader import box_from_voc, scan_names, voc_corners
 from cytoconv.ir import Box, Category, Dataset, ImageRecord, Instance, Polygon
 from tests.conftest import make_image, real, write
 
@@ -308,7 +308,7 @@ def test_two_images_with_one_stem_cannot_share_an_xml(tmp_path: Path) -> None:
 
 def test_cli_voc_to_coco_lenient_reports_the_skipped_boxes(tmp_path: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    from cytoconv.entry import main
+    from cytoconv.cli.entry import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["voc2coco", str(_bccd()), str(tmp_path / "c.json")])

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cytoconv.errors import FormatError, Report
-from cytoconv.formats.yolo import format_line, parse_line, parse_text, to_instance
+from cytoconv.formats.yolo.reader import format_line, parse_line, parse_text, to_instance
 from cytoconv.ir import Box, Polygon
 
 

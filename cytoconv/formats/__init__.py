@@ -9,10 +9,12 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from cytoconv.errors import UsageError
-from cytoconv.formats.base import FormatModule, WriterFactory
+
+if TYPE_CHECKING:  # the contract imports the dataset model, which `validate` must not pay for
+    from cytoconv.engine.contract import FormatModule, WriterFactory
 
 
 @dataclass(frozen=True)
@@ -26,31 +28,31 @@ class FormatInfo:
     output_is_dir: bool = False
 
     def load(self) -> FormatModule:
-        return cast(FormatModule, importlib.import_module(self.module))
+        return cast("FormatModule", importlib.import_module(self.module))
 
     def writer(self) -> WriterFactory:
-        return cast(WriterFactory, importlib.import_module(self.module).writer)
+        return cast("WriterFactory", importlib.import_module(self.module).writer)
 
 
 FORMATS: dict[str, FormatInfo] = {
     "yolo": FormatInfo(
-        "yolo", "cytoconv.formats.yolo",
+        "yolo", "cytoconv.formats.yolo.reader",
         "YOLO txt: box lines and polygon lines (ultralytics, Roboflow layouts; data.yaml or classes.txt)",
         reads=True, writes=True, output_is_dir=True,
         aliases={"yolo-seg": {"task": "segment"}, "yolo-det": {"task": "detect"}},
     ),
     "coco": FormatInfo(
-        "coco", "cytoconv.formats.coco",
+        "coco", "cytoconv.formats.coco.reader",
         "COCO JSON: polygons, RLE (compressed or not), box-only annotations",
         reads=True, writes=True,
     ),
     "voc": FormatInfo(
-        "voc", "cytoconv.formats.voc",
+        "voc", "cytoconv.formats.voc.reader",
         "Pascal VOC XML: Annotations/ (+ JPEGImages/, ImageSets/Main splits) or a folder of XML; 1-based boxes",
         reads=True, writes=True, output_is_dir=True,
     ),
     "folders": FormatInfo(
-        "folders", "cytoconv.formats.folders",
+        "folders", "cytoconv.formats.folders.reader",
         "class folders: <class>/<image> or <split>/<class>/<image>; writing copies (or --link) the images",
         reads=True, writes=True, output_is_dir=True,
     ),
@@ -60,17 +62,17 @@ FORMATS: dict[str, FormatInfo] = {
         reads=True, writes=True,
     ),
     "masks": FormatInfo(
-        "masks", "cytoconv.formats.masks",
+        "masks", "cytoconv.formats.masks.semantic",
         "semantic mask PNG/TIFF per image, value -> class (--classes, e.g. wbc); palette PNG + classes.json",
         reads=True, writes=True, output_is_dir=True,
     ),
     "instance-masks": FormatInfo(
-        "instance-masks", "cytoconv.formats.instance_masks",
+        "instance-masks", "cytoconv.formats.masks.instance",
         "integer label image per image, one id per object (Cellpose *_cp_masks, StarDist); + instances.csv",
         reads=True, writes=True, output_is_dir=True,
     ),
     "object-masks": FormatInfo(
-        "object-masks", "cytoconv.formats.object_masks",
+        "object-masks", "cytoconv.formats.masks.objects",
         "one mask PNG per object: <id>/images/<id>.png + <id>/masks/*.png (Data Science Bowl 2018)",
         reads=True, writes=True, output_is_dir=True,
     ),

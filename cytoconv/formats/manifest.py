@@ -23,10 +23,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from cytoconv.atomic import atomic_file
+from cytoconv.engine.atomic import atomic_file
+from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions
+from cytoconv.engine.files import image_size, read_text
 from cytoconv.errors import FormatError, Report, SkipUnit
-from cytoconv.files import image_size, read_text
-from cytoconv.formats.base import ReadOptions, ReadPlan, WriteOptions
 from cytoconv.ir import Category, ImageRecord
 
 FORMAT_MARK = "cytoconv-manifest"
@@ -121,7 +121,7 @@ def _read_csv(path: Path, options: ReadOptions, report: Report) -> tuple[list[tu
 
 
 def _read_json(path: Path, report: Report) -> tuple[list[tuple[Any, ...]], list[Category], str | None]:
-    from cytoconv.formats.coco import load_json
+    from cytoconv.formats.coco.reader import load_json
 
     data = load_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from cytoconv.errors import UsageError
+from cytoconv.problems import RULES, SEVERITIES, Severity, matching
 from cytoconv.validate.findings import Finding, Fix
-from cytoconv.validate.rules import RULES, SEVERITIES, Severity, matching
 
 SECTION = ("tool", "cytoconv", "validate")
 KEYS = ("select", "ignore", "severity", "tolerance", "pixel-tolerance", "area-tolerance", "names", "mask-classes",
@@ -34,7 +34,7 @@ class Settings:
     area_tolerance: float = 0.05  # COCO area against the raster area, relative
     names: tuple[str, ...] | None = None  # class list for every dataset (else found beside the labels)
     names_source: str | None = None  # where ``names`` came from, for messages
-    mask_classes: str | None = None  # value -> class map of semantic masks (cytoconv.maskio syntax)
+    mask_classes: str | None = None  # value -> class map of semantic masks (cytoconv.formats.masks.maskio syntax)
     channel: str | None = None  # channel of RGB(A) masks that holds the class
     source: str | None = None  # the configuration file read, if any
 
@@ -187,7 +187,7 @@ def _names(value: Any, base: Path, where: str) -> tuple[tuple[str, ...] | None, 
         raise UsageError(f"{where} must be a list of class names or a file")
     path = Path(value) if Path(value).is_absolute() else base / value
     if path.is_file():
-        from cytoconv.validate.classes import read_names
+        from cytoconv.formats.classlists import read_names
 
         names, problem = read_names(path)
         if names is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from cytoconv.validate.rules import RULES, Severity
+from cytoconv.problems import RULES, Severity
 
 FixKind = Literal["drop-line", "replace-tokens", "line-endings", "bom"]
 

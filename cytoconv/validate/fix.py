@@ -77,7 +77,7 @@ def unified_diff(path: str, before: bytes, after: bytes) -> str:
 
 def write(path: str, data: bytes) -> None:
     """Replace the file atomically, keeping its permission bits."""
-    from cytoconv.atomic import atomic_file
+    from cytoconv.engine.atomic import atomic_file
 
     mode = os.stat(path).st_mode & 0o7777
     with atomic_file(Path(path), overwrite=True) as fh:

@@ -11,8 +11,8 @@ import json
 import os
 from typing import Any
 
+from cytoconv.problems import SEVERITIES
 from cytoconv.validate.findings import Finding, ValidationReport
-from cytoconv.validate.rules import SEVERITIES
 
 SCHEMA = "cytoconv-validate/1"
 

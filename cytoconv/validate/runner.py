@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cytoconv.errors import UsageError
-from cytoconv.validate.classes import ClassFinder, ClassList
+from cytoconv.formats.classlists import ClassFinder, ClassList
 from cytoconv.validate.config import Settings
 from cytoconv.validate.findings import FileResult, Finding, ValidationReport
 
@@ -85,7 +85,7 @@ def validate(paths: Sequence[str | Path], settings: Settings | None = None, fmt:
 
 
 def _is_junk_path(path: Path) -> bool:
-    from cytoconv.files import JUNK_DIRS
+    from cytoconv.engine.files import JUNK_DIRS
 
     return path.name.startswith(".") or any(part in JUNK_DIRS for part in path.parts[:-1])
 
@@ -99,14 +99,14 @@ def _plan_file(path: Path, fmt: str | None, settings: Settings, plan: Plan) -> N
     if kind is None:
         plan.skipped.append(text)
     elif kind == "yolo":
-        from cytoconv.validate.yolo import is_list_file
+        from cytoconv.formats.yolo.check import is_list_file
 
         if is_list_file(name):
             plan.skipped.append(text)
         else:
             plan.tasks.append(Task("yolo", text))
     elif kind == "mask":
-        from cytoconv.validate import masks
+        from cytoconv.formats.masks import check as masks
 
         sub = {"instance-masks": masks.INSTANCE, "object-masks": masks.OBJECT}.get(fmt or "", masks.SEMANTIC)
         plan.tasks.append(Task("mask", text, masks.single(path, sub, settings)))
@@ -119,11 +119,11 @@ def _kind_of_file(path: Path) -> str | None:
     if suffix == ".txt":
         return "yolo"
     if suffix == ".json":
-        from cytoconv.validate.coco import looks_like_coco
+        from cytoconv.formats.coco.check import looks_like_coco
 
         return "coco" if looks_like_coco(str(path)) else None
     if suffix == ".xml":
-        from cytoconv.validate.voc import looks_like_voc
+        from cytoconv.formats.voc.check import looks_like_voc
 
         return "voc" if looks_like_voc(str(path)) else None
     return None
@@ -137,27 +137,27 @@ def _plan_folder(path: Path, fmt: str | None, settings: Settings, plan: Plan) ->
         if fmt not in FORMAT_KINDS:
             raise UsageError(f"{path}: a {fmt} dataset; validate checks {', '.join(FORMAT_KINDS)} (give --from)")
     if fmt == "yolo":
-        from cytoconv.validate import yolo
+        from cytoconv.formats.yolo import check as yolo
 
         labels, findings = yolo.pair(path, settings)
         plan.tasks += [Task("yolo", f) for f in labels]
     elif fmt == "coco":
-        from cytoconv.validate import coco
+        from cytoconv.formats.coco import check as coco
 
         files, findings = coco.discover(path, settings)
         plan.tasks += [Task("coco", f, True) for f in files]
     elif fmt == "voc":
-        from cytoconv.validate import voc
+        from cytoconv.formats.voc import check as voc
 
         files, findings = voc.discover(path, settings)
         plan.tasks += [Task("voc", f) for f in files]
     elif fmt == "folders":
-        from cytoconv.validate import folders
+        from cytoconv.formats.folders import check as folders
 
         files, findings = folders.discover(path, settings)
         plan.tasks += [Task("image", f) for f in files]
     else:
-        from cytoconv.validate import masks
+        from cytoconv.formats.masks import check as masks
 
         kind = {"instance-masks": masks.INSTANCE, "object-masks": masks.OBJECT}.get(fmt, masks.SEMANTIC)
         mask_tasks, findings = masks.discover(path, kind, settings)
@@ -194,14 +194,14 @@ def _class_lists(plan: Plan, settings: Settings, finder: ClassFinder, names: Cla
 
 def _check_bytes(task: Task, data: bytes, settings: Settings) -> list[Finding]:
     if task.kind == "yolo":
-        from cytoconv.validate.yolo import check_bytes
+        from cytoconv.formats.yolo.check import check_bytes
 
         return check_bytes(data, task.path, task.context, settings)
     if task.kind == "coco":
-        from cytoconv.validate.coco import check_bytes as check_coco
+        from cytoconv.formats.coco.check import check_bytes as check_coco
 
         return check_coco(data, task.path, settings, pairing=bool(task.context))
-    from cytoconv.validate.voc import check_bytes as check_voc
+    from cytoconv.formats.voc.check import check_bytes as check_voc
 
     return check_voc(data, task.path, settings, task.context)
 
@@ -210,11 +210,11 @@ def check_task(task: Task, settings: Settings, mode: str = "check") -> FileResul
     """One task's findings; with ``mode`` fix or diff, the fixes applied (in rounds, until nothing fixable is
     left: clipping two lines may make them duplicates) and written, or turned into a diff."""
     if task.kind == "mask":
-        from cytoconv.validate.masks import check
+        from cytoconv.formats.masks.check import check
 
         return FileResult(task.path, check(task.context, settings))
     if task.kind == "image":
-        from cytoconv.validate.folders import check_image
+        from cytoconv.formats.folders.check import check_image
 
         return FileResult(task.path, check_image(task.path, settings))
     try:

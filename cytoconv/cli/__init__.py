@@ -1,0 +1,1 @@
+"""The command line: a thin layer over ``cytoconv.api``. Only this package imports typer and rich."""

@@ -1,0 +1,116 @@
+"""What a format module provides, and the options readers and writers take.
+
+A reader is split in two so that big datasets stream and fan out over processes: ``plan`` looks at
+names only (cheap, in the parent) and returns the categories and one picklable work unit per image;
+``load`` turns one unit into an ``ImageRecord`` (in a worker). A writer is an object created in the
+parent, whose ``encode`` runs in the workers and whose ``sink`` gathers the encoded pieces in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from cytoconv.errors import Report
+from cytoconv.ir import Category, Dataset, ImageRecord
+
+
+@dataclass(frozen=True)
+class MaskClass:
+    """One class of a mask: its name and the pixel values that mean it (several for a class such as
+    ``cell=128+255`` that is the union of others)."""
+
+    name: str
+    values: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """Options any reader may use; each reader ignores what does not concern it."""
+
+    names: tuple[str, ...] | None = None
+    images: Path | None = None
+    image_size: tuple[int, int] | None = None
+    apply_exif_orientation: bool = True
+    coordinate_tolerance: float = 0.01
+    # masks
+    mask_classes: tuple[MaskClass, ...] | None = None  # value -> class map; None: every value is a class
+    channel: int | None = None  # the channel of an RGB(A) mask that holds the class
+    instances: Literal["components", "per-class"] = "components"
+    connectivity: Literal[4, 8] = 8
+    mask_geometry: Literal["polygon", "rle"] = "polygon"  # what mask readers produce (the writer's choice)
+    simplify: float = 0.0  # traced outlines: drop vertices within this many pixels (0: exact)
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    task: Literal["auto", "segment", "detect"] = "auto"
+    precision: int = 7
+    parts: Literal["split", "bridge", "error"] = "split"
+    overwrite: bool = False
+    indent: bool = False
+    segmentation: Literal["polygon", "rle"] = "polygon"  # COCO
+    holes: Literal["bridge", "rle", "fill", "error"] = "bridge"
+    mask_classes: tuple[MaskClass, ...] | None = None  # mask writers: the value each class is written as
+    link: bool = False  # class folders: hard-link the images instead of copying them
+
+
+@dataclass
+class ReadPlan:
+    """Everything a reader knows before it opens a label file."""
+
+    categories: list[Category]
+    units: list[Any]
+    image_root: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    categories_known: bool = True  # False: names come from the ids seen (class_0, class_1, ...)
+    inferred_name: str = "class_{index}"  # how such names are made: {id} or {index} (= id - 1)
+
+
+class Loader(Protocol):
+    def __call__(self, unit: Any, options: ReadOptions, report: Report) -> ImageRecord: ...
+
+
+class Writer(Protocol):
+    """``encode`` runs in worker processes (it may write files into the sink's folder);
+    ``sink`` runs in the parent and receives the encoded pieces in dataset order."""
+
+    def encode(self, record: ImageRecord, index: int, report: Report) -> Any: ...
+
+    def sink(self) -> AbstractContextManager[Callable[[Any], None]]: ...
+
+    def set_categories(self, categories: list[Category]) -> None: ...
+
+
+class FormatModule(Protocol):
+    def detect(self, path: Path) -> bool: ...
+
+    def plan(self, path: Path, options: ReadOptions, report: Report) -> ReadPlan: ...
+
+    load: Loader
+
+
+class WriterFactory(Protocol):
+    def __call__(
+        self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
+    ) -> Writer: ...
+
+
+def label_as_box(record: ImageRecord, report: Report) -> ImageRecord:
+    """A classification image (an image-level label, no objects) as one whole-image box of its class, for
+    detection formats (folders -> COCO/YOLO/VOC); any other record is returned as it is."""
+    if record.instances or record.label is None:
+        return record
+    from cytoconv.ir import Box, Instance
+
+    report.notice("label-as-box", f"{record.file_name}: image label written as a whole-image box")
+    box = Box.trusted(kind="box", x=0.0, y=0.0, w=float(record.width), h=float(record.height))
+    instance = Instance.trusted(category_id=record.label, geometry=box, iscrowd=False, score=None, attributes={})
+    return ImageRecord.trusted(**{**record.__dict__, "instances": [instance]})
+
+
+def dataset_from(plan: ReadPlan, records: Iterator[ImageRecord] | list[ImageRecord]) -> Dataset:
+    return Dataset(categories=plan.categories, images=list(records), image_root=plan.image_root, info=plan.info)

@@ -1,0 +1,1 @@
+"""COCO JSON: syntax, reader, writer and checks."""

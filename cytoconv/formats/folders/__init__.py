@@ -1,0 +1,1 @@
+"""Class folders (``<class>/<image>``): reader, writer and checks."""

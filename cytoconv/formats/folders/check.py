@@ -1,0 +1,63 @@
+"""Class-folder checks: every file in a class folder must be an image by its content and readable (CC404), a
+class folder must hold images (CC004), and its name must be a known class when a class list is configured (CC202).
+
+Layouts as the reader has them: ``ROOT/<class>/...`` or, when every top folder is a split name,
+``ROOT/<split>/<class>/...``. Hidden files and ``__MACOSX`` are junk, not findings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cytoconv.validate.config import Settings
+from cytoconv.validate.findings import Finding
+
+SPLIT_NAMES = frozenset({"train", "val", "valid", "validation", "test"})
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    from cytoconv.engine.files import JUNK_DIRS
+
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in JUNK_DIRS)
+
+
+def class_folders(root: Path) -> list[Path]:
+    top = _subdirs(root)
+    if top and all(d.name.lower() in SPLIT_NAMES for d in top) and any(_subdirs(d) for d in top):
+        return [c for d in top for c in _subdirs(d)]
+    return top
+
+
+def discover(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
+    """The files to check (one per image), and the folder-level findings."""
+    from cytoconv.engine.files import walk_files
+
+    files: list[str] = []
+    findings: list[Finding] = []
+    known = set(settings.names) if settings.names is not None else None
+    for folder in class_folders(root):
+        if known is not None and folder.name not in known and settings.on("CC202"):
+            findings.append(settings.finding("CC202", str(folder), f"class folder {folder.name!r} is not among the "
+                                             f"{len(known)} classes of {settings.names_source}"))
+        inside = list(walk_files(folder))
+        if not inside and settings.on("CC004"):
+            findings.append(settings.finding("CC004", str(folder), "a class folder without images"))
+        files.extend(inside)
+    return files, findings
+
+
+def check_image(path: str, settings: Settings) -> list[Finding]:
+    from cytoconv.engine.files import image_size, sniff_image
+    from cytoconv.errors import FormatError
+
+    if not settings.on("CC404"):
+        return []
+    if sniff_image(path) is None:
+        kind = "named like an image but" if os.path.splitext(path)[1] else "a file that"
+        return [settings.finding("CC404", path, f"{kind} is not an image by its content")]
+    try:
+        image_size(path)
+    except FormatError as error:
+        return [settings.finding("CC404", path, error.message)]
+    return []

@@ -1,0 +1,288 @@
+"""Class folders: one folder per class, the folder's name is the class name (spaces allowed).
+
+Layouts read: ``ROOT/<class>/<image>`` (images may sit deeper inside a class folder) and, when every folder at
+the top is a split name (train, val, valid, validation, test), ``ROOT/<split>/<class>/<image>`` as
+ultralytics' and torchvision's classifiers expect. Class ids are 1..N in sorted name order, the order
+torchvision's ``ImageFolder`` gives its indices 0..N-1; ``--names`` sets another order.
+
+Files are taken as images by their content (the first bytes), not by their names: hidden files and
+``.DS_Store`` are junk by name, and a ``notes.txt`` or a ``.jpg`` that is not an image is skipped and reported.
+Each image becomes an ``ImageRecord`` with ``label`` = its class id and no instances; sizes come from headers.
+
+Writing copies the images (``--link``: hard links) into ``DEST/[<split>/]<class>/<file name>``, from
+``image_root/file_name`` of the dataset; images without a label cannot be placed and are a ``no-label`` problem.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from cytoconv.engine.atomic import atomic_dir
+from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions
+from cytoconv.engine.files import (
+    JUNK_DIRS,
+    image_size,
+    is_image_name,
+    is_junk,
+    safe_relative,
+    sniff_image,
+    walk_files,
+)
+from cytoconv.errors import FormatError, Report, SkipUnit
+from cytoconv.ir import Category, ImageRecord
+
+SPLIT_NAMES = frozenset({"train", "val", "valid", "validation", "test"})
+# Folders that make a dataset some other format (YOLO, VOC, masks), not a class-folder set.
+NOT_CLASSES = frozenset({"labels", "annotations", "images", "jpegimages", "masks", "imagesets", "segmentationclass",
+                         "segmentationobject"})
+
+
+class FolderUnit(NamedTuple):
+    path: str
+    file_name: str
+    split: str | None
+    label: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Class names as folder names (shared with crop)
+
+
+def folder_names(categories: list[Category], report: Report) -> dict[int, str]:
+    """A safe folder name per category id: ``/`` and ``\\`` become ``_`` and a leading ``.`` (hidden) becomes
+    ``_`` (noticed); NUL, empty, ``.`` and ``..`` are refused; two classes may not end up with one folder."""
+    out: dict[int, str] = {}
+    owner: dict[str, str] = {}
+    for category in categories:
+        out[category.id] = folder_name(category.name, report)
+        other = owner.setdefault(out[category.id], category.name)
+        if other != category.name:
+            raise FormatError(category.name, f"classes {other!r} and {category.name!r} would share the folder "
+                              f"{out[category.id]!r}", code="name-collision")
+    return out
+
+
+def folder_name(name: str, report: Report) -> str:
+    if "\x00" in name or name.strip() in ("", ".", ".."):
+        raise FormatError(name, f"class name {name!r} cannot be a folder name", code="unsafe-name")
+    safe = name.replace("/", "_").replace("\\", "_")
+    if safe.startswith("."):
+        safe = "_" + safe[1:]
+    if safe != name:
+        report.notice("name-sanitised", f"class {name!r} written to the folder {safe!r}")
+    return safe
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def _subdirs(folder: Path) -> list[os.DirEntry[str]]:
+    with os.scandir(folder) as entries:
+        return sorted((e for e in entries if e.is_dir() and not e.name.startswith(".") and e.name not in JUNK_DIRS),
+                      key=lambda e: e.name)
+
+
+def _has_image_files(folder: str, limit: int = 20) -> bool:
+    with os.scandir(folder) as entries:
+        for k, entry in enumerate(entries):
+            if k >= limit:
+                return False
+            if entry.is_file() and not is_junk(entry.name) and is_image_name(entry.name):
+                return True
+    return False
+
+
+def _is_split_layout(subdirs: list[os.DirEntry[str]]) -> bool:
+    return bool(subdirs) and all(d.name.lower() in SPLIT_NAMES for d in subdirs) and \
+        any(_subdirs(Path(d.path)) for d in subdirs)
+
+
+def detect(path: Path) -> bool:
+    if not path.is_dir():
+        return False
+    top = [p for p in path.iterdir() if not p.name.startswith(".")]
+    if any(p.is_dir() and p.name.lower() in NOT_CLASSES for p in top):
+        return False
+    if any(p.is_file() and p.suffix.lower() in (".json", ".xml", ".yaml", ".yml") for p in top):
+        return False
+    subdirs = _subdirs(path)
+    if any(_has_annotation_files(d.path) for d in subdirs[:20]):  # e.g. Roboflow's <split>/_annotations.coco.json
+        return False
+    if _is_split_layout(subdirs):
+        subdirs = [c for d in subdirs for c in _subdirs(Path(d.path))]
+    return any(_has_image_files(d.path) for d in subdirs[:20])
+
+
+def _has_annotation_files(folder: str) -> bool:
+    with os.scandir(folder) as entries:
+        return any(e.name.lower().endswith((".json", ".xml")) and e.is_file() for e in entries)
+
+
+def _loose_files(folder: str, outside: list[str], junk: list[str]) -> None:
+    """Files beside the class folders (not in any), and hidden entries there, sorted into the two lists."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if is_junk(entry.name) or (entry.is_dir() and entry.name in JUNK_DIRS):
+                junk.append(entry.path + ("/" if entry.is_dir() else ""))
+            elif entry.is_file():
+                outside.append(entry.path)
+
+
+def _class_folders(root: Path, report: Report, junk: list[str]) -> list[tuple[str | None, str, str]]:
+    """``(split, class name, folder)`` for every class folder, in sorted order."""
+    top = _subdirs(root)
+    out: list[tuple[str | None, str, str]] = []
+    outside: list[str] = []
+    if _is_split_layout(top):
+        for split_dir in top:
+            out.extend((split_dir.name, d.name, d.path) for d in _subdirs(Path(split_dir.path)))
+            _loose_files(split_dir.path, outside, junk)
+    else:
+        out.extend((None, d.name, d.path) for d in top)
+    _loose_files(str(root), outside, junk)
+    for item in sorted(outside):
+        report.notice("outside-class-folder", f"{item}: not inside a class folder; skipped")
+    return out
+
+
+def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
+    """Walk the class folders and keep the files whose first bytes say they are images."""
+    if not path.is_dir():
+        raise FormatError(path, "expected a folder of class folders", code="missing")
+    root = path.resolve()
+    junk: list[str] = []
+    folders = _class_folders(root, report, junk)
+    names = list(options.names) if options.names is not None else sorted({name for _, name, _ in folders})
+    if len(set(names)) != len(names):
+        raise FormatError(path, "a class name is listed twice in --names", code="duplicate-name")
+    ids = {name: i + 1 for i, name in enumerate(names)}
+    units: list[FolderUnit] = []
+    base_len = len(str(root)) + 1
+    for split, name, folder in folders:
+        label = ids.get(name)
+        if label is None:
+            report.problem(FormatError(folder, f"class folder {name!r} is not among --names", code="unknown-category"))
+            continue
+        found = 0
+        for f in walk_files(Path(folder), junk):
+            if sniff_image(f) is None:
+                report.notice("not-an-image", f"{f}: not an image by its content; skipped")
+                continue
+            units.append(FolderUnit(f, f[base_len:].replace(os.sep, "/"), split, label))
+            found += 1
+        if not found:
+            report.notice("empty-class", f"{folder}: a class folder without images")
+    for item in sorted(set(junk)):
+        report.notice("junk-skipped", item)
+    if not folders:
+        raise FormatError(path, "no class folders found", code="missing")
+    categories = [Category.trusted(id=i + 1, name=n, supercategory=None) for i, n in enumerate(names)]
+    return ReadPlan(categories=categories, units=units, image_root=str(root), info={"source": str(path)})
+
+
+def load(unit: FolderUnit, options: ReadOptions, report: Report) -> ImageRecord:
+    try:
+        width, height = image_size(unit.path, options.apply_exif_orientation)
+    except FormatError as error:
+        report.problem(error)
+        raise SkipUnit(str(error)) from None
+    return ImageRecord.trusted(file_name=unit.file_name, width=width, height=height, split=unit.split,
+                               label=unit.label, instances=[], attributes={})
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def _inner_name(file_name: str, split: str | None, folder: str, class_name: str) -> str:
+    """The file's name inside its class folder: the path below ``[split/]<class>/`` when the file name has that
+    shape (class folders read back), else the bare file name."""
+    parts = file_name.split("/")
+    if split is not None and len(parts) > 1 and parts[0] == split:
+        parts = parts[1:]
+    if len(parts) > 1 and parts[0] in (class_name, folder):
+        return "/".join(parts[1:])
+    return parts[-1]
+
+
+class FoldersWriter:
+    """Copies or hard-links every labelled image into ``DEST/[<split>/]<class>/``."""
+
+    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
+                 report: Report) -> None:
+        self.dest = dest
+        self.options = options
+        self.image_root = image_root
+        self.set_categories(categories, report)
+        self.tmp: Path | None = None
+
+    def set_categories(self, categories: list[Category], report: Report | None = None) -> None:
+        self.names = {c.id: c.name for c in categories}
+        self.folders = folder_names(categories, report if report is not None else Report())
+
+    def encode(self, record: ImageRecord, index: int, report: Report) -> str | None:
+        if record.label is None:
+            report.problem(FormatError(record.file_name, "no image-level label, so no class folder to put it in "
+                                       "(to cut objects into class folders, use `cytoconv crop`)", code="no-label"))
+            return None
+        if self.image_root is None:
+            raise FormatError(record.file_name, "the dataset does not say where its images are (give --images)",
+                              code="no-image")
+        folder = self.folders.get(record.label) or folder_name(f"class_{record.label - 1}", report)
+        name = self.names.get(record.label, folder)
+        inner = safe_relative(_inner_name(record.file_name, record.split, folder, name), record.file_name)
+        split = [safe_relative(record.split, record.split)] if record.split else []
+        rel = "/".join([*split, folder, inner])
+        source = os.path.join(self.image_root, safe_relative(record.file_name, record.file_name))
+        assert self.tmp is not None
+        target = self.tmp / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._place(source, target, report)
+        except FileExistsError:
+            raise FormatError(rel, "two images would get this name", code="duplicate-name") from None
+        except OSError as exc:
+            problem = FormatError(source, f"cannot copy the image: {exc.strerror or exc}", code="missing-image")
+            report.problem(problem)
+            return None
+        return rel
+
+    def _place(self, source: str, target: Path, report: Report) -> None:
+        if self.options.link:
+            try:
+                os.link(source, target)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                    raise
+                report.notice("link-copied", f"{source}: cannot hard-link here ({exc.strerror}); copied instead")
+        if os.path.lexists(target):
+            raise FileExistsError(target)
+        shutil.copyfile(source, target)
+
+    @contextmanager
+    def sink(self) -> Iterator[Callable[[Any], None]]:
+        seen: set[str] = set()
+
+        def accept(rel: str | None) -> None:
+            if rel is None:
+                return
+            if rel in seen:
+                raise FormatError(rel, "two images would get this name", code="duplicate-name")
+            seen.add(rel)
+
+        with atomic_dir(self.dest, self.options.overwrite) as tmp:
+            self.tmp = tmp
+            yield accept
+
+
+def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
+           report: Report) -> FoldersWriter:
+    return FoldersWriter(dest, categories, image_root, options, report)

@@ -1,0 +1,173 @@
+"""Instance label images: one integer image per image, 0 = background, each object its own id.
+
+Ids may be sparse (StarDist's sample: 125 objects, max id 183) and 8, 16 or 32 bits (Cellpose writes
+``masks/<stem>_cp_masks.tif``). One category (``--names``; default ``object``). Written as PNG with ids
+1..N in instance order (16-bit when there are more than 255 objects) plus ``instances.csv`` telling
+the class of every id.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cytoconv.engine.atomic import atomic_dir
+from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions
+from cytoconv.errors import FormatError, Report
+from cytoconv.formats.masks.maskio import MASK_DIRS
+from cytoconv.formats.masks.semantic import geometry_of, mask_target, open_mask, paired_masks, rasterise
+from cytoconv.ir import Category, ImageRecord, Instance
+
+DEFAULT_NAME = "object"
+
+
+@dataclass(frozen=True)
+class LabelUnit:
+    mask: str
+    image: str | None
+    file_name: str
+    classes: tuple[tuple[int, int], ...] | None = None  # (label id, category id) from instances.csv
+
+
+MARKER = "instances.csv"
+
+
+def detect(path: Path) -> bool:
+    """Label images are told apart from semantic masks by name (``_cp_masks``, ``label*``) or by the
+    ``instances.csv`` this writer leaves, not by content: both are integer images."""
+    if path.is_dir() and (path / MARKER).is_file():
+        return True
+    folder = next((path / d for d in MASK_DIRS if (path / d).is_dir()), None) if path.is_dir() else None
+    names = [p.name for p in folder.iterdir()] if folder is not None else []
+    return any("_cp_masks" in n or n.lower().startswith(("label", "instance")) for n in names)
+
+
+def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
+    if not path.exists():
+        raise FormatError(path, "no such file or folder", code="missing")
+    pairs, image_root = paired_masks(path.resolve(), options, report, "label image")
+    table = path / MARKER if path.is_dir() else None
+    if table is None or not table.is_file():
+        units = [LabelUnit(mask, image, file_name) for mask, image, file_name in pairs]
+        name = options.names[0] if options.names else DEFAULT_NAME
+        return ReadPlan(categories=[Category.trusted(id=1, name=name, supercategory=None)], units=units,
+                        image_root=image_root)
+    categories, by_file = read_class_table(table)
+    units = [LabelUnit(mask, image, file_name, tuple(sorted(by_file.get(file_name, {}).items())))
+             for mask, image, file_name in pairs]
+    report.notice("class-table", f"classes of the objects from {table}")
+    return ReadPlan(categories=categories, units=units, image_root=image_root)
+
+
+def read_class_table(path: Path) -> tuple[list[Category], dict[str, dict[int, int]]]:
+    """``instances.csv`` (file_name, instance_id, category_id, category): the categories, and per image
+    which category each label id has."""
+    from cytoconv.engine.files import read_text
+
+    names: dict[int, str] = {}
+    by_file: dict[str, dict[int, int]] = {}
+    rows = csv.DictReader(read_text(path).splitlines())
+    for number, row in enumerate(rows, start=2):
+        try:
+            label, category = int(row["instance_id"]), int(row["category_id"])
+            by_file.setdefault(row["file_name"], {})[label] = category
+        except (KeyError, TypeError, ValueError):
+            raise FormatError(path, "needs columns file_name, instance_id, category_id (integers)", line=number,
+                              code="bad-class-table") from None
+        names.setdefault(category, row.get("category") or f"class_{category}")
+    categories = [Category.trusted(id=cid, name=name, supercategory=None) for cid, name in sorted(names.items())]
+    return categories, by_file
+
+
+def load(unit: LabelUnit, options: ReadOptions, report: Report) -> ImageRecord:
+    """Every non-zero id becomes one object; pixels are grouped by id with one sort, not one scan per id."""
+    arr, record = open_mask(unit.mask, unit.image, unit.file_name, options, report)
+    height, width = arr.shape
+    flat = arr.ravel()
+    where = np.flatnonzero(flat)
+    if where.size == 0:
+        return record
+    order = np.argsort(flat[where], kind="stable")
+    where = where[order]
+    ids, starts = np.unique(flat[where], return_index=True)
+    ends = np.append(starts[1:], where.size)
+    classes = dict(unit.classes) if unit.classes is not None else None
+    for label, start, end in zip(ids.tolist(), starts, ends):
+        category_id = 1 if classes is None else classes.get(label)
+        if category_id is None:
+            report.problem(FormatError(unit.mask, f"label id {label} has no row in {MARKER}", code="unknown-category"))
+            continue
+        ys, xs = np.divmod(where[start:end], width)
+        y0, x0 = int(ys.min()), int(xs.min())
+        crop = np.zeros((int(ys.max()) - y0 + 1, int(xs.max()) - x0 + 1), dtype=np.uint8)
+        crop[ys - y0, xs - x0] = 1
+        geometry = geometry_of(crop, x0, y0, height, width, options, report)
+        if geometry is not None:
+            record.instances.append(Instance.trusted(category_id=category_id, geometry=geometry, iscrowd=False,
+                                                     score=None, attributes={}))
+    return record
+
+
+class InstanceMaskWriter:
+    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
+                 report: Report) -> None:
+        self.dest = dest
+        self.options = options
+        self.categories = categories
+        self.tmp: Path | None = None
+
+    def set_categories(self, categories: list[Category]) -> None:
+        self.categories = categories
+
+    def encode(self, record: ImageRecord, index: int, report: Report) -> tuple[str, list[tuple[str, int, int]]]:
+        from PIL import Image
+
+        count = len(record.instances)
+        canvas = np.zeros((record.height, record.width), dtype=np.uint16 if count > 255 else np.uint8)
+        rows = []
+        overlap = 0
+        for k, inst in enumerate(record.instances, start=1):
+            pixels = rasterise(inst, record.height, record.width)
+            overlap += int(np.count_nonzero(canvas[pixels]))
+            canvas[pixels] = k
+            rows.append((record.file_name, k, inst.category_id))
+        if overlap:
+            report.notice("overlap", f"{record.file_name}: {overlap} px claimed by two objects (the later one kept)",
+                          count=overlap)
+        assert self.tmp is not None
+        rel, target = mask_target(self.tmp, record)
+        Image.fromarray(canvas).save(target)
+        return rel, rows
+
+    @contextmanager
+    def sink(self) -> Iterator[Callable[[Any], None]]:
+        seen: set[str] = set()
+        table: list[tuple[str, int, int]] = []
+
+        def accept(fragment: tuple[str, list[tuple[str, int, int]]]) -> None:
+            rel, rows = fragment
+            if rel in seen:
+                raise FormatError(rel, "two images map to this mask file (same stem in one folder)",
+                                  code="duplicate-stem")
+            seen.add(rel)
+            table.extend(rows)
+
+        with atomic_dir(self.dest, self.options.overwrite) as tmp:
+            self.tmp = tmp
+            yield accept
+            names = {c.id: c.name for c in self.categories}
+            with open(tmp / MARKER, "w", encoding="utf-8", newline="") as fh:
+                out = csv.writer(fh, lineterminator="\n")
+                out.writerow(["file_name", "instance_id", "category_id", "category"])
+                out.writerows((name, k, cid, names.get(cid, "")) for name, k, cid in table)
+
+
+def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
+           report: Report) -> InstanceMaskWriter:
+    return InstanceMaskWriter(dest, categories, image_root, options, report)

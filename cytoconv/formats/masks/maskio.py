@@ -1,0 +1,297 @@
+"""Mask files: reading pixel values, class maps (value -> class), and pairing masks with images.
+
+Masks come as ``L``, ``P`` (palette: the index is the value), 16/32-bit integer PNG or TIFF, or
+RGB(A) with the class in one channel (``--channel``). A class may take several values
+(``cell=128+255``), so classes may overlap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from cytoconv.engine.contract import MaskClass
+from cytoconv.engine.files import is_image_name, walk_files
+from cytoconv.errors import FormatError, UsageError
+
+PRESETS: dict[str, str] = {
+    "wbc": "128=cytoplasm,255=nucleus",
+    "wbc-cell": "128=cytoplasm,255=nucleus,cell=128+255",
+}
+MASK_DIRS = ("masks", "mask", "labels", "label", "annotations", "ground_truth", "groundtruth", "gt", "Masks",
+             "SegmentationClass", "SegmentationObject")
+IMAGE_DIRS = ("images", "image", "imgs", "img", "JPEGImages", "Images")
+MASK_SUFFIXES = ("_cp_masks", "_masks", "_mask", "-mask", "_labels", "_label", "_seg", "_gt", "_annotation")
+CHANNELS = {"r": 0, "g": 1, "b": 2, "a": 3, "red": 0, "green": 1, "blue": 2, "alpha": 3}
+CLASS_FILES = ("classes.json",)
+
+
+def _values(text: str) -> tuple[int, ...] | None:
+    try:
+        values = tuple(int(v) for v in text.split("+"))
+    except ValueError:
+        return None
+    return values if all(v >= 0 for v in values) else None
+
+
+def parse_class_map(text: str) -> tuple[MaskClass, ...]:
+    """``128=cytoplasm,255=nucleus``, ``cell=128+255``, a preset name, or a JSON/YAML file.
+
+    A file maps names to values (``{"cytoplasm": 128, "cell": [128, 255]}``) or values to names."""
+    if text in PRESETS:
+        return parse_class_map(PRESETS[text])
+    if os.path.isfile(text):
+        return _class_map_file(Path(text))
+    classes = []
+    for entry in (e.strip() for e in text.split(",") if e.strip()):
+        left, sep, right = entry.partition("=")
+        if not sep:
+            raise UsageError(f"--classes entry {entry!r} must look like 128=nucleus or cell=128+255")
+        left_values, right_values = _values(left.strip()), _values(right.strip())
+        if left_values is not None and right_values is None:
+            classes.append(MaskClass(right.strip(), left_values))
+        elif right_values is not None and left_values is None:
+            classes.append(MaskClass(left.strip(), right_values))
+        else:
+            raise UsageError(f"--classes entry {entry!r}: one side must be values (128 or 128+255), the other a name")
+    return _checked(classes, "--classes")
+
+
+def _class_map_file(path: Path) -> tuple[MaskClass, ...]:
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        else:
+            data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: cannot read the class map ({exc})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: the class map must be a mapping")
+    classes = []
+    for key, value in data.items():
+        key_values = _values(str(key))
+        if key_values is not None:
+            if str(value).lower() == "background":
+                continue
+            classes.append(MaskClass(str(value), key_values))
+        else:
+            vals = value if isinstance(value, list) else [value]
+            parsed = _values("+".join(str(v) for v in vals))
+            if parsed is None:
+                raise UsageError(f"{path}: values of {key!r} must be non-negative integers")
+            classes.append(MaskClass(str(key), parsed))
+    return _checked(classes, str(path))
+
+
+def _checked(classes: list[MaskClass], where: str) -> tuple[MaskClass, ...]:
+    if not classes:
+        raise UsageError(f"{where}: no classes")
+    names = [c.name for c in classes]
+    if len(set(names)) != len(names):
+        raise UsageError(f"{where}: a class name appears twice")
+    return tuple(classes)
+
+
+def parse_channel(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if text.lower() in CHANNELS:
+        return CHANNELS[text.lower()]
+    if text.isdigit():
+        return int(text)
+    raise UsageError(f"--channel must be R, G, B, A or a channel number, got {text!r}")
+
+
+def _grey_png(path: str) -> npt.NDArray[np.integer] | None:
+    """A greyscale 8/16-bit PNG decoded by OpenCV straight into an array (PIL decodes, then copies:
+    a third slower at 10,000 masks). Anything else (palette, colour, odd headers): ``None``."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(26)
+    except OSError:
+        return None
+    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    if head[25] != 0 or head[24] not in (8, 16):  # colour type 0 = grey; bit depth
+        return None
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if not 0 < width * height <= 89_478_485:  # PIL's pixel limit: let PIL refuse a bomb in its own words
+        return None
+    import cv2
+
+    arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.ndim != 2 or arr.shape != (height, width):
+        return None
+    return arr  # type: ignore[return-value,unused-ignore]
+
+
+def read_mask(path: str, channel: int | None) -> npt.NDArray[np.integer]:
+    """The mask's values as a 2-D integer array (palette masks: the palette index)."""
+    if path.lower().endswith(".png"):
+        fast = _grey_png(path)
+        if fast is not None:
+            return fast
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            arr = np.asarray(im)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise FormatError(path, f"not a readable mask image ({exc.__class__.__name__}: {exc})",
+                          code="bad-image") from None
+    except Image.DecompressionBombError as exc:
+        raise FormatError(path, f"mask image is implausibly large: {exc}", code="bad-image") from None
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8)
+    if arr.ndim == 3:
+        if channel is not None:
+            if channel >= arr.shape[2]:
+                raise FormatError(path, f"has {arr.shape[2]} channels; --channel {channel} does not exist",
+                                  code="bad-channel")
+            return arr[:, :, channel]
+        first = arr[:, :, 0]
+        if all(np.array_equal(first, arr[:, :, k]) for k in range(1, min(arr.shape[2], 3))):
+            return first
+        raise FormatError(path, "a colour mask: say which channel holds the class with --channel R|G|B|A",
+                          code="bad-channel")
+    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
+        raise FormatError(path, f"a mask must be an integer image, got {arr.dtype} with shape {arr.shape}",
+                          code="bad-image")
+    return arr
+
+
+def value_counts(arr: npt.NDArray[np.integer]) -> dict[int, int]:
+    """Pixels per value; bincount for 8-bit masks (fast), unique otherwise."""
+    if arr.dtype == np.uint8:
+        counts = np.bincount(arr.ravel(), minlength=256)
+        nz = np.flatnonzero(counts)
+        return {int(v): int(counts[v]) for v in nz}
+    values, counts = np.unique(arr, return_counts=True)
+    return {int(v): int(c) for v, c in zip(values, counts)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Pairing masks with images
+
+
+def mask_stem(name: str) -> str:
+    """The image stem a mask file name stands for: ``x_mask.png`` -> ``x``, ``x_cp_masks.tif`` -> ``x``."""
+    stem = os.path.splitext(os.path.basename(name))[0]
+    for suffix in MASK_SUFFIXES:
+        if stem.endswith(suffix) and len(stem) > len(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+def _mode(path: str) -> str:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return str(im.mode)
+    except Exception:
+        return ""
+
+
+SINGLE_CHANNEL = ("1", "L", "P", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def _is_mask_dir(name: str) -> bool:
+    return name in MASK_DIRS
+
+
+def _find_subdir(root: Path, names: tuple[str, ...]) -> Path | None:
+    for name in names:
+        if (root / name).is_dir():
+            return root / name
+    return None
+
+
+def find_pairs(root: Path, images: Path | None, junk: list[str]) -> tuple[list[tuple[str, str | None]], str]:
+    """(mask, image or None) pairs, sorted, and the folder the images are relative to.
+
+    Layouts: ``root/masks`` + ``root/images`` (or ``--images``); ``root/masks`` beside images in
+    ``root`` (Cellpose); or masks and images side by side in one folder, told apart by their pixel
+    mode (the WBC set: ``001.bmp`` image, ``001.png`` mask)."""
+    root = root.resolve()
+    images = images.resolve() if images is not None else None  # one spelling of each path: pairs compare them
+    mask_dir = _find_subdir(root, MASK_DIRS)
+    image_dir = images or _find_subdir(root, IMAGE_DIRS)
+    if root.is_file():
+        masks = [str(root)]
+        image_dir = images or root.parent
+    elif mask_dir is not None:
+        masks = [f for f in walk_files(mask_dir, junk) if is_image_name(f)]
+        image_dir = image_dir or root
+    elif images is not None:
+        masks = [f for f in walk_files(root, junk) if is_image_name(f)]
+    else:
+        return _side_by_side(root, junk)
+    assert image_dir is not None
+    by_stem: dict[str, list[str]] = {}
+    recursive = image_dir != root
+    for f in (walk_files(image_dir, junk) if recursive else _top_level(image_dir)):
+        if is_image_name(f):
+            by_stem.setdefault(os.path.splitext(os.path.basename(f))[0], []).append(f)
+
+    def image_for(mask: str, stem: str) -> str | None:
+        """The image of that stem that is not the mask itself (images and masks may share a folder)."""
+        return next((f for f in by_stem.get(stem, ()) if f != mask), None)
+
+    pairs: list[tuple[str, str | None]] = []
+    for m in sorted(masks):
+        stem = mask_stem(m)
+        image = image_for(m, stem)
+        if image is None and stem.startswith("mask"):
+            image = image_for(m, "img" + stem[4:]) or image_for(m, "image" + stem[4:])
+        pairs.append((m, image))
+    used = {image for _, image in pairs if image is not None}
+    return [(m, image) for m, image in pairs if m not in used], str(image_dir)
+
+
+def _top_level(folder: Path) -> list[str]:
+    return sorted(str(p) for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def _side_by_side(root: Path, junk: list[str]) -> tuple[list[tuple[str, str | None]], str]:
+    groups: dict[str, list[str]] = {}
+    for f in walk_files(root, junk):
+        if is_image_name(f):
+            groups.setdefault(os.path.join(os.path.dirname(f), mask_stem(f)), []).append(f)
+    pairs: list[tuple[str, str | None]] = []
+    for key in sorted(groups):
+        files = groups[key]
+        if len(files) == 1:
+            pairs.append((files[0], None))
+            continue
+        marked = [f for f in files if mask_stem(f) != os.path.splitext(os.path.basename(f))[0]]
+        if len(marked) == 1:
+            mask = marked[0]
+        else:
+            single = [f for f in files if _mode(f) in SINGLE_CHANNEL]
+            pngs = [f for f in single if f.lower().endswith((".png", ".tif", ".tiff"))]
+            if len(single) == 1:
+                mask = single[0]
+            elif len(pngs) == 1:
+                mask = pngs[0]
+            else:
+                raise FormatError(key, f"cannot tell the mask from the image among {[os.path.basename(f) for f in files]}; "
+                                  "put masks in a masks/ folder or give --images", code="ambiguous-pair")
+        others = [f for f in files if f != mask]
+        pairs.append((mask, others[0]))
+    return pairs, str(root)
+
+
+NUMBER = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> list[object]:
+    """``x_2.png`` before ``x_10.png``: the order that matches per-image RLE rows in the DSB CSV."""
+    return [int(part) if part.isdigit() else part for part in NUMBER.split(name)]

@@ -1,0 +1,144 @@
+"""One mask PNG per object (the Data Science Bowl 2018 layout).
+
+``<root>/<id>/images/<id>.png`` with ``<root>/<id>/masks/*.png``, one binary mask per object. Objects
+are numbered in natural order of their file names (``x_2`` before ``x_10``): the order in which the
+k-th mask matches the k-th row of the DSB RLE CSV. One category (``--names``; default ``object``).
+Written back in the same layout (``<stem>/masks/<stem>_<k>.png``, k from 0).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cytoconv.engine.atomic import atomic_dir
+from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions
+from cytoconv.engine.files import image_size, is_image_name, safe_relative
+from cytoconv.errors import FormatError, Report, SkipUnit
+from cytoconv.formats.masks.maskio import natural_key, read_mask
+from cytoconv.formats.masks.semantic import geometry_of, rasterise
+from cytoconv.ir import Category, ImageRecord, Instance
+
+DEFAULT_NAME = "object"
+
+
+@dataclass(frozen=True)
+class ObjectUnit:
+    image: str
+    masks: tuple[str, ...]
+    file_name: str
+
+
+def _samples(root: Path) -> list[Path]:
+    return sorted(d for d in root.iterdir() if d.is_dir() and (d / "images").is_dir() and (d / "masks").is_dir())
+
+
+def detect(path: Path) -> bool:
+    return path.is_dir() and bool(_samples(path))
+
+
+def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
+    if not path.is_dir():
+        raise FormatError(path, "expected a folder of <id>/images and <id>/masks folders", code="missing")
+    root = path.resolve()
+    units = []
+    for sample in _samples(root):
+        images = sorted(p for p in (sample / "images").iterdir() if is_image_name(p.name))
+        if len(images) != 1:
+            report.problem(FormatError(sample / "images", f"expected one image, found {len(images)}",
+                                       code="no-image"))
+            continue
+        masks = sorted((str(p) for p in (sample / "masks").iterdir()
+                        if is_image_name(p.name) and not p.name.startswith(".")), key=lambda m: natural_key(m))
+        units.append(ObjectUnit(str(images[0]), tuple(masks), images[0].relative_to(root).as_posix()))
+    name = options.names[0] if options.names else DEFAULT_NAME
+    return ReadPlan(categories=[Category.trusted(id=1, name=name, supercategory=None)], units=units,
+                    image_root=str(root))
+
+
+def load(unit: ObjectUnit, options: ReadOptions, report: Report) -> ImageRecord:
+    try:
+        width, height = image_size(unit.image, options.apply_exif_orientation)
+    except FormatError as error:
+        report.problem(error)
+        raise SkipUnit(unit.image) from None
+    record = ImageRecord.trusted(file_name=unit.file_name, width=width, height=height, split=None, label=None,
+                                 instances=[], attributes={})
+    for mask_path in unit.masks:
+        try:
+            arr = read_mask(mask_path, options.channel)
+        except FormatError as error:  # lenient: this object is left out and counted
+            report.problem(error)
+            continue
+        if arr.shape != (height, width):
+            report.problem(FormatError(mask_path, f"mask is {arr.shape[1]}x{arr.shape[0]} but the image is "
+                                       f"{width}x{height}", code="size-mismatch"))
+            continue
+        geometry = geometry_of((arr != 0).astype(np.uint8), 0, 0, height, width, options, report)
+        if geometry is None:
+            report.notice("empty-mask", mask_path)
+            continue
+        record.instances.append(Instance.trusted(category_id=1, geometry=geometry, iscrowd=False, score=None,
+                                                 attributes={"source": os.path.basename(mask_path)}))
+    return record
+
+
+class ObjectMaskWriter:
+    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
+                 report: Report) -> None:
+        self.dest = dest
+        self.options = options
+        self.image_root = image_root
+        self.report = report
+        self.tmp: Path | None = None
+
+    def set_categories(self, categories: list[Category]) -> None:
+        """Categories are not stored in this layout: say so when there was more than one."""
+        if len(categories) > 1:
+            self.report.notice("classes-dropped", f"{len(categories)} classes: one PNG per object keeps no "
+                               "class (write instance-masks or COCO to keep them)")
+
+    def _place_image(self, record: ImageRecord, folder: Path, report: Report) -> None:
+        """The layout keeps the image beside its masks: hard-linked (or copied) when it is at hand."""
+        source = Path(self.image_root or "", record.file_name)
+        if not source.is_file():
+            report.notice("image-not-copied", f"{source}: not found; {folder} has masks only")
+            return
+        folder.mkdir(parents=True)
+        try:
+            os.link(source, folder / source.name)
+        except OSError:
+            shutil.copy2(source, folder / source.name)
+
+    def encode(self, record: ImageRecord, index: int, report: Report) -> str:
+        from PIL import Image
+
+        stem = Path(safe_relative(record.file_name, record.file_name)).stem
+        assert self.tmp is not None
+        folder = self.tmp / stem / "masks"
+        if folder.exists():
+            raise FormatError(record.file_name, f"two images with the stem {stem!r}", code="duplicate-stem")
+        folder.mkdir(parents=True)
+        self._place_image(record, folder.parent / "images", report)
+        for k, inst in enumerate(record.instances):
+            pixels = rasterise(inst, record.height, record.width)
+            Image.fromarray(pixels.astype(np.uint8) * 255).save(folder / f"{stem}_{k}.png")
+        return stem
+
+    @contextmanager
+    def sink(self) -> Iterator[Callable[[Any], None]]:
+        with atomic_dir(self.dest, self.options.overwrite) as tmp:
+            self.tmp = tmp
+            yield lambda stem: None
+
+
+def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
+           report: Report) -> ObjectMaskWriter:
+    return ObjectMaskWriter(dest, categories, image_root, options, report)

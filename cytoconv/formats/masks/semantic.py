@@ -1,0 +1,388 @@
+"""Semantic masks: one PNG (or TIFF) per image whose pixel values are classes.
+
+Read with a value -> class map (``--classes 128=cytoplasm,255=nucleus``, ``cell=128+255``, a preset
+such as ``wbc``, or a ``classes.json`` beside the masks); without one, every non-zero value is a class
+of its own (``value_128``). Objects are the connected components of each class (default) or one
+object per class per image (``--instances per-class``: a lobed nucleus is one cell). Outlines are
+traced along pixel edges, so they rasterise back to the mask exactly, holes included.
+
+Written as palette PNGs (``masks/<stem>.png``, value = class, overlaps painted in category order,
+the later class on top) plus ``classes.json`` (value -> name), which this reader picks up again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from cytoconv.engine.atomic import atomic_dir
+from cytoconv.engine.contract import MaskClass, ReadOptions, ReadPlan, WriteOptions
+from cytoconv.engine.files import image_size, is_image_name, safe_relative
+from cytoconv.errors import FormatError, Report, SkipUnit, UsageError
+from cytoconv.formats.masks.maskio import (
+    CLASS_FILES,
+    MASK_DIRS,
+    find_pairs,
+    parse_class_map,
+    read_mask,
+    value_counts,
+)
+from cytoconv.geometry.outline import components, split_parts, trace
+from cytoconv.ir import Category, ImageRecord, Instance, Polygon, Rle
+
+# ---------------------------------------------------------------------------------------------
+# Mask -> instances (shared by the three mask formats)
+
+
+def geometry_of(mask: npt.NDArray[np.uint8], x0: int, y0: int, height: int, width: int, options: ReadOptions,
+                report: Report | None = None) -> Polygon | Rle | None:
+    """One object's geometry from its (cropped) mask: an exact outline (simplified only with
+    ``--simplify``), or an RLE of the full image."""
+    if options.mask_geometry == "rle":
+        from pycocotools import mask as mask_api
+
+        full = np.zeros((height, width), dtype=np.uint8, order="F")
+        full[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]] = mask
+        rle = mask_api.encode(full)
+        return Rle.trusted(kind="rle", height=height, width=width, counts=rle["counts"].decode("ascii"))
+    traced = trace(mask, x0, y0)
+    if traced is None or options.simplify <= 0:
+        return traced
+    kept = _simplified([traced], options.simplify, report)
+    return kept[0] if kept else None
+
+
+def instances_from(mask: npt.NDArray[np.bool_] | npt.NDArray[np.uint8], category_id: int, options: ReadOptions,
+                   height: int, width: int, report: Report | None = None) -> list[Instance]:
+    """The objects of one class mask: its connected components, or all of it as one object.
+
+    With 8-connectivity one trace of the whole class mask gives every component at once (each outer
+    ring with its holes), which is several times cheaper than labelling components first."""
+    geometries: list[Polygon | Rle] = []
+    if options.connectivity == 4 and options.instances == "components":
+        for piece, x0, y0 in components(mask, 4):
+            geometry = geometry_of(piece, x0, y0, height, width, options, report)
+            if geometry is not None:
+                geometries.append(geometry)
+    else:
+        traced = trace(mask)
+        if traced is None:
+            return []
+        polygons = [traced] if options.instances == "per-class" else split_parts(traced)
+        if options.mask_geometry == "rle":
+            geometries.extend(_as_rle(p, height, width) for p in polygons)
+        else:
+            geometries.extend(polygons)
+        if options.simplify > 0:
+            geometries = _simplified(geometries, options.simplify, report)
+    return [Instance.trusted(category_id=category_id, geometry=g, iscrowd=False, score=None, attributes={})
+            for g in geometries]
+
+
+def _simplified(geometries: list[Polygon | Rle], tolerance: float, report: Report | None) -> list[Polygon | Rle]:
+    """``--simplify``: fewer vertices, each moved at most ``tolerance`` px; what went is counted."""
+    from cytoconv.geometry.outline import simplify
+
+    out: list[Polygon | Rle] = []
+    for g in geometries:
+        if not isinstance(g, Polygon):
+            out.append(g)
+            continue
+        smaller, dropped = simplify(g, tolerance)
+        if report is not None and dropped:
+            report.notice("vertices-simplified", f"--simplify {tolerance:g} dropped {dropped} vertices", count=dropped)
+        if smaller is None:
+            if report is not None:
+                report.notice("object-simplified-away", f"an object smaller than --simplify {tolerance:g} px left out")
+            continue
+        out.append(smaller)
+    return out
+
+
+def _as_rle(polygon: Polygon, height: int, width: int) -> Rle:
+    """The exact raster of a traced outline (it is the mask itself) as a compressed RLE."""
+    from cytoconv.geometry.shapes import polygon_rle
+
+    rle = polygon_rle(polygon, height, width)
+    return Rle.trusted(kind="rle", height=height, width=width, counts=rle["counts"].decode("ascii"))
+
+
+def checked_size(mask_path: str, mask_shape: tuple[int, ...], image: str | None, options: ReadOptions) -> None:
+    if image is None:
+        return
+    width, height = image_size(image, options.apply_exif_orientation)
+    if (width, height) != (mask_shape[1], mask_shape[0]):
+        raise FormatError(mask_path, f"mask is {mask_shape[1]}x{mask_shape[0]} but its image {image} is "
+                          f"{width}x{height}", code="size-mismatch")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+@dataclass(frozen=True)
+class MaskUnit:
+    mask: str
+    image: str | None
+    file_name: str
+    classes: tuple[MaskClass, ...] | None
+
+
+def detect(path: Path) -> bool:
+    if path.is_file() or (path / "instances.csv").is_file():  # instance label images, not classes
+        return False
+    if any((path / d).is_dir() and _has_images(path / d) for d in MASK_DIRS):
+        return not (path / "labels").is_dir() or _has_images(path / "labels")
+    names = [p.name for p in path.iterdir() if p.is_file()] if path.is_dir() else []
+    stems = [os.path.splitext(n)[0] for n in names if is_image_name(n)]
+    return len(stems) >= 2 and len(set(stems)) < len(stems)  # image and mask side by side
+
+
+def _has_images(folder: Path) -> bool:
+    return any(is_image_name(p.name) for p in list(folder.iterdir())[:50])
+
+
+def _class_file(root: Path) -> Path | None:
+    for folder in (root, *(root / d for d in MASK_DIRS)):
+        for name in CLASS_FILES:
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def paired_masks(path: Path, options: ReadOptions, report: Report, what: str) -> tuple[list[tuple[str, str, str]],
+                                                                                      str]:
+    """(mask, image, file name relative to the images' common folder) for every mask with an image;
+    a mask without one is a problem (strict stops, lenient counts it)."""
+    junk: list[str] = []
+    pairs, image_root = find_pairs(path, options.images, junk)
+    for item in sorted(set(junk)):
+        report.notice("junk-skipped", item)
+    images = [img for _, img in pairs if img]
+    if images:
+        image_root = os.path.commonpath([os.path.dirname(img) for img in images])
+    out = []
+    for mask, image in pairs:
+        if image is None:
+            report.problem(FormatError(mask, f"{what} without an image (give --images DIR)", code="no-image"))
+            continue
+        out.append((mask, image, os.path.relpath(image, image_root).replace(os.sep, "/")))
+    return out, image_root
+
+
+def open_mask(mask: str, image: str | None, file_name: str, options: ReadOptions,
+              report: Report) -> tuple[npt.NDArray[np.integer], ImageRecord]:
+    """The mask's values and an empty record of its size. An unreadable mask or image, or sizes that
+    disagree, are a problem: in lenient mode the image is left out (``SkipUnit``), not read as empty."""
+    try:
+        arr = read_mask(mask, options.channel)
+        checked_size(mask, arr.shape, image, options)
+    except FormatError as error:
+        report.problem(error)
+        raise SkipUnit(mask) from None
+    height, width = arr.shape
+    return arr, ImageRecord.trusted(file_name=file_name, width=width, height=height, split=None, label=None,
+                                    instances=[], attributes={})
+
+
+def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
+    if not path.exists():
+        raise FormatError(path, "no such file or folder", code="missing")
+    path = path.resolve()
+    classes = options.mask_classes
+    if classes is None and path.is_dir():
+        found = _class_file(path)
+        if found is not None:
+            classes = parse_class_map(str(found))
+            report.notice("class-map", f"classes from {found}")
+    pairs, image_root = paired_masks(path, options, report, "mask")
+    units = [MaskUnit(mask, image, file_name, classes) for mask, image, file_name in pairs]
+    if classes is None:
+        return ReadPlan(categories=[], units=units, image_root=image_root, categories_known=False,
+                        inferred_name="value_{id}")
+    categories = [Category.trusted(id=i + 1, name=c.name, supercategory=None) for i, c in enumerate(classes)]
+    return ReadPlan(categories=categories, units=units, image_root=image_root)
+
+
+def load(unit: MaskUnit, options: ReadOptions, report: Report) -> ImageRecord:
+    arr, record = open_mask(unit.mask, unit.image, unit.file_name, options, report)
+    height, width = arr.shape
+    if unit.classes is None:
+        counts = value_counts(arr)
+        for value in sorted(v for v in counts if v != 0):
+            record.instances.extend(instances_from(arr == value, value, options, height, width, report))
+        return record
+    class_masks = [(k, _class_mask(arr, cls.values)) for k, cls in enumerate(unit.classes, start=1)]
+    mapped = sum(int(np.count_nonzero(m)) for _, m in class_masks if m is not None)
+    overlapping = len({v for c in unit.classes for v in c.values}) < sum(len(c.values) for c in unit.classes)
+    if overlapping or mapped + int(np.count_nonzero(arr == 0)) != arr.size:  # only then count every value
+        _check_strays(arr, unit, report)
+    for category_id, class_mask in class_masks:
+        if class_mask is not None:
+            record.instances.extend(instances_from(class_mask, category_id, options, height, width, report))
+    return record
+
+
+def _class_mask(arr: npt.NDArray[np.integer], values: tuple[int, ...]) -> npt.NDArray[np.bool_] | None:
+    mask = arr == values[0] if len(values) == 1 else np.isin(arr, values)
+    return mask if mask.any() else None
+
+
+def _check_strays(arr: npt.NDArray[np.integer], unit: MaskUnit, report: Report) -> None:
+    """Values outside the class map: an error (strict) or counted and read as background (lenient)."""
+    assert unit.classes is not None
+    mapped = {v for c in unit.classes for v in c.values} | {0}
+    stray = {v: n for v, n in value_counts(arr).items() if v not in mapped}
+    if stray:
+        shown = ", ".join(f"{v} ({n} px)" for v, n in sorted(stray.items()))
+        report.problem(FormatError(unit.mask, f"values not in the class map: {shown}", code="unmapped-value"))
+        report.notice("unmapped-pixels", f"{unit.mask}: {shown} read as background", count=sum(stray.values()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def rasterise(instance: Instance, height: int, width: int) -> npt.NDArray[np.bool_]:
+    """An instance's pixels with the one raster of the tool (pycocotools: pixel centre inside)."""
+    from pycocotools import mask as mask_api
+
+    from cytoconv.geometry.shapes import polygon_rle, polygon_rles, rle_to_pycoco
+
+    g = instance.geometry
+    if isinstance(g, Polygon):
+        rle = polygon_rle(g, height, width)
+    elif isinstance(g, Rle):
+        rle = rle_to_pycoco(g)
+    else:
+        corners = np.array([[g.x, g.y], [g.x + g.w, g.y], [g.x + g.w, g.y + g.h], [g.x, g.y + g.h]])
+        rle = polygon_rles([corners], height, width)[0]
+    return np.asarray(mask_api.decode(rle), dtype=bool)
+
+
+MAX_VALUE = 65535
+
+
+def class_values(categories: list[Category], classes: tuple[MaskClass, ...] | None) -> dict[int, int]:
+    """The pixel value of each category: its value in the class map (by name), else its id (1..65535),
+    else the smallest value left. A written mask holds one value per pixel, so a class made of several
+    values, or two classes with one value, cannot be written."""
+    by_name: dict[str, int] = {}
+    for cls in classes or ():
+        if len(cls.values) != 1:
+            raise UsageError(f"--classes: {cls.name} is made of several values ({'+'.join(map(str, cls.values))}); "
+                             "a written mask holds one value per pixel: give each class one value")
+        by_name[cls.name] = cls.values[0]
+    if len(set(by_name.values())) != len(by_name):
+        raise UsageError("--classes: two classes have the same value")
+    values = {c.id: by_name[c.name] for c in categories if c.name in by_name}
+    used = set(values.values()) | {0}
+    for c in sorted(categories, key=lambda c: c.id):
+        if c.id not in values and 0 < c.id <= MAX_VALUE and c.id not in used:
+            values[c.id] = c.id
+            used.add(c.id)
+    free = (v for v in range(1, MAX_VALUE + 1) if v not in used)
+    for c in sorted(categories, key=lambda c: c.id):
+        if c.id not in values:
+            values[c.id] = next(free)
+    return values
+
+
+def mask_target(folder: Path, record: ImageRecord) -> tuple[str, Path]:
+    """Where an image's mask goes: ``masks/<its file name>.png`` below the output, folders made."""
+    rel = "masks/" + str(Path(safe_relative(record.file_name, record.file_name)).with_suffix(".png"))
+    target = folder / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return rel, target
+
+
+def palette() -> list[int]:
+    """A palette with black background and well-spread colours for the class values."""
+    import colorsys
+
+    flat = [0, 0, 0]
+    for k in range(1, 256):
+        r, g, b = colorsys.hsv_to_rgb((k * 0.618033988749895) % 1.0, 0.65, 0.95)
+        flat += [int(r * 255), int(g * 255), int(b * 255)]
+    return flat
+
+
+class SemanticMaskWriter:
+    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
+                 report: Report) -> None:
+        self.dest = dest
+        self.options = options
+        self.set_categories(categories)
+        self.tmp: Path | None = None
+
+    def set_categories(self, categories: list[Category]) -> None:
+        self.categories = categories
+        self.values = class_values(categories, self.options.mask_classes)
+
+    def value_of(self, category_id: int, record: ImageRecord) -> int:
+        """A category's value; one unknown when the run started (names inferred later) is its id."""
+        value = self.values.get(category_id)
+        if value is None:
+            if not 0 < category_id <= MAX_VALUE or self.categories:
+                raise FormatError(record.file_name, f"category id {category_id} is not among the categories",
+                                  code="unknown-category")
+            value = category_id
+        return value
+
+    def encode(self, record: ImageRecord, index: int, report: Report) -> str:
+        from PIL import Image
+
+        values = {inst.category_id: self.value_of(inst.category_id, record) for inst in record.instances}
+        big = max([*self.values.values(), *values.values()], default=0) > 255
+        canvas = np.zeros((record.height, record.width), dtype=np.uint16 if big else np.uint8)
+        overlap = 0
+        for inst in sorted(record.instances, key=lambda i: i.category_id):  # stated order: higher id on top
+            pixels = rasterise(inst, record.height, record.width)
+            taken = canvas[pixels]
+            overlap += int(np.count_nonzero(taken[taken != values[inst.category_id]]))
+            canvas[pixels] = values[inst.category_id]
+        if overlap:
+            report.notice("overlap", f"{record.file_name}: {overlap} px claimed by two classes (the higher id kept)",
+                          count=overlap)
+        assert self.tmp is not None
+        rel, target = mask_target(self.tmp, record)
+        if big:
+            Image.fromarray(canvas).save(target)
+        else:
+            image = Image.fromarray(canvas, mode="P")
+            image.putpalette(palette())
+            image.save(target, optimize=False)
+        return rel
+
+    @contextmanager
+    def sink(self) -> Iterator[Callable[[Any], None]]:
+        seen: set[str] = set()
+
+        def accept(rel: str) -> None:
+            if rel in seen:
+                raise FormatError(rel, "two images map to this mask file (same stem in one folder)",
+                                  code="duplicate-stem")
+            seen.add(rel)
+
+        with atomic_dir(self.dest, self.options.overwrite) as tmp:
+            self.tmp = tmp
+            yield accept
+            names = {c.id: c.name for c in self.categories}
+            doc = {"0": "background", **{str(v): names[cid] for cid, v in sorted(self.values.items())}}
+            (tmp / "masks" / "classes.json").parent.mkdir(parents=True, exist_ok=True)
+            (tmp / "masks" / "classes.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n",
+                                                        encoding="utf-8")
+
+
+def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
+           report: Report) -> SemanticMaskWriter:
+    return SemanticMaskWriter(dest, categories, image_root, options, report)
+

@@ -1,0 +1,1 @@
+"""Pascal VOC XML: syntax, reader, writer and checks."""

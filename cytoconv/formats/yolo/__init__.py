@@ -1,0 +1,1 @@
+"""YOLO txt labels (ultralytics, Roboflow, Darknet layouts): syntax, reader, writer and checks."""

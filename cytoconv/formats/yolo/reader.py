@@ -1,0 +1,685 @@
+"""YOLO txt: ``class cx cy w h`` box lines and ``class x1 y1 ... xn yn`` polygon lines, normalised.
+
+Layouts understood: ``root/images/<split>/x.jpg`` + ``root/labels/<split>/x.txt`` (ultralytics),
+``root/<split>/images`` + ``root/<split>/labels`` (Roboflow), a bare ``labels`` folder with ``images``
+beside it, or a ``data.yaml``. Class ids are 0-based indices into ``names``; inside cytoconv a
+category's id is its index + 1 (as COCO numbers them), and the writer compacts ids back to indices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from cytoconv.engine.atomic import atomic_dir
+from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions, label_as_box
+from cytoconv.engine.files import image_size, is_image_name, is_junk, read_text, safe_relative, walk_files
+from cytoconv.errors import FormatError, Report
+from cytoconv.ir import Box, Category, ImageRecord, Instance, Polygon, Rle
+
+NAME_FILES = ("classes.txt", "obj.names", "classes.names")
+YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
+SPLIT_DIRS = ("train", "val", "valid", "test")
+
+# ---------------------------------------------------------------------------------------------
+# Parsing: pure helpers, no files
+
+
+@dataclass(frozen=True)
+class Line:
+    """One parsed label line: its number in the file, class index, and normalised numbers after the class."""
+
+    number: int
+    class_index: int
+    values: npt.NDArray[np.float64]
+
+    @property
+    def is_box(self) -> bool:
+        return self.values.size == 4
+
+
+def _check_tokens(tokens: list[str], number: int, path: str) -> npt.NDArray[np.float64]:
+    """Slow, precise path: find the first bad token of a line and say what is wrong with it."""
+    values = np.empty(len(tokens), dtype=np.float64)
+    for k, tok in enumerate(tokens):
+        try:
+            values[k] = float(tok)
+        except ValueError:
+            raise FormatError(path, f"not a number: {tok!r} (token {k + 1})", line=number, code="bad-number") from None
+        if not np.isfinite(values[k]):
+            raise FormatError(path, f"{tok!r} is not a finite number (token {k + 1})", line=number, code="bad-number")
+    return values
+
+
+def _line_shape_error(path: str, number: int, n: int) -> FormatError | None:
+    if n == 5 or (n >= 7 and n % 2 == 1):
+        return None
+    if n == 1:
+        return FormatError(path, "a class id with no coordinates", line=number, code="bad-line")
+    if n % 2 == 0:
+        return FormatError(path, f"odd number of coordinates ({n - 1}): x and y must come in pairs",
+                           line=number, code="odd-coordinates")
+    return FormatError(path, f"{(n - 1) // 2} points: a polygon needs at least 3 (a box line has 4 numbers)",
+                       line=number, code="too-few-points")
+
+
+def parse_line(text: str, number: int = 1, path: str = "<line>") -> Line | None:
+    """Parse one label line (``None`` for a blank one); raise ``FormatError`` on anything malformed."""
+    tokens = text.split()
+    if not tokens:
+        return None
+    values = _check_tokens(tokens, number, path)
+    shape_error = _line_shape_error(path, number, len(tokens))
+    if shape_error:
+        raise shape_error
+    return Line(number, _class_index(values[0], tokens[0], number, path), values[1:])
+
+
+def _class_index(value: float, token: str, number: int, path: str) -> int:
+    if value != int(value) or value < 0:
+        raise FormatError(path, f"class id {token!r} is not a non-negative integer", line=number, code="bad-class")
+    return int(value)
+
+
+_NUMBER_TEXT = re.compile(r"[0-9.eE+\- \n]*")
+_NEGATIVE_INT_ZERO = re.compile(r"-0(?![0-9.])")
+
+
+def _numbers(text: str) -> npt.NDArray[np.float64] | None:
+    """Every number of a whitespace-separated text, or ``None`` when something is not a number.
+
+    orjson's float parser is about twice as fast as ``np.fromstring`` and gives the same doubles
+    (checked bit for bit on 46 million YOLO coordinates, 17-digit and exponent forms included). It is
+    used only on text made of digits, signs, dots, exponents, spaces and newlines, so that nothing
+    but numbers can come out of it, and not on ``-0`` (an integer to JSON, so its sign would go)."""
+    if _NUMBER_TEXT.fullmatch(text) and not ("-0" in text and _NEGATIVE_INT_ZERO.search(text)):
+        import orjson
+
+        try:
+            parsed = orjson.loads("[" + text.strip("\n").replace("\n", ",").replace(" ", ",") + "]")
+            return np.array(parsed, dtype=np.float64)
+        except (ValueError, TypeError, OverflowError):
+            pass  # not JSON-shaped (a blank line, ".5", "1."): numpy parses it or says no
+    try:
+        return np.fromstring(text, sep=" ")  # type: ignore[call-overload,no-any-return,unused-ignore]
+    except ValueError:
+        return None
+
+
+def _fast_split(text: str) -> tuple[list[str], npt.NDArray[np.float64], list[int]] | None:
+    """Whole-file parse in C for regular files (single spaces, no tabs); ``None`` sends the file to
+    the line-by-line path, which also finds and names any error."""
+    if "\t" in text or "  " in text or " \n" in text or "\n " in text or text[:1] == " " or text[-1:] == " ":
+        return None
+    lines = text.split("\n")
+    values = _numbers(text)
+    if values is None:
+        return None
+    counts = [line.count(" ") + 1 if line else 0 for line in lines]
+    if sum(counts) != values.size or not np.isfinite(values).all():
+        return None
+    return lines, values, counts
+
+
+def parse_text(text: str, path: str, report: Report) -> list[Line]:
+    """All lines of a label file. Malformed lines go to the report (raise in strict mode, else skipped)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    fast = _fast_split(text)
+    parsed: list[Line] = []
+    if fast is not None:
+        lines, values, counts = fast
+        offset = 0
+        for k, n in enumerate(counts):
+            if n == 0:
+                continue
+            start, offset = offset, offset + n
+            error = _line_shape_error(path, k + 1, n)
+            if error is None and (values[start] != int(values[start]) or values[start] < 0):
+                token = lines[k].split(" ", 1)[0]
+                error = FormatError(path, f"class id {token!r} is not a non-negative integer", line=k + 1,
+                                    code="bad-class")
+            if error is not None:
+                report.problem(error)
+                continue
+            parsed.append(Line(k + 1, int(values[start]), values[start + 1 : offset]))
+        return parsed
+    for k, raw in enumerate(text.split("\n")):
+        try:
+            line = parse_line(raw, k + 1, path)
+        except FormatError as error:
+            report.problem(error)
+            continue
+        if line is not None:
+            parsed.append(line)
+    return parsed
+
+
+def to_instance(line: Line, width: int, height: int, category_id: int) -> Instance:
+    """Denormalise one line into the corner model, in pixels."""
+    v = line.values
+    if line.is_box:
+        ncx, ncy, nw, nh = v.tolist()  # plain floats: indexing a numpy array costs more than the arithmetic
+        cx, cy, w, h = ncx * width, ncy * height, nw * width, nh * height
+        geometry: Box | Polygon = Box.trusted(kind="box", x=cx - w / 2, y=cy - h / 2, w=w, h=h)
+    else:
+        ring = v.reshape(-1, 2) * np.array([width, height], dtype=np.float64)
+        geometry = Polygon.trusted(rings=[ring], holes=[False], kind="polygon")
+    return Instance.trusted(category_id=category_id, geometry=geometry, iscrowd=False, score=None,
+                                    attributes={})
+
+
+def format_values(values: npt.NDArray[np.float64], precision: int) -> str:
+    """Numbers with at most ``precision`` decimals, shortest form (``0.5``, ``0.1234567``, ``1e-07``)."""
+    import orjson
+
+    text = orjson.dumps(np.round(values, precision), option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return text[1:-1].replace(",", " ")
+
+
+def format_line(class_index: int, values: npt.NDArray[np.float64], precision: int = 7) -> str:
+    return f"{class_index} {format_values(values, precision)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding the dataset
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One image to read: its label file (None: no objects), image file (None: size given)."""
+
+    label: str | None
+    image: str | None
+    file_name: str
+    split: str | None
+    class_count: int | None
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(read_text(path))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise FormatError(path, f"not valid YAML: {getattr(exc, 'problem', exc)}", line=line, code="bad-yaml") from None
+    if not isinstance(data, dict):
+        raise FormatError(path, "expected a mapping with 'names'", code="bad-yaml")
+    return data
+
+
+def names_from_yaml(path: Path) -> list[str] | None:
+    names = _load_yaml(path).get("names")
+    if names is None:
+        return None
+    if isinstance(names, list):
+        return [str(n) for n in names]
+    if isinstance(names, dict):
+        try:
+            indexed = {int(k): str(v) for k, v in names.items()}
+        except (TypeError, ValueError):
+            raise FormatError(path, "'names' keys must be class indices", code="bad-yaml") from None
+        if sorted(indexed) != list(range(len(indexed))):
+            raise FormatError(path, f"'names' indices must be 0..{len(indexed) - 1}, got {sorted(indexed)}",
+                              code="bad-yaml")
+        return [indexed[i] for i in range(len(indexed))]
+    raise FormatError(path, "'names' must be a list or an {index: name} mapping", code="bad-yaml")
+
+
+def names_from_txt(path: Path) -> list[str]:
+    return [line.strip() for line in read_text(path).splitlines() if line.strip()]
+
+
+def _find_yaml(root: Path) -> Path | None:
+    for name in YAML_NAMES:
+        if (root / name).is_file():
+            return root / name
+    for candidate in sorted(root.glob("*.y*ml")):
+        if candidate.suffix in (".yaml", ".yml") and not is_junk(candidate.name):
+            try:
+                if "names" in _load_yaml(candidate):
+                    return candidate
+            except FormatError:
+                continue
+    return None
+
+
+def _find_names_txt(root: Path, label_dirs: list[Path]) -> Path | None:
+    for folder in [root, *(d for ld in label_dirs for d in (ld, ld.parent))]:
+        for name in NAME_FILES:
+            if (folder / name).is_file():
+                return folder / name
+    for ld in label_dirs:
+        for name in NAME_FILES:
+            found = sorted(ld.rglob(name))
+            if found:
+                return found[0]
+    return None
+
+
+def _resolve_names(root: Path, yaml_path: Path | None, label_dirs: list[Path], options: ReadOptions,
+                   report: Report) -> list[str] | None:
+    if options.names is not None:
+        return list(options.names)
+    from_yaml = names_from_yaml(yaml_path) if yaml_path else None
+    txt = _find_names_txt(root, label_dirs)
+    from_txt = names_from_txt(txt) if txt else None
+    if from_yaml is not None and from_txt is not None and from_yaml != from_txt:
+        report.notice("names-disagree", f"{txt} lists {from_txt}, {yaml_path} lists {from_yaml}; using {yaml_path}")
+    return from_yaml if from_yaml is not None else from_txt
+
+
+def _label_dirs(root: Path, junk: list[str]) -> list[Path]:
+    """Every ``labels`` folder below ``root``; junk met on the way (``__MACOSX``, ``.DS_Store``) is noted."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        junk.extend(os.path.join(dirpath, d) + "/" for d in dirnames if d == "__MACOSX" or d.startswith("."))
+        junk.extend(os.path.join(dirpath, f) for f in filenames if is_junk(f))
+        dirnames[:] = sorted(d for d in dirnames if d != "__MACOSX" and not d.startswith("."))
+        if Path(dirpath).name == "labels":
+            found.append(Path(dirpath))
+            dirnames[:] = []
+    return found
+
+
+def _image_dir_for(label_dir: Path) -> Path:
+    return label_dir.with_name("images")
+
+
+def _split_of(rel_dir: Path) -> str | None:
+    parts = [p for p in rel_dir.parts if p not in ("labels", "images")]
+    return "/".join(parts) or None
+
+
+def detect(path: Path) -> bool:
+    if path.is_file():
+        return path.suffix in (".yaml", ".yml") or path.suffix == ".txt"
+    if not path.is_dir():
+        return False
+    if (path / "labels").is_dir() or path.name == "labels" or any((path / n).is_file() for n in YAML_NAMES):
+        return True
+    return any(path.glob("*/labels")) or any(p.suffix == ".txt" and not is_junk(p.name) and p.name not in NAME_FILES
+                                              for p in path.iterdir())
+
+
+def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
+    """Pair label files with images by stem and collect class names; nothing is parsed yet."""
+    path = path.resolve() if path.exists() else path
+    if not path.exists():
+        raise FormatError(path, "no such file or folder", code="missing")
+    yaml_path: Path | None = None
+    if path.is_file() and path.suffix in (".yaml", ".yml"):
+        yaml_path, root = path, path.parent
+        data = _load_yaml(path)
+        if isinstance(data.get("path"), str) and (root / data["path"]).is_dir():
+            root = (root / data["path"]).resolve()
+    elif path.is_file():
+        raise FormatError(path, "give the labels folder, the dataset folder or its data.yaml, not one label file",
+                          code="usage")
+    else:
+        root = path
+    junk: list[str] = []
+    label_dirs = _label_dirs(root, junk) if root.name != "labels" else [root]
+    if not label_dirs:
+        label_dirs = [root]
+    if root.name == "labels":
+        root = root.parent
+    yaml_path = yaml_path or _find_yaml(root) or (_find_yaml(root.parent) if path.name == "labels" else None)
+    names = _resolve_names(root, yaml_path, label_dirs, options, report)
+
+    labels = _find_labels(root, label_dirs, junk)
+    images = _find_images(root, label_dirs, labels, options.images, junk)
+    for item in sorted(set(junk)):
+        report.notice("junk-skipped", item)
+    image_root = os.path.commonpath([os.path.dirname(p) for p in images.values()]) if images else str(root / "images")
+    units = _pair(root, labels, images, image_root, names, options, report)
+    no_label = sum(1 for u in units if u.label is None)
+    if no_label:
+        report.notice("image-without-label", f"{no_label} image(s) have no label file: read as images with no objects",
+                      count=no_label)
+    categories = [Category.trusted(id=i + 1, name=n, supercategory=None) for i, n in enumerate(names)] if names is not None else []
+    info = {"names_given": names is not None, "source": str(path)}
+    return ReadPlan(categories=categories, units=units, image_root=image_root, info=info,
+                    categories_known=names is not None)
+
+
+
+# Pairing works on plain strings: at 50,000 files, pathlib objects cost seconds in the parent.
+
+
+def _rel(path: str, base: str) -> str:
+    """``path`` below ``base``, with forward slashes."""
+    rel = path[len(base) + 1 :] if path.startswith(base + os.sep) else os.path.relpath(path, base)
+    return rel.replace(os.sep, "/")
+
+
+def _find_labels(root: Path, label_dirs: list[Path], junk: list[str]) -> dict[str, tuple[str, str]]:
+    """Label files keyed by their image's path below ``root`` without extension -> (label, label folder)."""
+    labels: dict[str, tuple[str, str]] = {}
+    for label_dir in label_dirs:
+        base = str(label_dir)
+        image_side = _rel(str(_image_dir_for(label_dir)), str(root)) if label_dir != root else ""
+        for f in walk_files(label_dir, junk):
+            name = os.path.basename(f)
+            if not name.endswith(".txt") or name in NAME_FILES:
+                continue
+            stem_rel = _rel(f, base)[:-4]
+            labels[f"{image_side}/{stem_rel}" if image_side else stem_rel] = (f, base)
+    return labels
+
+
+def _find_images(root: Path, label_dirs: list[Path], labels: dict[str, tuple[str, str]], given: Path | None,
+                 junk: list[str]) -> dict[str, str]:
+    """Images keyed like the labels: beside them (``images`` for ``labels``) or, with ``--images``, by stem."""
+    images: dict[str, str] = {}
+    if given is not None:
+        by_stem: dict[str, str] = {}
+        for f in walk_files(given.resolve(), junk):
+            if is_image_name(f):
+                stem = os.path.splitext(os.path.basename(f))[0]
+                if stem in by_stem:
+                    raise FormatError(f, f"two images with the stem {stem!r} ({by_stem[stem]})", code="duplicate-stem")
+                by_stem[stem] = f
+        for key, (label_file, _) in labels.items():
+            stem = os.path.basename(label_file)[:-4]
+            if stem in by_stem:
+                images[key] = by_stem.pop(stem)
+        for stem, f in by_stem.items():
+            images[f"images/{stem}"] = f
+        return images
+    base = str(root)
+    image_dirs = {_image_dir_for(d) for d in label_dirs if d != root} or {root}
+    for image_dir in sorted(image_dirs):
+        if not image_dir.is_dir():
+            continue
+        for f in walk_files(image_dir, junk):
+            if is_image_name(f):
+                key = os.path.splitext(_rel(f, base))[0]
+                if key in images:
+                    raise FormatError(f, f"two images with the same stem ({images[key]})", code="duplicate-stem")
+                images[key] = f
+    return images
+
+
+def _pair(root: Path, labels: dict[str, tuple[str, str]], images: dict[str, str], image_root: str,
+          names: list[str] | None, options: ReadOptions, report: Report) -> list[Unit]:
+    """One unit per image (with or without a label), and per label without an image when sizes are given."""
+    units: list[Unit] = []
+    base = str(root)
+    splits: dict[str, str | None] = {}
+    class_count = len(names) if names is not None else None
+    for key in sorted(set(labels) | set(images)):
+        label_entry = labels.get(key)
+        image = images.get(key)
+        label = label_entry[0] if label_entry else None
+        if image is None:
+            assert label is not None and label_entry is not None
+            if options.image_size is None:
+                report.problem(FormatError(label, "label without an image (give --images DIR or --image-size WxH)",
+                                           code="no-image"))
+                continue
+            file_name = key.removeprefix("images/") + ".jpg"
+            split = _split_of(Path(_rel(os.path.dirname(label), os.path.dirname(label_entry[1]))))
+        else:
+            file_name = _rel(image, image_root)
+            folder = os.path.dirname(image)
+            if folder not in splits:
+                inside = folder == base or folder.startswith(base + os.sep)
+                splits[folder] = _split_of(Path(_rel(folder, base))) if inside else None
+            split = splits[folder]
+        units.append(Unit(label, image, file_name, split, class_count))
+    return units
+
+def load(unit: Unit, options: ReadOptions, report: Report) -> ImageRecord:
+    """Read one label file into an ``ImageRecord`` (sizes from the image header)."""
+    if unit.image is not None:
+        width, height = image_size(unit.image, options.apply_exif_orientation)
+    else:
+        assert options.image_size is not None
+        width, height = options.image_size
+    instances: list[Instance] = []
+    if unit.label is not None:
+        path = unit.label
+        text = read_text(Path(path))
+        boxes = _box_file(text, width, height, unit.class_count, options.coordinate_tolerance)
+        if boxes is not None:
+            return ImageRecord.trusted(file_name=unit.file_name, width=width, height=height, split=unit.split,
+                                       label=None, instances=boxes, attributes={})
+        lines = parse_text(text, path, report)
+        _check_lines(lines, path, unit.class_count, options.coordinate_tolerance, report)
+        seen: Counter[bytes] = Counter()
+        for line in lines:
+            seen[line.values.tobytes() + line.class_index.to_bytes(4, "little")] += 1
+            instances.append(to_instance(line, width, height, line.class_index + 1))
+        duplicates = sum(n - 1 for n in seen.values() if n > 1)
+        if duplicates:
+            report.notice("duplicate-line", f"{path}: {duplicates} duplicate line(s) kept", count=duplicates)
+    return ImageRecord.trusted(file_name=unit.file_name, width=width, height=height, split=unit.split,
+                                       label=None, instances=instances, attributes={})
+
+
+def _box_file(text: str, width: int, height: int, names_count: int | None, tol: float) -> list[Instance] | None:
+    """A regular file of box lines only, all valid and distinct: its instances in one pass over plain floats
+    (the YOLO boxes -> VOC hot path; numpy calls cost more than they save on a handful of lines). Anything
+    else gives ``None``, and the line-by-line path reads the file and reports what is wrong with it."""
+    if not text.strip():
+        return []
+    if text.split("\n", 1)[0].count(" ") != 4:  # not a box line first: no second whole-file parse of polygons
+        return None
+    fast = _fast_split(text) if "\r" not in text else None
+    if fast is None or any(n not in (0, 5) for n in fast[2]):
+        return None
+    flat = fast[1].tolist()
+    low, high = -tol, 1 + tol
+    seen: set[tuple[float, ...]] = set()
+    box, instance = Box.trusted, Instance.trusted
+    out = []
+    for i in range(0, len(flat), 5):
+        row = tuple(flat[i : i + 5])
+        c, cx, cy, nw, nh = row
+        if c != int(c) or c < 0 or (names_count is not None and c >= names_count) or row in seen \
+                or not (low <= cx <= high and low <= cy <= high and 0 < nw <= high and 0 < nh <= high):
+            return None
+        seen.add(row)
+        w, h = nw * width, nh * height  # the same float operations as to_instance, so the same values
+        out.append(instance(category_id=int(c) + 1, geometry=box(kind="box", x=cx * width - w / 2,
+                                                                   y=cy * height - h / 2, w=w, h=h),
+                            iscrowd=False, score=None, attributes={}))
+    return out
+
+
+def _check_lines(lines: list[Line], path: str, names_count: int | None, tol: float, report: Report) -> None:
+    """Range checks; offending lines are removed from ``lines`` (lenient) or raise (strict)."""
+    if not lines:
+        return
+    if names_count is None or max(line.class_index for line in lines) < names_count:
+        every = np.concatenate([line.values for line in lines])
+        if every.min() >= -tol and every.max() <= 1 + tol:
+            sizes = [ln.values[2:] for ln in lines if ln.is_box]
+            if not sizes or np.concatenate(sizes).min() > 0:
+                return  # the common case, checked in a few numpy calls per file
+    bad: dict[int, FormatError] = {}
+    for idx, line in enumerate(lines):
+        v = line.values
+        if names_count and line.class_index >= names_count:
+            bad[idx] = FormatError(path, f"class id {line.class_index} is outside names (0..{names_count - 1})",
+                                   line=line.number, code="bad-class")
+        elif v.min() < -tol or v.max() > 1 + tol:
+            worst = v[np.argmax(np.maximum(-v, v - 1))]
+            bad[idx] = FormatError(path, f"coordinate {worst:g} is far outside [0, 1]: normalised against the wrong "
+                                   "image size?", line=line.number, code="out-of-range")
+        elif line.is_box and (v[2] <= 0 or v[3] <= 0):
+            bad[idx] = FormatError(path, f"box of zero or negative size ({v[2]:g} x {v[3]:g})", line=line.number,
+                                   code="empty-box")
+    for idx in sorted(bad):
+        report.problem(bad[idx])
+    if bad:
+        lines[:] = [line for idx, line in enumerate(lines) if idx not in bad]
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+class YoloWriter:
+    """Writes ``labels/<dir>/<stem>.txt`` per image and a ``data.yaml`` whose ``names`` keep the class order."""
+
+    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
+                 report: Report) -> None:
+        self.dest = dest
+        self.options = options
+        ordered = sorted(categories, key=lambda c: c.id)
+        self.index: dict[int, int] | None = {c.id: i for i, c in enumerate(ordered)} if ordered else None
+        self.names = [c.name for c in ordered]
+        if any(c.id != i + 1 for i, c in enumerate(ordered)):
+            mapping = ", ".join(f"{c.id}->{i}" for i, c in enumerate(ordered))
+            report.notice("ids-compacted", f"category ids mapped to YOLO class indices: {mapping}")
+        self.tmp: Path | None = None
+
+    def set_categories(self, categories: list[Category]) -> None:
+        """Names found only at the end (classes inferred from the ids seen)."""
+        self.names = [c.name for c in sorted(categories, key=lambda c: c.id)]
+
+    def label_path(self, record: ImageRecord) -> str:
+        rel = Path(safe_relative(record.file_name, record.file_name))
+        parts = [p for p in rel.parent.parts if p != "images"]
+        if not parts and record.split:
+            parts = [record.split]
+        return "/".join(["labels", *parts, rel.stem + ".txt"])
+
+    def encode(self, record: ImageRecord, index: int, report: Report) -> tuple[str, str | None]:
+        lines = self.lines(record, report)
+        rel = self.label_path(record)
+        assert self.tmp is not None
+        target = self.tmp / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "x", encoding="utf-8") as fh:
+            fh.write("".join(line + "\n" for line in lines))
+        top = rel.split("/")[1] if rel.count("/") >= 2 else None
+        return rel, top
+
+    def lines(self, record: ImageRecord, report: Report) -> list[str]:
+        from cytoconv.geometry.shapes import rle_bounds
+
+        record = label_as_box(record, report)  # folders -> YOLO: one whole-image box per image
+        scale = np.array([record.width, record.height], dtype=np.float64)
+        out = []
+        task = self.options.task
+        for inst in record.instances:
+            cls = self.index.get(inst.category_id) if self.index is not None else inst.category_id - 1
+            if cls is None or cls < 0:
+                raise FormatError(record.file_name, f"category id {inst.category_id} is not among the categories",
+                                  code="unknown-category")
+            g = inst.geometry
+            if isinstance(g, Rle) and task != "detect":
+                from cytoconv.geometry.outline import trace
+
+                traced = trace(np.asarray(_decode(g)), 0, 0)
+                if traced is None:
+                    report.notice("empty-mask", f"{record.file_name}: an empty RLE mask written as nothing")
+                    continue
+                g = traced
+            if isinstance(g, Polygon) and task != "detect":
+                for ring in self.polygon_rings(g, record, report):
+                    out.append(format_line(cls, (ring / scale).reshape(-1), self.options.precision))
+                continue
+            if isinstance(g, Polygon):
+                box = g.bounds()
+            elif isinstance(g, Box):
+                box = g
+            else:
+                box = rle_bounds(g)
+            if task == "segment":
+                corners = np.array([box.x, box.y, box.x + box.w, box.y, box.x + box.w, box.y + box.h,
+                                    box.x, box.y + box.h]).reshape(-1, 2) / scale
+                report.notice("box-as-polygon", f"{record.file_name}: box written as a 4-corner polygon")
+                out.append(format_line(cls, corners.reshape(-1), self.options.precision))
+            else:
+                values = np.array([(box.x + box.w / 2) / scale[0], (box.y + box.h / 2) / scale[1],
+                                   box.w / scale[0], box.h / scale[1]])
+                out.append(format_line(cls, values, self.options.precision))
+        return out
+
+    def polygon_rings(self, g: Polygon, record: ImageRecord, report: Report) -> list[npt.NDArray[np.float64]]:
+        """The lines an object becomes: a YOLO line holds one outline, no hole and no second part, so
+        holes are bridged (``--holes``) and parts split or bridged (``--parts``), and each is counted."""
+        from cytoconv.geometry.outline import bridge_holes, bridge_parts
+
+        rings = g.rings
+        if any(g.holes):
+            if self.options.holes == "fill":
+                rings = g.parts
+                report.notice("holes-filled", f"{record.file_name}: holes filled", count=sum(g.holes))
+            elif self.options.holes == "bridge":
+                rings = bridge_holes(g)
+                report.notice("holes-bridged", f"{record.file_name}: holes joined to their outline by zero-width "
+                              "cuts", count=sum(g.holes))
+            else:
+                raise FormatError(record.file_name, "an object with a hole cannot be one YOLO line "
+                                  "(--holes bridge or fill)", code="hole")
+        if len(rings) > 1:
+            if self.options.parts == "error":
+                raise FormatError(record.file_name, f"an object in {len(rings)} parts cannot be one YOLO line "
+                                  "(--parts split or bridge)", code="parts")
+            if self.options.parts == "bridge":
+                report.notice("parts-bridged", f"{record.file_name}: {len(rings)} parts joined by zero-width cuts",
+                              count=len(rings) - 1)
+                return [bridge_parts(list(rings))]
+            report.notice("parts-split", f"{record.file_name}: an object of {len(rings)} parts written as one "
+                          "line per part", count=len(rings) - 1)
+        return list(rings)
+
+    @contextmanager
+    def sink(self) -> Iterator[Callable[[Any], None]]:
+        seen: set[str] = set()
+        splits: dict[str, None] = {}
+
+        def accept(fragment: tuple[str, str | None]) -> None:
+            rel, top = fragment
+            if rel in seen:
+                raise FormatError(rel, "two images map to this label file (same stem in one folder)",
+                                  code="duplicate-stem")
+            seen.add(rel)
+            if top is not None:
+                splits[top] = None
+
+        with atomic_dir(self.dest, self.options.overwrite) as tmp:
+            self.tmp = tmp
+            yield accept
+            (tmp / "data.yaml").write_text(self.data_yaml(list(splits)), encoding="utf-8")
+
+    def data_yaml(self, splits: list[str]) -> str:
+        """Ultralytics' data.yaml. Strings are JSON-quoted, which is valid YAML for any name."""
+        lines = ["# written by cytoconv; put the images under images/ beside labels/", "path: ."]
+        keys: dict[str, str] = {}
+        for split in splits or [""]:
+            keys.setdefault({"valid": "val"}.get(split, split) or "train", ("images/" + split).rstrip("/"))
+        lines += [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in keys.items()]
+        lines += [f"nc: {len(self.names)}", "names:"]
+        lines += [f"  {i}: {json.dumps(name, ensure_ascii=False)}" for i, name in enumerate(self.names)]
+        return "\n".join(lines) + "\n"
+
+
+def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
+           report: Report) -> YoloWriter:
+    return YoloWriter(dest, categories, image_root, options, report)
+
+
+def _decode(rle: Rle) -> Any:
+    from pycocotools import mask as mask_api
+
+    from cytoconv.geometry.shapes import rle_to_pycoco
+
+    return mask_api.decode(rle_to_pycoco(rle))

@@ -1,0 +1,300 @@
+"""Crop every object of a detection or segmentation dataset into class folders, to train a classifier.
+
+Each instance becomes ``OUT/<class>/<source>_<k>.<ext>``: ``<source>`` is the image's file name without
+extension (folders joined by ``__``), ``k`` the instance's index in that image (0-based, in the order the
+reader gives: file order for YOLO, COCO and VOC). ``OUT/crops.csv`` says where every crop came from:
+
+    crop,source,instance,class,x,y,w,h,crop_x,crop_y,crop_w,crop_h,split
+
+``x,y,w,h`` is the object's box and ``crop_*`` the region cut out, both in source pixels, corner model.
+
+The region is computed in this order: the object's box (a polygon's or mask's bounds); ``--padding`` on every
+side (pixels, or a fraction of the box's width and height); widened outwards to whole pixels; ``--square``
+grows the shorter side about the centre and moves the square inside the image where it fits; clipped at the
+image borders (a clipped crop may be smaller or not square); ``--mask-background`` paints the pixels outside
+the object (pycocotools raster, as COCO counts them; a box paints the padding); ``--size WxH`` resizes last.
+Images are decoded with their EXIF orientation applied, as their sizes are read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cytoconv.engine.atomic import atomic_dir
+from cytoconv.engine.contract import ReadOptions, ReadPlan
+from cytoconv.engine.files import safe_relative
+from cytoconv.engine.pipeline import Summary, final_categories, run
+from cytoconv.errors import FormatError, Report, UsageError
+from cytoconv.formats.folders.reader import folder_name, folder_names
+from cytoconv.ir import Box, Category, ImageRecord, Instance, Polygon, Rle
+
+MANIFEST = "crops.csv"
+MANIFEST_COLUMNS = ("crop", "source", "instance", "class", "x", "y", "w", "h", "crop_x", "crop_y", "crop_w",
+                    "crop_h", "split")
+EDGE_TOLERANCE = 1e-3  # px: a box edge this close to a whole pixel is not widened to the next one
+FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "tif": "TIFF", "tiff": "TIFF", "bmp": "BMP", "webp": "WEBP"}
+
+
+@dataclass(frozen=True)
+class CropOptions:
+    padding: float = 0.0
+    padding_is_fraction: bool = False
+    square: bool = False
+    size: tuple[int, int] | None = None
+    mask_background: str | None = None  # a PIL colour: "black", "#rrggbb", "rgb(0,0,0)"
+    ext: str = "png"
+    overwrite: bool = False
+    apply_exif_orientation: bool = True
+
+
+def parse_padding(text: str) -> tuple[float, bool]:
+    """``"12"`` or ``"12px"``: pixels; ``"0.1"`` or ``"10%"``: a fraction of the box's width and height."""
+    raw = text.strip().lower()
+    try:
+        if raw.endswith("%"):
+            value, fraction = float(raw[:-1]) / 100, True
+        elif raw.endswith("px"):
+            value, fraction = float(int(raw[:-2])), False
+        elif "." in raw or "e" in raw:
+            value, fraction = float(raw), True
+        else:
+            value, fraction = float(int(raw)), False
+    except ValueError:
+        raise UsageError(f"--padding must be pixels (12, 12px) or a fraction (0.1, 10%), got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"--padding must be a finite number >= 0, got {text!r}")
+    return value, fraction
+
+
+def parse_color(text: str) -> str:
+    """A colour PIL understands; ``"128"`` is grey 128 and ``"0,0,0"`` is ``rgb(0,0,0)``."""
+    from PIL import ImageColor
+
+    raw = text.strip()
+    if raw.isdigit():
+        raw = f"rgb({raw},{raw},{raw})"
+    elif raw.count(",") == 2:
+        raw = f"rgb({raw})"
+    try:
+        ImageColor.getrgb(raw)
+    except ValueError:
+        raise UsageError(f"--mask-background: not a colour: {text!r} (black, white, #rrggbb, r,g,b)") from None
+    return raw
+
+
+def object_box(geometry: Box | Polygon | Rle) -> Box:
+    from cytoconv.geometry.shapes import rle_bounds
+
+    if isinstance(geometry, Box):
+        return geometry
+    if isinstance(geometry, Polygon):
+        return geometry.bounds()
+    return rle_bounds(geometry)
+
+
+def _fit(lo: int, hi: int, side: int, limit: int) -> tuple[int, int]:
+    """Grow ``[lo, hi)`` to ``side`` about its centre, then move it inside ``[0, limit)`` if it fits."""
+    grow = side - (hi - lo)
+    lo, hi = lo - grow // 2, hi + grow - grow // 2
+    if side <= limit:
+        shift = max(0, -lo) - max(0, hi - limit)
+        lo, hi = lo + shift, hi + shift
+    return lo, hi
+
+
+def crop_region(box: Box, width: int, height: int, options: CropOptions) -> tuple[int, int, int, int] | None:
+    """``(x0, y0, x1, y1)`` in whole pixels inside the image, or ``None`` when nothing of it is inside."""
+    pad_x = options.padding * box.w if options.padding_is_fraction else options.padding
+    pad_y = options.padding * box.h if options.padding_is_fraction else options.padding
+    x0 = math.floor(box.x - pad_x + EDGE_TOLERANCE)
+    y0 = math.floor(box.y - pad_y + EDGE_TOLERANCE)
+    x1 = math.ceil(box.x + box.w + pad_x - EDGE_TOLERANCE)
+    y1 = math.ceil(box.y + box.h + pad_y - EDGE_TOLERANCE)
+    x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
+    if options.square:
+        side = max(x1 - x0, y1 - y0)
+        x0, x1 = _fit(x0, x1, side, width)
+        y0, y1 = _fit(y0, y1, side, height)
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
+def object_mask(geometry: Box | Polygon | Rle, region: tuple[int, int, int, int]) -> np.ndarray[Any, Any]:
+    """The object's pixels inside ``region`` (a boolean array of the region's shape), pycocotools raster."""
+    from cytoconv.geometry.shapes import polygon_mask, rle_mask
+
+    x0, y0, x1, y1 = region
+    if isinstance(geometry, Rle):
+        return rle_mask(geometry)[y0:y1, x0:x1]
+    if isinstance(geometry, Box):
+        g = geometry
+        ring = np.array([[g.x, g.y], [g.x + g.w, g.y], [g.x + g.w, g.y + g.h], [g.x, g.y + g.h]], dtype=np.float64)
+        geometry = Polygon.trusted(kind="polygon", rings=[ring], holes=[False])
+    offset = np.array([x0, y0], dtype=np.float64)
+    shifted = Polygon.trusted(kind="polygon", rings=[r - offset for r in geometry.rings], holes=list(geometry.holes))
+    return polygon_mask(shifted, y1 - y0, x1 - x0)
+
+
+def _source_stem(file_name: str) -> str:
+    stem = os.path.splitext(safe_relative(file_name, file_name))[0]
+    return stem.replace("/", "__")
+
+
+def _number(value: float) -> str:
+    """Six decimals at most (a millionth of a pixel), no trailing zeros."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+class CropWriter:
+    """A writer for ``pipeline.run``: ``encode`` crops one image's objects into the sink's folder (in a
+    worker process) and returns their manifest rows; the sink writes ``crops.csv`` in dataset order."""
+
+    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: CropOptions,
+                 report: Report, inferred_name: str = "class_{index}") -> None:
+        if options.ext.lower() not in FORMATS:
+            raise UsageError(f"--ext must be one of {', '.join(FORMATS)}, got {options.ext!r}")
+        self.dest = dest
+        self.options = options
+        self.image_root = image_root
+        self.inferred_name = inferred_name
+        self.folders = folder_names(categories, report)
+        self.names = {c.id: c.name for c in categories}
+        self.tmp: Path | None = None
+        self.crops = 0
+
+    def set_categories(self, categories: list[Category]) -> None:
+        self.names = {c.id: c.name for c in categories}
+
+    def _class(self, category_id: int, report: Report) -> tuple[str, str]:
+        if category_id in self.folders:
+            return self.names[category_id], self.folders[category_id]
+        name = self.inferred_name.format(index=category_id - 1, id=category_id)
+        return name, folder_name(name, report)
+
+    def encode(self, record: ImageRecord, index: int, report: Report) -> list[tuple[Any, ...]]:
+        if not record.instances:
+            return []
+        image = self._open(record, report)
+        if image is None:
+            return []
+        assert self.tmp is not None
+        stem = _source_stem(record.file_name)
+        fmt = FORMATS[self.options.ext.lower()]
+        rows: list[tuple[Any, ...]] = []
+        for k, inst in enumerate(record.instances):
+            row = self._crop(image, record, k, inst, stem, fmt, report)
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    def _open(self, record: ImageRecord, report: Report) -> Any:
+        from PIL import Image, ImageOps, UnidentifiedImageError
+
+        if self.image_root is None:
+            raise FormatError(record.file_name, "the dataset does not say where its images are (give --images)",
+                              code="no-image")
+        path = os.path.join(self.image_root, safe_relative(record.file_name, record.file_name))
+        if not os.path.isfile(path):
+            report.problem(FormatError(path, "image not found (give --images DIR)", code="missing-image"))
+            return None
+        try:
+            with Image.open(path) as opened:
+                image = ImageOps.exif_transpose(opened) if self.options.apply_exif_orientation else opened
+                image.load()
+        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+            report.problem(FormatError(path, f"cannot decode the image ({exc.__class__.__name__}: {exc})",
+                                       code="bad-image"))
+            return None
+        if image.size != (record.width, record.height):
+            report.problem(FormatError(path, f"the image is {image.size[0]}x{image.size[1]} but the annotations "
+                                       f"say {record.width}x{record.height}", code="size-mismatch"))
+            return None
+        if self.options.mask_background is not None and image.mode not in ("RGB", "RGBA", "L"):
+            image = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "RGB")
+        return image
+
+    def _crop(self, image: Any, record: ImageRecord, k: int, inst: Instance, stem: str, fmt: str,
+              report: Report) -> tuple[Any, ...] | None:
+        from PIL import Image, ImageColor
+
+        box = object_box(inst.geometry)
+        region = crop_region(box, record.width, record.height, self.options)
+        if region is None:
+            report.problem(FormatError(record.file_name, f"instance {k}: its box lies outside the image",
+                                       code="empty-crop"))
+            return None
+        piece = image.crop(region)
+        if self.options.mask_background is not None:
+            pixels = np.array(piece)
+            color = ImageColor.getcolor(self.options.mask_background, piece.mode)
+            pixels[~object_mask(inst.geometry, region)] = color
+            piece = Image.fromarray(pixels, mode=piece.mode)
+        if self.options.size is not None:
+            piece = piece.resize(self.options.size, Image.Resampling.LANCZOS)
+        if fmt == "JPEG" and piece.mode not in ("RGB", "L"):
+            piece = piece.convert("RGB")
+        class_name, folder = self._class(inst.category_id, report)
+        rel = f"{folder}/{stem}_{k:03d}.{self.options.ext}"
+        assert self.tmp is not None
+        target = self.tmp / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(target, "xb") as fh:
+                piece.save(fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+        except FileExistsError:
+            raise FormatError(rel, "two crops would get this name (two images with one name?)",
+                              code="duplicate-name") from None
+        x0, y0, x1, y1 = region
+        return (rel, record.file_name, k, class_name, _number(box.x), _number(box.y), _number(box.w),
+                _number(box.h), x0, y0, x1 - x0, y1 - y0, record.split or "")
+
+    @contextmanager
+    def sink(self) -> Iterator[Callable[[Any], None]]:
+        rows: list[tuple[Any, ...]] = []
+        with atomic_dir(self.dest, self.options.overwrite) as tmp:
+            self.tmp = tmp
+            yield rows.extend
+            text = io.StringIO(newline="")
+            out = csv.writer(text, lineterminator="\n")
+            out.writerow(MANIFEST_COLUMNS)
+            out.writerows(rows)
+            (tmp / MANIFEST).write_text(text.getvalue(), encoding="utf-8")
+            self.crops = len(rows)
+
+
+def crop(src: str | Path, dest: str | Path, options: CropOptions | None = None, fmt: str | None = None,
+         read_options: ReadOptions | None = None, report: Report | None = None, jobs: int = 0,
+         progress: Callable[[int], None] | None = None,
+         on_plan: Callable[[ReadPlan], Any] | None = None) -> tuple[Summary, int]:
+    """Crop every object of ``src`` into ``dest/<class>/``; returns the reading summary and the crop count."""
+    from cytoconv.formats import detect, lookup
+
+    src, dest = Path(src), Path(dest)
+    options = options or CropOptions()
+    read_options = read_options or ReadOptions()
+    if read_options.apply_exif_orientation != options.apply_exif_orientation:
+        options = replace(options, apply_exif_orientation=read_options.apply_exif_orientation)
+    report = report if report is not None else Report()
+    module = (lookup(fmt)[0] if fmt else detect(src)).load()
+    plan = module.plan(src, read_options, report)
+    if on_plan is not None:
+        on_plan(plan)
+    writer = CropWriter(dest, plan.categories, plan.image_root, options, report, plan.inferred_name)
+    summary = run(plan, module.load, writer, read_options, report, jobs, progress)
+    summary.categories = final_categories(plan, summary)
+    if not sum(summary.instances.values()):
+        report.notice("no-instances", f"{src}: no objects to crop (a classification dataset?)")
+    return summary, writer.crops
