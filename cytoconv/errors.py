@@ -9,8 +9,13 @@ are kept but worth knowing (duplicate lines, junk files skipped) are recorded as
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cytoconv.problems import Fix
 
 EXAMPLES_PER_CODE = 3
 
@@ -29,9 +34,10 @@ class SkipUnit(CytoconvError):
 
 
 class FormatError(CytoconvError):
-    """Bad input data, with where it is: ``path`` (and ``line`` when there is one) and a stable ``code``."""
+    """Bad input data, with where it is: ``path`` (and ``line`` when there is one) and ``code``, a slug of the
+    problem vocabulary (``cytoconv.problems``: ``odd-coordinates`` is CC103 there)."""
 
-    def __init__(self, path: str | Path | None, message: str, *, line: int | None = None, code: str = "bad-input"):
+    def __init__(self, path: str | Path | None, message: str, *, line: int | None = None, code: str):
         self.path = str(path) if path is not None else None
         self.line = line
         self.code = code
@@ -99,3 +105,38 @@ class Report:
                 example = self.examples.get(code, [""])[0]
                 out.append(f"{kind} {n} x {code}" + (f" (e.g. {example})" if example else ""))
         return out
+
+
+class ReaderSink:
+    """A format syntax layer's findings, turned into a reader's verdicts.
+
+    The syntax layer is shared with ``cytoconv validate``, so it reports every problem by code; a reader cares
+    about fewer: ``fatal`` codes make the item unreadable (raise in strict mode, else skipped and counted, and
+    its line remembered in ``rejected`` so the reader leaves it out), ``notices`` maps codes the reader keeps
+    but reports to their notice name; every other code is not even computed (``wants`` says no)."""
+
+    def __init__(self, report: Report, fatal: Collection[str], notices: Mapping[str, str] | None = None) -> None:
+        self.report = report
+        self.fatal = frozenset(fatal)
+        self.notices = dict(notices or {})
+        self.rejected: set[int] = set()  # lines (or object numbers) with a fatal problem, in lenient mode
+
+    def wants(self, code: str) -> bool:
+        return code in self.fatal or code in self.notices
+
+    def __call__(self, code: str, path: str, message: str, *, line: int | None = None,
+                 image_id: int | str | None = None, annotation_id: int | str | None = None,
+                 object_index: int | None = None, fix: Fix | None = None) -> None:
+        from cytoconv.problems import PROBLEMS
+
+        where = ", ".join(part for part in (f"image {image_id}" if image_id is not None else "",
+                                            f"annotation {annotation_id}" if annotation_id is not None else "",
+                                            f"object {object_index}" if object_index is not None else "") if part)
+        text = f"{where}: {message}" if where else message
+        if code in self.fatal:
+            key = line if line is not None else object_index
+            self.report.problem(FormatError(path, text, line=line, code=PROBLEMS[code].name))
+            if key is not None:
+                self.rejected.add(key)
+        elif code in self.notices:
+            self.report.notice(self.notices[code], f"{path}:{line}: {text}" if line is not None else f"{path}: {text}")

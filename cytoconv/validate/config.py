@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from cytoconv.errors import UsageError
-from cytoconv.problems import RULES, SEVERITIES, Severity, matching
-from cytoconv.validate.findings import Finding, Fix
+from cytoconv.problems import RULES, SEVERITIES, Fix, Severity, matching
+from cytoconv.validate.findings import Finding
 
 SECTION = ("tool", "cytoconv", "validate")
 KEYS = ("select", "ignore", "severity", "tolerance", "pixel-tolerance", "area-tolerance", "names", "mask-classes",
@@ -41,11 +41,34 @@ class Settings:
     def on(self, code: str) -> bool:
         return code in self.enabled
 
+    def sink(self) -> FindingSink:
+        """A problem sink (``cytoconv.problems.ProblemSink``) that turns a syntax layer's reports into findings."""
+        return FindingSink(self)
+
     def finding(self, code: str, path: str, message: str, *, line: int | None = None,
                 annotation_id: int | str | None = None, image_id: int | str | None = None,
                 object_index: int | None = None, pixel_value: int | None = None, fix: Fix | None = None) -> Finding:
         return Finding(code, self.severities[code], path, message, line, annotation_id, image_id, object_index,
                        pixel_value, fix)
+
+
+class FindingSink:
+    """Collects the findings of a format's syntax layer, for the rules these settings enable."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.findings: list[Finding] = []
+
+    def wants(self, code: str) -> bool:
+        return code in self.settings.enabled
+
+    def __call__(self, code: str, path: str, message: str, *, line: int | None = None,
+                 image_id: int | str | None = None, annotation_id: int | str | None = None,
+                 object_index: int | None = None, fix: Fix | None = None) -> None:
+        if code in self.settings.enabled:
+            self.findings.append(self.settings.finding(code, path, message, line=line, image_id=image_id,
+                                                       annotation_id=annotation_id, object_index=object_index,
+                                                       fix=fix))
 
 
 def _toml() -> Any:

@@ -7,21 +7,8 @@ and this module is imported on every pre-commit run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
-from cytoconv.problems import RULES, Severity
-
-FixKind = Literal["drop-line", "replace-tokens", "line-endings", "bom"]
-
-
-@dataclass(frozen=True, slots=True)
-class Fix:
-    """An edit that removes a finding without guessing. ``line`` is 1-based; ``tokens`` are (index of the
-    whitespace-separated token on that line, 0 = the class id, new text)."""
-
-    kind: FixKind
-    line: int | None = None
-    tokens: tuple[tuple[int, str], ...] = ()
+from cytoconv.problems import PROBLEMS, Fix, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +29,7 @@ class Finding:
 
     @property
     def rule_name(self) -> str:
-        return RULES[self.code].name
+        return PROBLEMS[self.code].name
 
     def where(self) -> str:
         """The location inside the file other than the line, in words (``annotation 12``), or ``""``."""

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from cytoconv.validate.findings import Fix
+from cytoconv.problems import Fix
 
 BOM = b"\xef\xbb\xbf"
 _LINE_BREAK = re.compile(r"(\r\n|\r|\n)")

@@ -17,8 +17,9 @@ from typing import Any, TypeGuard
 import numpy as np
 import numpy.typing as npt
 
+from cytoconv.problems import Fix
 from cytoconv.validate.config import Settings
-from cytoconv.validate.findings import Finding, Fix
+from cytoconv.validate.findings import Finding
 
 BOM = b"\xef\xbb\xbf"
 COCO_KEYS = (b'"images"', b'"annotations"', b'"categories"')

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cytoconv.formats.classlists import ClassList
+from cytoconv.problems import Fix
 from cytoconv.validate.config import Settings
-from cytoconv.validate.findings import Finding, Fix
+from cytoconv.validate.findings import Finding
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element

@@ -21,8 +21,9 @@ import numpy as np
 import numpy.typing as npt
 
 from cytoconv.formats.classlists import NAME_FILES, YAML_NAMES, ClassList
+from cytoconv.problems import Fix
 from cytoconv.validate.config import Settings
-from cytoconv.validate.findings import Finding, Fix
+from cytoconv.validate.findings import Finding
 
 BOM = b"\xef\xbb\xbf"
 _REGULAR = re.compile(r"[0-9.eE+\- \n]*")
