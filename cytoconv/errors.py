@@ -113,16 +113,20 @@ class ReaderSink:
     The syntax layer is shared with ``cytoconv validate``, so it reports every problem by code; a reader cares
     about fewer: ``fatal`` codes make the item unreadable (raise in strict mode, else skipped and counted, and
     its line remembered in ``rejected`` so the reader leaves it out), ``notices`` maps codes the reader keeps
-    but reports to their notice name; every other code is not even computed (``wants`` says no)."""
+    but reports to their notice name; ``tally`` codes are only counted (in ``tallied``), for a reader that
+    reports them once per file; every other code is not even computed (``wants`` says no)."""
 
-    def __init__(self, report: Report, fatal: Collection[str], notices: Mapping[str, str] | None = None) -> None:
+    def __init__(self, report: Report, fatal: Collection[str], notices: Mapping[str, str] | None = None,
+                 tally: Collection[str] = ()) -> None:
         self.report = report
         self.fatal = frozenset(fatal)
         self.notices = dict(notices or {})
+        self.tally = frozenset(tally)
+        self.tallied: Counter[str] = Counter()
         self.rejected: set[int] = set()  # lines (or object numbers) with a fatal problem, in lenient mode
 
     def wants(self, code: str) -> bool:
-        return code in self.fatal or code in self.notices
+        return code in self.fatal or code in self.notices or code in self.tally
 
     def __call__(self, code: str, path: str, message: str, *, line: int | None = None,
                  image_id: int | str | None = None, annotation_id: int | str | None = None,
@@ -138,5 +142,7 @@ class ReaderSink:
             self.report.problem(FormatError(path, text, line=line, code=PROBLEMS[code].name))
             if key is not None:
                 self.rejected.add(key)
+        elif code in self.tally:
+            self.tallied[code] += 1
         elif code in self.notices:
             self.report.notice(self.notices[code], f"{path}:{line}: {text}" if line is not None else f"{path}: {text}")

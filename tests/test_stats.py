@@ -246,9 +246,9 @@ def test_lenient_run_counts_what_it_skipped(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="not a number"):
         compute_stats(root)
     stats = compute_stats(root, report=Report(strict=False))
-    assert stats.total.instances == 1 and stats.skipped == {"bad-number": 1}
+    assert stats.total.instances == 1 and stats.skipped == {"malformed-line": 1}
     assert stats.total.images_without_objects == 1
-    assert to_dict(stats)["skipped"] == {"bad-number": 1}
+    assert to_dict(stats)["skipped"] == {"malformed-line": 1}
 
 
 def test_empty_dataset_and_display_bins() -> None:
@@ -392,7 +392,7 @@ def test_jpeg_size_from_the_sof_marker_or_from_pil(tmp_path: Path) -> None:
     "0 0.12345678901234567 2.7328566760003855e-17", "0 0.1\n\n1 0.2\n", "0 .5 1.", "0 00.5 -01",
 ])
 def test_yolo_numbers_are_the_same_doubles_as_numpy(text: str) -> None:
-    from cytoconv.formats.yolo.reader import _numbers
+    from cytoconv.formats.yolo.syntax import numbers as _numbers
 
     got = _numbers(text)
     assert got is not None and got.tobytes() == np.fromstring(text, sep=" ").tobytes()  # type: ignore[call-overload]
@@ -400,7 +400,7 @@ def test_yolo_numbers_are_the_same_doubles_as_numpy(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["0 true 1", '0 "1" 2', "0 [1] 2", "0 nan 1", "0 0x10 1"])
 def test_yolo_numbers_never_take_json_values(text: str) -> None:
-    from cytoconv.formats.yolo.reader import _numbers
+    from cytoconv.formats.yolo.syntax import numbers as _numbers
 
     got = _numbers(text)
     assert got is None or not np.isfinite(got).all()

@@ -52,14 +52,14 @@ def test_no_final_newline_crlf_and_blank_lines() -> None:
 
 
 @pytest.mark.parametrize(("text", "line", "code"), [
-    ("0 0.1 0.1 0.2 0.1 0.2 0.2\n0 0.1 x 0.2 0.1 0.2 0.2\n", 2, "bad-number"),
-    ("0 0.1 nan 0.2 0.1 0.2 0.2\n", 1, "bad-number"),
-    ("0 0.1 inf 0.2 0.1 0.2 0.2\n", 1, "bad-number"),
+    ("0 0.1 0.1 0.2 0.1 0.2 0.2\n0 0.1 x 0.2 0.1 0.2 0.2\n", 2, "malformed-line"),
+    ("0 0.1 nan 0.2 0.1 0.2 0.2\n", 1, "non-finite"),
+    ("0 0.1 inf 0.2 0.1 0.2 0.2\n", 1, "non-finite"),
     ("0 0.1 0.1 0.2 0.1 0.2\n", 1, "odd-coordinates"),
     ("\n\n0 0.1 0.2\n", 3, "too-few-points"),
-    ("5\n", 1, "bad-line"),
-    ("-1 0.1 0.1 0.2 0.1 0.2 0.2\n", 1, "bad-class"),
-    ("1.5 0.1 0.1 0.2 0.1 0.2 0.2\n", 1, "bad-class"),
+    ("5\n", 1, "malformed-line"),
+    ("-1 0.1 0.1 0.2 0.1 0.2 0.2\n", 1, "bad-class-id"),
+    ("1.5 0.1 0.1 0.2 0.1 0.2 0.2\n", 1, "bad-class-id"),
 ])
 def test_malformed_lines_name_line_and_code(text: str, line: int, code: str) -> None:
     with pytest.raises(FormatError) as info:
@@ -72,16 +72,16 @@ def test_lenient_skips_and_counts() -> None:
     report = Report(strict=False)
     lines = parse_text("0 0.1 0.1 0.2 0.1 0.2 0.2\n0 oops\n0 0.1 0.1 0.2 0.1 0.2\n", "a.txt", report)
     assert len(lines) == 1
-    assert report.skipped == {"bad-number": 1, "odd-coordinates": 1}
+    assert report.skipped == {"malformed-line": 1, "odd-coordinates": 1}
 
 
 def test_format_line_round_trips_to_1e_7() -> None:
-    values = np.array([0.123456789, 1.0, 2.73e-17, 0.5])
+    values = np.array([0.123456789, 1.0, 2.73e-17, 0.5, 0.25, 0.75])
     text = format_line(2, values)
     back = parse_line(text)
     assert back is not None and back.class_index == 2
     np.testing.assert_allclose(back.values, values, atol=5e-8, rtol=0)
-    assert text == "2 0.1234568 1.0 0.0 0.5"
+    assert text == "2 0.1234568 1.0 0.0 0.5 0.25 0.75"
 
 
 @given(

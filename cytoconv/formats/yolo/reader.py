@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,21 +21,27 @@ import numpy.typing as npt
 
 from cytoconv.engine.atomic import atomic_dir
 from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions, label_as_box
-from cytoconv.engine.files import image_size, is_image_name, is_junk, read_text, safe_relative, walk_files
-from cytoconv.errors import FormatError, Report
+from cytoconv.engine.files import image_size, is_image_name, is_junk, safe_relative, walk_files
+from cytoconv.errors import FormatError, ReaderSink, Report
+from cytoconv.formats.classlists import NAME_FILES, YAML_NAMES, read_list, read_yaml, yaml_list_in
+from cytoconv.formats.yolo.syntax import BOM, scan, split_regular
 from cytoconv.ir import Box, Category, ImageRecord, Instance, Polygon, Rle
 
-NAME_FILES = ("classes.txt", "obj.names", "classes.names")
-YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
 SPLIT_DIRS = ("train", "val", "valid", "test")
 
 # ---------------------------------------------------------------------------------------------
-# Parsing: pure helpers, no files
+# Lines: what the reader keeps of ``syntax.scan``
+
+# What makes a line unreadable for the reader (the validator reports these as errors too); everything else the
+# scan can find is either kept and reported (duplicates) or not computed at all.
+FATAL = ("CC001", "CC101", "CC102", "CC103", "CC104", "CC201", "CC202", "CC301", "CC303", "CC304")
+KEPT = ("CC401",)  # duplicate lines: kept, and counted once per file
 
 
 @dataclass(frozen=True)
 class Line:
-    """One parsed label line: its number in the file, class index, and normalised numbers after the class."""
+    """One label line the reader keeps: its number in the file, class index, and normalised numbers after the
+    class."""
 
     number: int
     class_index: int
@@ -48,121 +52,31 @@ class Line:
         return self.values.size == 4
 
 
-def _check_tokens(tokens: list[str], number: int, path: str) -> npt.NDArray[np.float64]:
-    """Slow, precise path: find the first bad token of a line and say what is wrong with it."""
-    values = np.empty(len(tokens), dtype=np.float64)
-    for k, tok in enumerate(tokens):
-        try:
-            values[k] = float(tok)
-        except ValueError:
-            raise FormatError(path, f"not a number: {tok!r} (token {k + 1})", line=number, code="bad-number") from None
-        if not np.isfinite(values[k]):
-            raise FormatError(path, f"{tok!r} is not a finite number (token {k + 1})", line=number, code="bad-number")
-    return values
+def read_lines(data: bytes, path: str, report: Report, class_count: int | None = None,
+               class_source: str | None = None, tolerance: float = 0.01) -> list[Line]:
+    """The lines of a label file that the reader keeps. Problems go to ``report`` through the scan the validator
+    uses (raise in strict mode; in lenient mode the line is skipped and counted by its slug)."""
+    sink = ReaderSink(report, FATAL, tally=KEPT)
+    columns = scan(data, path, sink, class_count, class_source, tolerance)
+    duplicates = sink.tallied["CC401"]
+    if duplicates:
+        report.notice("duplicate-line", f"{path}: {duplicates} duplicate line(s) kept", count=duplicates)
+    v = columns.values
+    return [Line(number, int(v[start]), v[start + 1 : start + n])
+            for number, start, n in zip(columns.numbers, columns.starts.tolist(), columns.counts.tolist())
+            if number not in sink.rejected]
 
 
-def _line_shape_error(path: str, number: int, n: int) -> FormatError | None:
-    if n == 5 or (n >= 7 and n % 2 == 1):
-        return None
-    if n == 1:
-        return FormatError(path, "a class id with no coordinates", line=number, code="bad-line")
-    if n % 2 == 0:
-        return FormatError(path, f"odd number of coordinates ({n - 1}): x and y must come in pairs",
-                           line=number, code="odd-coordinates")
-    return FormatError(path, f"{(n - 1) // 2} points: a polygon needs at least 3 (a box line has 4 numbers)",
-                       line=number, code="too-few-points")
+def parse_text(text: str, path: str, report: Report, class_count: int | None = None,
+               tolerance: float = 0.01) -> list[Line]:
+    """``read_lines`` for text already decoded."""
+    return read_lines(text.encode("utf-8"), path, report, class_count, "the class names", tolerance)
 
 
 def parse_line(text: str, number: int = 1, path: str = "<line>") -> Line | None:
-    """Parse one label line (``None`` for a blank one); raise ``FormatError`` on anything malformed."""
-    tokens = text.split()
-    if not tokens:
-        return None
-    values = _check_tokens(tokens, number, path)
-    shape_error = _line_shape_error(path, number, len(tokens))
-    if shape_error:
-        raise shape_error
-    return Line(number, _class_index(values[0], tokens[0], number, path), values[1:])
-
-
-def _class_index(value: float, token: str, number: int, path: str) -> int:
-    if value != int(value) or value < 0:
-        raise FormatError(path, f"class id {token!r} is not a non-negative integer", line=number, code="bad-class")
-    return int(value)
-
-
-_NUMBER_TEXT = re.compile(r"[0-9.eE+\- \n]*")
-_NEGATIVE_INT_ZERO = re.compile(r"-0(?![0-9.])")
-
-
-def _numbers(text: str) -> npt.NDArray[np.float64] | None:
-    """Every number of a whitespace-separated text, or ``None`` when something is not a number.
-
-    orjson's float parser is about twice as fast as ``np.fromstring`` and gives the same doubles
-    (checked bit for bit on 46 million YOLO coordinates, 17-digit and exponent forms included). It is
-    used only on text made of digits, signs, dots, exponents, spaces and newlines, so that nothing
-    but numbers can come out of it, and not on ``-0`` (an integer to JSON, so its sign would go)."""
-    if _NUMBER_TEXT.fullmatch(text) and not ("-0" in text and _NEGATIVE_INT_ZERO.search(text)):
-        import orjson
-
-        try:
-            parsed = orjson.loads("[" + text.strip("\n").replace("\n", ",").replace(" ", ",") + "]")
-            return np.array(parsed, dtype=np.float64)
-        except (ValueError, TypeError, OverflowError):
-            pass  # not JSON-shaped (a blank line, ".5", "1."): numpy parses it or says no
-    try:
-        return np.fromstring(text, sep=" ")  # type: ignore[call-overload,no-any-return,unused-ignore]
-    except ValueError:
-        return None
-
-
-def _fast_split(text: str) -> tuple[list[str], npt.NDArray[np.float64], list[int]] | None:
-    """Whole-file parse in C for regular files (single spaces, no tabs); ``None`` sends the file to
-    the line-by-line path, which also finds and names any error."""
-    if "\t" in text or "  " in text or " \n" in text or "\n " in text or text[:1] == " " or text[-1:] == " ":
-        return None
-    lines = text.split("\n")
-    values = _numbers(text)
-    if values is None:
-        return None
-    counts = [line.count(" ") + 1 if line else 0 for line in lines]
-    if sum(counts) != values.size or not np.isfinite(values).all():
-        return None
-    return lines, values, counts
-
-
-def parse_text(text: str, path: str, report: Report) -> list[Line]:
-    """All lines of a label file. Malformed lines go to the report (raise in strict mode, else skipped)."""
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    fast = _fast_split(text)
-    parsed: list[Line] = []
-    if fast is not None:
-        lines, values, counts = fast
-        offset = 0
-        for k, n in enumerate(counts):
-            if n == 0:
-                continue
-            start, offset = offset, offset + n
-            error = _line_shape_error(path, k + 1, n)
-            if error is None and (values[start] != int(values[start]) or values[start] < 0):
-                token = lines[k].split(" ", 1)[0]
-                error = FormatError(path, f"class id {token!r} is not a non-negative integer", line=k + 1,
-                                    code="bad-class")
-            if error is not None:
-                report.problem(error)
-                continue
-            parsed.append(Line(k + 1, int(values[start]), values[start + 1 : offset]))
-        return parsed
-    for k, raw in enumerate(text.split("\n")):
-        try:
-            line = parse_line(raw, k + 1, path)
-        except FormatError as error:
-            report.problem(error)
-            continue
-        if line is not None:
-            parsed.append(line)
-    return parsed
+    """One label line as line ``number`` of a file (``None`` for a blank one); ``FormatError`` if malformed."""
+    lines = read_lines(("\n" * (number - 1) + text).encode("utf-8"), path, Report(strict=True))
+    return lines[0] if lines else None
 
 
 def to_instance(line: Line, width: int, height: int, category_id: int) -> Instance:
@@ -204,56 +118,30 @@ class Unit:
     file_name: str
     split: str | None
     class_count: int | None
+    class_source: str | None = None  # where the class names come from, for messages
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(read_text(path))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise FormatError(path, f"not valid YAML: {getattr(exc, 'problem', exc)}", line=line, code="bad-yaml") from None
+    """A data.yaml as a mapping; anything else is a bad class list."""
+    data, problem = read_yaml(path)
+    if problem is not None:
+        raise FormatError(path, problem.message, line=problem.line, code="bad-class-list")
     if not isinstance(data, dict):
-        raise FormatError(path, "expected a mapping with 'names'", code="bad-yaml")
+        raise FormatError(path, "expected a mapping with 'names'", code="bad-class-list")
     return data
 
 
-def names_from_yaml(path: Path) -> list[str] | None:
-    names = _load_yaml(path).get("names")
-    if names is None:
-        return None
-    if isinstance(names, list):
-        return [str(n) for n in names]
-    if isinstance(names, dict):
-        try:
-            indexed = {int(k): str(v) for k, v in names.items()}
-        except (TypeError, ValueError):
-            raise FormatError(path, "'names' keys must be class indices", code="bad-yaml") from None
-        if sorted(indexed) != list(range(len(indexed))):
-            raise FormatError(path, f"'names' indices must be 0..{len(indexed) - 1}, got {sorted(indexed)}",
-                              code="bad-yaml")
-        return [indexed[i] for i in range(len(indexed))]
-    raise FormatError(path, "'names' must be a list or an {index: name} mapping", code="bad-yaml")
-
-
-def names_from_txt(path: Path) -> list[str]:
-    return [line.strip() for line in read_text(path).splitlines() if line.strip()]
+def names_from_file(path: Path) -> list[str] | None:
+    """The class names of a data.yaml or a classes.txt (``None``: a YAML without ``names``); a list that cannot
+    be read is an error that names the file."""
+    names, problem = read_list(path)
+    if problem is not None:
+        raise FormatError(path, problem.message, line=problem.line, code="bad-class-list")
+    return names
 
 
 def _find_yaml(root: Path) -> Path | None:
-    for name in YAML_NAMES:
-        if (root / name).is_file():
-            return root / name
-    for candidate in sorted(root.glob("*.y*ml")):
-        if candidate.suffix in (".yaml", ".yml") and not is_junk(candidate.name):
-            try:
-                if "names" in _load_yaml(candidate):
-                    return candidate
-            except FormatError:
-                continue
-    return None
+    return yaml_list_in(root)
 
 
 def _find_names_txt(root: Path, label_dirs: list[Path]) -> Path | None:
@@ -270,15 +158,18 @@ def _find_names_txt(root: Path, label_dirs: list[Path]) -> Path | None:
 
 
 def _resolve_names(root: Path, yaml_path: Path | None, label_dirs: list[Path], options: ReadOptions,
-                   report: Report) -> list[str] | None:
+                   report: Report) -> tuple[list[str] | None, str | None]:
+    """The class names and where they come from (for messages): --names, else data.yaml, else classes.txt."""
     if options.names is not None:
-        return list(options.names)
-    from_yaml = names_from_yaml(yaml_path) if yaml_path else None
+        return list(options.names), "--names"
+    from_yaml = names_from_file(yaml_path) if yaml_path else None
     txt = _find_names_txt(root, label_dirs)
-    from_txt = names_from_txt(txt) if txt else None
+    from_txt = names_from_file(txt) if txt else None
     if from_yaml is not None and from_txt is not None and from_yaml != from_txt:
         report.notice("names-disagree", f"{txt} lists {from_txt}, {yaml_path} lists {from_yaml}; using {yaml_path}")
-    return from_yaml if from_yaml is not None else from_txt
+    if from_yaml is not None:
+        return from_yaml, str(yaml_path)
+    return from_txt, str(txt) if txt else None
 
 
 def _label_dirs(root: Path, junk: list[str]) -> list[Path]:
@@ -337,14 +228,14 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     if root.name == "labels":
         root = root.parent
     yaml_path = yaml_path or _find_yaml(root) or (_find_yaml(root.parent) if path.name == "labels" else None)
-    names = _resolve_names(root, yaml_path, label_dirs, options, report)
+    names, names_source = _resolve_names(root, yaml_path, label_dirs, options, report)
 
     labels = _find_labels(root, label_dirs, junk)
     images = _find_images(root, label_dirs, labels, options.images, junk)
     for item in sorted(set(junk)):
         report.notice("junk-skipped", item)
     image_root = os.path.commonpath([os.path.dirname(p) for p in images.values()]) if images else str(root / "images")
-    units = _pair(root, labels, images, image_root, names, options, report)
+    units = _pair(root, labels, images, image_root, names, names_source, options, report)
     no_label = sum(1 for u in units if u.label is None)
     if no_label:
         report.notice("image-without-label", f"{no_label} image(s) have no label file: read as images with no objects",
@@ -414,7 +305,7 @@ def _find_images(root: Path, label_dirs: list[Path], labels: dict[str, tuple[str
 
 
 def _pair(root: Path, labels: dict[str, tuple[str, str]], images: dict[str, str], image_root: str,
-          names: list[str] | None, options: ReadOptions, report: Report) -> list[Unit]:
+          names: list[str] | None, names_source: str | None, options: ReadOptions, report: Report) -> list[Unit]:
     """One unit per image (with or without a label), and per label without an image when sizes are given."""
     units: list[Unit] = []
     base = str(root)
@@ -439,7 +330,7 @@ def _pair(root: Path, labels: dict[str, tuple[str, str]], images: dict[str, str]
                 inside = folder == base or folder.startswith(base + os.sep)
                 splits[folder] = _split_of(Path(_rel(folder, base))) if inside else None
             split = splits[folder]
-        units.append(Unit(label, image, file_name, split, class_count))
+        units.append(Unit(label, image, file_name, split, class_count, names_source))
     return units
 
 def load(unit: Unit, options: ReadOptions, report: Report) -> ImageRecord:
@@ -452,33 +343,36 @@ def load(unit: Unit, options: ReadOptions, report: Report) -> ImageRecord:
     instances: list[Instance] = []
     if unit.label is not None:
         path = unit.label
-        text = read_text(Path(path))
-        boxes = _box_file(text, width, height, unit.class_count, options.coordinate_tolerance)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise FormatError(path, f"cannot read: {exc.strerror or exc}", code="unreadable") from None
+        boxes = _box_file(data, width, height, unit.class_count, options.coordinate_tolerance)
         if boxes is not None:
             return ImageRecord.trusted(file_name=unit.file_name, width=width, height=height, split=unit.split,
                                        label=None, instances=boxes, attributes={})
-        lines = parse_text(text, path, report)
-        _check_lines(lines, path, unit.class_count, options.coordinate_tolerance, report)
-        seen: Counter[bytes] = Counter()
-        for line in lines:
-            seen[line.values.tobytes() + line.class_index.to_bytes(4, "little")] += 1
+        for line in read_lines(data, path, report, unit.class_count, unit.class_source, options.coordinate_tolerance):
             instances.append(to_instance(line, width, height, line.class_index + 1))
-        duplicates = sum(n - 1 for n in seen.values() if n > 1)
-        if duplicates:
-            report.notice("duplicate-line", f"{path}: {duplicates} duplicate line(s) kept", count=duplicates)
     return ImageRecord.trusted(file_name=unit.file_name, width=width, height=height, split=unit.split,
-                                       label=None, instances=instances, attributes={})
+                               label=None, instances=instances, attributes={})
 
 
-def _box_file(text: str, width: int, height: int, names_count: int | None, tol: float) -> list[Instance] | None:
+def _box_file(data: bytes, width: int, height: int, names_count: int | None, tol: float) -> list[Instance] | None:
     """A regular file of box lines only, all valid and distinct: its instances in one pass over plain floats
     (the YOLO boxes -> VOC hot path; numpy calls cost more than they save on a handful of lines). Anything
     else gives ``None``, and the line-by-line path reads the file and reports what is wrong with it."""
+    if data.startswith(BOM) or b"\r" in data:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
     if not text.strip():
         return []
     if text.split("\n", 1)[0].count(" ") != 4:  # not a box line first: no second whole-file parse of polygons
         return None
-    fast = _fast_split(text) if "\r" not in text else None
+    fast = split_regular(text)
     if fast is None or any(n not in (0, 5) for n in fast[2]):
         return None
     flat = fast[1].tolist()
@@ -498,35 +392,6 @@ def _box_file(text: str, width: int, height: int, names_count: int | None, tol: 
                                                                    y=cy * height - h / 2, w=w, h=h),
                             iscrowd=False, score=None, attributes={}))
     return out
-
-
-def _check_lines(lines: list[Line], path: str, names_count: int | None, tol: float, report: Report) -> None:
-    """Range checks; offending lines are removed from ``lines`` (lenient) or raise (strict)."""
-    if not lines:
-        return
-    if names_count is None or max(line.class_index for line in lines) < names_count:
-        every = np.concatenate([line.values for line in lines])
-        if every.min() >= -tol and every.max() <= 1 + tol:
-            sizes = [ln.values[2:] for ln in lines if ln.is_box]
-            if not sizes or np.concatenate(sizes).min() > 0:
-                return  # the common case, checked in a few numpy calls per file
-    bad: dict[int, FormatError] = {}
-    for idx, line in enumerate(lines):
-        v = line.values
-        if names_count and line.class_index >= names_count:
-            bad[idx] = FormatError(path, f"class id {line.class_index} is outside names (0..{names_count - 1})",
-                                   line=line.number, code="bad-class")
-        elif v.min() < -tol or v.max() > 1 + tol:
-            worst = v[np.argmax(np.maximum(-v, v - 1))]
-            bad[idx] = FormatError(path, f"coordinate {worst:g} is far outside [0, 1]: normalised against the wrong "
-                                   "image size?", line=line.number, code="out-of-range")
-        elif line.is_box and (v[2] <= 0 or v[3] <= 0):
-            bad[idx] = FormatError(path, f"box of zero or negative size ({v[2]:g} x {v[3]:g})", line=line.number,
-                                   code="empty-box")
-    for idx in sorted(bad):
-        report.problem(bad[idx])
-    if bad:
-        lines[:] = [line for idx, line in enumerate(lines) if idx not in bad]
 
 
 # ---------------------------------------------------------------------------------------------
