@@ -113,6 +113,32 @@ def test_docs_import_only_what_exists() -> None:
     assert seen
 
 
+# Backticked hyphenated words in the docs that are neither problem slugs nor notices: names of other things.
+NOT_SLUGS = {"cytoconv-validate", "mask-classes", "per-class", "wbc-cell", "yolo-seg", "yolo-det"}
+
+
+def test_problem_slugs_in_the_docs_exist() -> None:
+    """A slug the docs name (`empty-box`, `holes-bridged`) is in the problem vocabulary or the notices, or is a
+    code the source raises or counts: a renamed slug fails here, naming the page."""
+    import cytoconv.problems as problems
+    from cytoconv.formats import FORMATS
+
+    known = {p.name for p in getattr(problems, "PROBLEMS", problems.RULES).values()}
+    known |= set(getattr(problems, "NOTICES", {})) | set(FORMATS) | NOT_SLUGS
+    for path in (ROOT / "cytoconv").rglob("*.py"):
+        known |= set(re.findall(r"""code=["']([a-z-]+)["']""", path.read_text(encoding="utf-8")))
+        known |= set(
+            re.findall(r"""(?:notice|code_of)\(\s*["']([a-z-]+)["']""", path.read_text(encoding="utf-8"))
+        )
+    for page in sorted(DOCS.rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        slugs = re.findall(r"`([a-z]+(?:-[a-z]+)+)`", text) + re.findall(
+            r"\b\d+ x ([a-z]+(?:-[a-z]+)+)", text
+        )
+        for slug in slugs:
+            assert slug in known, f"{page.relative_to(ROOT)}: `{slug}` is no problem, notice or format name"
+
+
 def _is_module(name: str) -> bool:
     try:
         importlib.import_module(name)
