@@ -39,8 +39,9 @@ def _cell(text: object) -> str:
     """Table cell text: HTML-escaped outside code spans (descriptions hold ``<size>``, ``<class>/<image>``),
     pipes escaped, on one line."""
     pieces = str(text).replace("\n", " ").split("`")
-    pieces = [p if i % 2 else html.escape(p, quote=False) for i, p in enumerate(pieces)]  # odd: inside `...`
-    return "`".join(pieces).replace("|", "\\|")
+    # odd pieces are inside `...`, where Python-Markdown's tables neither split at | nor unescape entities
+    pieces = [p if i % 2 else html.escape(p, quote=False).replace("|", "\\|") for i, p in enumerate(pieces)]
+    return "`".join(pieces)
 
 
 def _table(header: list[str], rows: list[list[object]]) -> str:
