@@ -159,7 +159,7 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     else:
         rows, categories, stored_root = _read_json(path, report)
     if len({c.name for c in categories}) != len(categories):
-        raise FormatError(path, "a class name appears twice", code="duplicate-name")
+        raise FormatError(path, "a class name appears twice", code="duplicate-class-name")
     if options.images is not None:
         image_root = str(options.images.resolve())
     elif stored_root is not None and os.path.isdir(stored_root):
@@ -175,12 +175,12 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
             label_id = by_name.get(label)
             if label_id is None:
                 report.problem(FormatError(path, f"class {label!r} is not among the class names", line=line,
-                                           code="unknown-category"))
+                                           code="unknown-class"))
                 continue
             label = label_id
         elif label is not None and label not in known_ids:
             report.problem(FormatError(path, f"{file_name}: label {label} is not a category id", line=line,
-                                       code="unknown-category"))
+                                       code="unknown-class"))
             continue
         units.append(ManifestUnit(file_name, label, width, height, split, os.path.join(image_root, file_name), where))
     return ReadPlan(categories=categories, units=units, image_root=image_root, info={"source": str(path)})

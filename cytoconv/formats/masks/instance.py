@@ -101,7 +101,7 @@ def load(unit: LabelUnit, options: ReadOptions, report: Report) -> ImageRecord:
     for label, start, end in zip(ids.tolist(), starts, ends):
         category_id = 1 if classes is None else classes.get(label)
         if category_id is None:
-            report.problem(FormatError(unit.mask, f"label id {label} has no row in {MARKER}", code="unknown-category"))
+            report.problem(FormatError(unit.mask, f"label id {label} has no row in {MARKER}", code="unknown-class"))
             continue
         ys, xs = np.divmod(where[start:end], width)
         y0, x0 = int(ys.min()), int(xs.min())

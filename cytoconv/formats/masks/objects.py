@@ -53,7 +53,7 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         images = sorted(p for p in (sample / "images").iterdir() if is_image_name(p.name))
         if len(images) != 1:
             report.problem(FormatError(sample / "images", f"expected one image, found {len(images)}",
-                                       code="no-image"))
+                                       code="label-without-image"))
             continue
         masks = sorted((str(p) for p in (sample / "masks").iterdir()
                         if is_image_name(p.name) and not p.name.startswith(".")), key=lambda m: natural_key(m))

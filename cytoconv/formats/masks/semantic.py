@@ -172,7 +172,7 @@ def paired_masks(path: Path, options: ReadOptions, report: Report, what: str) ->
     out = []
     for mask, image in pairs:
         if image is None:
-            report.problem(FormatError(mask, f"{what} without an image (give --images DIR)", code="no-image"))
+            report.problem(FormatError(mask, f"{what} without an image (give --images DIR)", code="label-without-image"))
             continue
         out.append((mask, image, os.path.relpath(image, image_root).replace(os.sep, "/")))
     return out, image_root
@@ -243,7 +243,7 @@ def _check_strays(arr: npt.NDArray[np.integer], unit: MaskUnit, report: Report) 
     stray = {v: n for v, n in value_counts(arr).items() if v not in mapped}
     if stray:
         shown = ", ".join(f"{v} ({n} px)" for v, n in sorted(stray.items()))
-        report.problem(FormatError(unit.mask, f"values not in the class map: {shown}", code="unmapped-value"))
+        report.problem(FormatError(unit.mask, f"values not in the class map: {shown}", code="unmapped-mask-value"))
         report.notice("unmapped-pixels", f"{unit.mask}: {shown} read as background", count=sum(stray.values()))
 
 
@@ -333,7 +333,7 @@ class SemanticMaskWriter:
         if value is None:
             if not 0 < category_id <= MAX_VALUE or self.categories:
                 raise FormatError(record.file_name, f"category id {category_id} is not among the categories",
-                                  code="unknown-category")
+                                  code="unknown-class")
             value = category_id
         return value
 

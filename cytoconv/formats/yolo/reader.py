@@ -56,8 +56,9 @@ def read_lines(data: bytes, path: str, report: Report, class_count: int | None =
                class_source: str | None = None, tolerance: float = 0.01) -> list[Line]:
     """The lines of a label file that the reader keeps. Problems go to ``report`` through the scan the validator
     uses (raise in strict mode; in lenient mode the line is skipped and counted by its slug)."""
-    sink = ReaderSink(report, FATAL, tally=KEPT)
+    sink = ReaderSink(report, FATAL, tally=KEPT, earliest=True)
     columns = scan(data, path, sink, class_count, class_source, tolerance)
+    sink.finish()
     duplicates = sink.tallied["CC401"]
     if duplicates:
         report.notice("duplicate-line", f"{path}: {duplicates} duplicate line(s) kept", count=duplicates)
@@ -319,7 +320,7 @@ def _pair(root: Path, labels: dict[str, tuple[str, str]], images: dict[str, str]
             assert label is not None and label_entry is not None
             if options.image_size is None:
                 report.problem(FormatError(label, "label without an image (give --images DIR or --image-size WxH)",
-                                           code="no-image"))
+                                           code="label-without-image"))
                 continue
             file_name = key.removeprefix("images/") + ".jpg"
             split = _split_of(Path(_rel(os.path.dirname(label), os.path.dirname(label_entry[1]))))
@@ -446,7 +447,7 @@ class YoloWriter:
             cls = self.index.get(inst.category_id) if self.index is not None else inst.category_id - 1
             if cls is None or cls < 0:
                 raise FormatError(record.file_name, f"category id {inst.category_id} is not among the categories",
-                                  code="unknown-category")
+                                  code="unknown-class")
             g = inst.geometry
             if isinstance(g, Rle) and task != "detect":
                 from cytoconv.geometry.outline import trace
