@@ -1,9 +1,12 @@
-"""COCO JSON checks: structure, ids, references, and every annotation's geometry against its image.
+"""COCO JSON checks of ``cytoconv validate``: the syntax scan (shared with the reader), then what only the
+validator looks at: ``area`` and a bbox beside a segmentation, bbox and area against the segmentation, polygon
+validity, duplicate objects, and the image files.
 
 Findings name the annotation (``annotation_id``) or image (``image_id``); JSON syntax errors name the line.
 The reference for ``area`` is the pycocotools raster of the segmentation (what COCOeval uses), for ``bbox`` the
 bounds of the polygon vertices (or of the RLE's pixels). pycocotools and shapely are imported only when a file
-has segmentations to measure.
+has segmentations to measure. The scan reports first and these checks after it, so the first error of a file
+is where ``cytoconv convert`` stops on it.
 """
 
 from __future__ import annotations
@@ -12,28 +15,27 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from cytoconv.formats.coco.syntax import (
+    BOM,
+    NOT_AN_OBJECT,
+    POLYGON,
+    RLE,
+    Coco,
+    bbox_problem,
+    looks_like_coco,
+    parse_json,
+    scan,
+)
 from cytoconv.problems import Fix
-from cytoconv.validate.config import Settings
+from cytoconv.validate.config import FindingSink, Settings
 from cytoconv.validate.findings import Finding
 
-BOM = b"\xef\xbb\xbf"
-COCO_KEYS = (b'"images"', b'"annotations"', b'"categories"')
-
-
-def looks_like_coco(path: str) -> bool:
-    """A JSON object that names ``images``, ``annotations`` or ``categories`` in its first 64 KB."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
-    except OSError:
-        return False
-    head = head[3:] if head.startswith(BOM) else head
-    return head.lstrip()[:1] == b"{" and any(k in head for k in COCO_KEYS)
+__all__ = ["BOM", "check_bytes", "check_file", "discover", "image_dir_of", "looks_like_coco", "referenced_images"]
 
 
 def image_dir_of(json_path: str) -> str:
@@ -41,10 +43,6 @@ def image_dir_of(json_path: str) -> str:
     ``annotations/``, else the JSON's own folder (Roboflow)."""
     parent = os.path.dirname(os.path.abspath(json_path))
     return os.path.dirname(parent) if os.path.basename(parent) == "annotations" else parent
-
-
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value: Any) -> bool:
@@ -73,6 +71,7 @@ class _Raster:
 
 
 def check_file(path: str, settings: Settings, pairing: bool = False) -> list[Finding]:
+    """``check_bytes`` of a file on disk (CC001 when it cannot be read)."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -83,217 +82,87 @@ def check_file(path: str, settings: Settings, pairing: bool = False) -> list[Fin
 
 
 def check_bytes(data: bytes, path: str, settings: Settings, pairing: bool = False) -> list[Finding]:
-    """Every finding of one COCO file. ``pairing``: also report image entries whose file is missing."""
-    out: list[Finding] = []
-    on, finding = settings.on, settings.finding
-    if data.startswith(BOM):
-        if on("CC006"):
-            out.append(finding("CC006", path, "starts with a UTF-8 byte-order mark", line=1, fix=Fix("bom")))
-        data = data[3:]
-    if b"\r" in data and on("CC005"):
-        first = data.count(b"\n", 0, data.index(b"\r")) + 1
-        out.append(finding("CC005", path, ("CRLF" if b"\r\n" in data else "CR") + " line endings", line=first,
-                           fix=Fix("line-endings")))
-    import orjson
-
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        if on("CC002"):
-            reason = exc.msg.split(":")[0] if exc.msg else "invalid JSON"
-            if exc.pos >= len(data.rstrip()):
-                reason = "truncated JSON (the file ends too early)"
-            out.append(finding("CC002", path, f"not valid JSON: {reason} (column {exc.colno})", line=exc.lineno))
-        return out
-    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list) \
-            or not isinstance(doc.get("categories"), list) or not isinstance(doc.get("annotations", []), list):
-        if on("CC003"):
-            out.append(finding("CC003", path, "not a COCO file: needs 'images' and 'categories' lists (and "
-                               "'annotations', a list, if present)"))
-        return out
-    sizes = _images(doc["images"], path, settings, out)
-    categories = _categories(doc["categories"], path, settings, out)
-    annotations = doc.get("annotations", [])
-    if not annotations and on("CC004"):
-        out.append(finding("CC004", path, "no annotations: every image has no objects"))
+    """Every finding of one COCO file: the scan's (the same the reader stops on), then the validator's own.
+    ``pairing``: also report image entries whose file is missing."""
+    sink = settings.sink()
+    coco = scan(data, path, sink)
+    if coco is None:
+        return sink.findings
     geometry = _Geometry()
-    _annotations(annotations, sizes, categories, path, settings, out, geometry)
-    _measure(geometry, path, settings, out)
-    _image_files(doc["images"], path, sizes, settings, out, pairing)
-    return out
+    _annotations(coco, path, settings, sink, geometry)
+    _measure(geometry, path, settings, sink)
+    _image_files(coco, path, settings, sink, pairing)
+    return sink.findings
 
 
-def _images(images: list[Any], path: str, settings: Settings, out: list[Finding]) -> dict[int, tuple[int, int] | None]:
-    """Image id -> (width, height), ``None`` when the size is unusable."""
-    sizes: dict[int, tuple[int, int] | None] = {}
-    for k, image in enumerate(images):
-        image_id: Any = image.get("id") if isinstance(image, dict) else None
-        if not _is_int(image_id):
-            if settings.on("CC003"):
-                out.append(settings.finding("CC003", path, f"images[{k}] has no integer 'id'"))
-            continue
-        if image_id in sizes:
-            if settings.on("CC601"):
-                out.append(settings.finding("CC601", path, f"image id {image_id} appears twice (images[{k}])",
-                                            image_id=image_id))
-            continue
-        width: Any = image.get("width")
-        height: Any = image.get("height")
-        ok = _is_int(width) and _is_int(height) and width > 0 and height > 0
-        sizes[image_id] = (width, height) if ok else None
-        if not ok and settings.on("CC003"):
-            out.append(settings.finding("CC003", path, f"'width' and 'height' must be positive integers, got "
-                                        f"{width!r} x {height!r}", image_id=image_id))
-        if not isinstance(image.get("file_name"), str) and settings.on("CC003"):
-            out.append(settings.finding("CC003", path, "no 'file_name' string", image_id=image_id))
-    return sizes
-
-
-def _categories(categories: list[Any], path: str, settings: Settings, out: list[Finding]) -> set[int]:
-    ids: set[int] = set()
-    for k, category in enumerate(categories):
-        cid: Any = category.get("id") if isinstance(category, dict) else None
-        if not _is_int(cid):
-            if settings.on("CC003"):
-                out.append(settings.finding("CC003", path, f"categories[{k}] has no integer 'id'"))
-            continue
-        if cid in ids and settings.on("CC603"):
-            out.append(settings.finding("CC603", path, f"category id {cid} appears twice (categories[{k}])"))
-        ids.add(cid)
-    return ids
-
-
-def _annotations(annotations: list[Any], sizes: dict[int, tuple[int, int] | None], categories: set[int], path: str,
-                 settings: Settings, out: list[Finding], geometry: _Geometry) -> None:
-    on, finding = settings.on, settings.finding
-    seen_ids: set[int] = set()
+def _annotations(coco: Coco, path: str, settings: Settings, sink: FindingSink, geometry: _Geometry) -> None:
+    """What the reader does not read: ``area``, a bbox beside a segmentation, and their agreement with the
+    geometry; objects that repeat one another; polygons collected for the bulk measures."""
+    on = settings.on
+    cols = coco.annotations
     seen_objects: dict[tuple[Any, ...], Any] = {}
     import orjson
 
-    for k, ann in enumerate(annotations):
-        if not isinstance(ann, dict):
-            if on("CC003"):
-                out.append(finding("CC003", path, f"annotations[{k}] is not an object"))
+    for k, kind in enumerate(cols.kind):
+        if kind == NOT_AN_OBJECT:
             continue
-        aid: Any = ann.get("id")
-        ref: int | str = aid if _is_int(aid) else f"#{k}"
-        if not _is_int(aid):
-            if on("CC003"):
-                out.append(finding("CC003", path, f"annotations[{k}] has no integer 'id'", annotation_id=ref))
-        elif aid in seen_ids:
-            if on("CC602"):
-                out.append(finding("CC602", path, f"annotation id {aid} appears twice (annotations[{k}])",
-                                   annotation_id=aid))
-        else:
-            seen_ids.add(aid)
-            if aid == 0 and on("CC604"):
-                out.append(finding("CC604", path, "annotation id 0: COCOeval takes id 0 for 'no match', so this "
-                                   "object can never count as found", annotation_id=0))
-        image_id: Any = ann.get("image_id")
-        category_id: Any = ann.get("category_id")
-        size: tuple[int, int] | None = None
-        if not _is_int(image_id):
-            if on("CC003"):
-                out.append(finding("CC003", path, "no integer 'image_id'", annotation_id=ref))
-        elif image_id not in sizes:
-            if on("CC605"):
-                out.append(finding("CC605", path, f"image id {image_id} is not in 'images'", annotation_id=ref))
-        else:
-            size = sizes[image_id]
-        if not _is_int(category_id):
-            if on("CC003"):
-                out.append(finding("CC003", path, "no integer 'category_id'", annotation_id=ref))
-        elif category_id not in categories and on("CC202"):
-            out.append(finding("CC202", path, f"category id {category_id} is not in 'categories'", annotation_id=ref))
-        if ann.get("iscrowd") and on("CC608"):
-            out.append(finding("CC608", path, "a crowd object (iscrowd 1): COCOeval ignores it, and a cell is "
-                               "rarely a crowd", annotation_id=ref))
-        bbox = _bbox(ann, ref, size, path, settings, out)
-        _segmentation(ann, ref, size, bbox, path, settings, out, geometry)
-        if on("CC401") and _is_int(image_id):
-            key = (image_id, category_id, orjson.dumps(ann.get("segmentation")), orjson.dumps(ann.get("bbox")))
+        aid, image_id = cols.ids[k], cols.image_ids[k]
+        ref: int | str = aid if aid is not None else f"#{k}"
+        size = coco.sizes.get(image_id) if image_id is not None else None
+        seg, raw_bbox, area = cols.segmentations[k], cols.bboxes[k], cols.areas[k]
+        box_only = seg is None or seg == []
+        bbox: list[float] | None = None
+        if raw_bbox is not None:
+            problem = bbox_problem(raw_bbox)
+            if problem is not None and not box_only and on(problem[0]):  # a box-only one: the scan said it
+                sink(problem[0], path, problem[1], annotation_id=ref)
+            if problem is None or problem[0] == "CC303":
+                bbox = [float(v) for v in raw_bbox]
+        if area is not None and not _is_number(area) and on("CC003"):
+            sink("CC003", path, f"'area' must be a finite number, got {area!r}", annotation_id=ref)
+        if box_only:
+            if bbox is not None:
+                _box(bbox, area, size, ref, path, settings, sink)
+        elif kind == POLYGON:
+            _polygon(seg, bbox, area, size, ref, path, settings, sink, geometry)
+        elif kind == RLE and (on("CC606") or on("CC607")):
+            geometry.raster.append(_Raster(ref, seg, seg["size"][0], seg["size"][1],
+                                           float(area) if _is_number(area) else None, bbox))
+        if on("CC401") and image_id is not None:
+            key = (image_id, cols.category_ids[k], orjson.dumps(seg), orjson.dumps(raw_bbox))
             first = seen_objects.setdefault(key, ref)
             if first != ref:
-                out.append(finding("CC401", path, f"the same object as annotation {first} (image {image_id})",
-                                   annotation_id=ref))
+                sink("CC401", path, f"the same object as annotation {first} (image {image_id})", annotation_id=ref)
 
 
-def _bbox(ann: dict[str, Any], ref: int | str, size: tuple[int, int] | None, path: str, settings: Settings,
-          out: list[Finding]) -> list[float] | None:
-    """The annotation's bbox when it is usable; its own problems reported."""
-    on, finding = settings.on, settings.finding
-    bbox: Any = ann.get("bbox")
-    if bbox is None:
-        return None
-    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
-        if on("CC003"):
-            out.append(finding("CC003", path, f"'bbox' must be 4 finite numbers [x, y, w, h], got {bbox!r}",
-                               annotation_id=ref))
-        return None
-    x, y, w, h = (float(v) for v in bbox)
-    if w < 0 or h < 0:
-        if on("CC304"):
-            out.append(finding("CC304", path, f"bbox of negative size ({w:g} x {h:g})", annotation_id=ref))
-        return None
-    if (w == 0 or h == 0) and on("CC303"):
-        out.append(finding("CC303", path, f"bbox of zero size ({w:g} x {h:g})", annotation_id=ref))
+def _box(bbox: list[float], area: Any, size: tuple[int, int] | None, ref: int | str, path: str,
+         settings: Settings, sink: FindingSink) -> None:
+    """A box-only annotation: inside its image, and ``area`` its w x h."""
+    x, y, w, h = bbox
     tol = settings.pixel_tolerance
-    segmentation = ann.get("segmentation")
-    if segmentation in (None, []) and size is not None and on("CC305") and (  # else the shape itself is checked
+    if size is not None and settings.on("CC305") and (
             x < -tol or y < -tol or x + w > size[0] + tol or y + h > size[1] + tol):
-        out.append(finding("CC305", path, f"bbox [{x:g}, {y:g}, {w:g}, {h:g}] reaches outside the {size[0]}x{size[1]} "
-                           f"image (tolerance {tol:g} px)", annotation_id=ref))
-    area: Any = ann.get("area")
-    if segmentation in (None, []) and _is_number(area) and on("CC607"):
-        _compare_area(float(area), w * h, "the bbox's w x h", ref, path, settings, out)
-    return [x, y, w, h]
+        sink("CC305", path, f"bbox [{x:g}, {y:g}, {w:g}, {h:g}] reaches outside the {size[0]}x{size[1]} image "
+             f"(tolerance {tol:g} px)", annotation_id=ref)
+    if _is_number(area) and settings.on("CC607"):
+        _compare_area(float(area), w * h, "the bbox's w x h", ref, path, settings, sink)
 
 
-def _segmentation(ann: dict[str, Any], ref: int | str, size: tuple[int, int] | None, bbox: list[float] | None,
-                  path: str, settings: Settings, out: list[Finding], geometry: _Geometry) -> None:
-    on, finding = settings.on, settings.finding
-    seg: Any = ann.get("segmentation")
-    area: Any = ann.get("area")
-    if area is not None and not _is_number(area) and on("CC003"):
-        out.append(finding("CC003", path, f"'area' must be a finite number, got {area!r}", annotation_id=ref))
-    if seg is None or seg == []:
-        if ann.get("bbox") is None and on("CC003"):
-            out.append(finding("CC003", path, "no segmentation and no bbox", annotation_id=ref))
-        return
-    if isinstance(seg, dict):
-        _rle(seg, ref, size, bbox, area, path, settings, out, geometry)
-        return
-    if not isinstance(seg, list):
-        if on("CC003"):
-            out.append(finding("CC003", path, "'segmentation' must be polygons, an RLE or []", annotation_id=ref))
-        return
-    rings = []
-    for j, part in enumerate(seg):
-        where = f"polygon {j + 1} of {len(seg)}" if len(seg) > 1 else "the polygon"
-        if not isinstance(part, list) or not all(_is_number(v) for v in part):
-            if on("CC101"):
-                out.append(finding("CC101", path, f"{where} is not a list of numbers", annotation_id=ref))
-            continue
-        n = len(part)
-        problem = ("CC103", f"{where} has an odd number of coordinates ({n})") if n % 2 else \
-            ("CC105", f"{where} has 4 numbers: pycocotools takes it for a box [x, y, w, h]") if n == 4 else \
-            ("CC104", f"{where} has {n // 2} point(s): a polygon needs at least 3") if n < 6 else None
-        if problem is not None:
-            if on(problem[0]):
-                out.append(finding(problem[0], path, problem[1], annotation_id=ref))
-            continue
-        rings.append(np.asarray(part, dtype=np.float64).reshape(-1, 2))
-    if len(rings) != len(seg) or not rings:
-        return
+def _polygon(seg: list[list[float]], bbox: list[float] | None, area: Any, size: tuple[int, int] | None,
+             ref: int | str, path: str, settings: Settings, sink: FindingSink, geometry: _Geometry) -> None:
+    """A readable polygon annotation: inside its image, bbox its vertices' bounds, rings kept for validity
+    (shapely) and for its raster area (pycocotools)."""
+    on = settings.on
+    rings = [np.asarray(part, dtype=np.float64).reshape(-1, 2) for part in seg]
     allpoints = np.concatenate(rings)
     lo, hi = allpoints.min(axis=0), allpoints.max(axis=0)
     tol = settings.pixel_tolerance
     if size is not None and on("CC305") and (lo.min() < -tol or hi[0] > size[0] + tol or hi[1] > size[1] + tol):
-        out.append(finding("CC305", path, f"polygon reaches outside the {size[0]}x{size[1]} image: x {lo[0]:g}..{hi[0]:g}"
-                           f", y {lo[1]:g}..{hi[1]:g} (tolerance {tol:g} px)", annotation_id=ref))
+        sink("CC305", path, f"polygon reaches outside the {size[0]}x{size[1]} image: x {lo[0]:g}..{hi[0]:g}, "
+             f"y {lo[1]:g}..{hi[1]:g} (tolerance {tol:g} px)", annotation_id=ref)
     if bbox is not None and on("CC606"):
         _compare_bbox(bbox, [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])],
-                      "the polygon's vertices", ref, path, settings, out)
+                      "the polygon's vertices", ref, path, settings, sink)
     if on("CC106"):
         geometry.rings.extend(rings)
         geometry.ring_owner.extend([ref] * len(rings))
@@ -301,54 +170,31 @@ def _segmentation(ann: dict[str, Any], ref: int | str, size: tuple[int, int] | N
         geometry.raster.append(_Raster(ref, seg, size[1], size[0], float(area), None))
 
 
-def _rle(seg: dict[str, Any], ref: int | str, size: tuple[int, int] | None, bbox: list[float] | None, area: Any,
-         path: str, settings: Settings, out: list[Finding], geometry: _Geometry) -> None:
-    counts: Any = seg.get("counts")
-    rle_size: Any = seg.get("size")
-    ok = isinstance(rle_size, list) and len(rle_size) == 2 and all(_is_int(v) for v in rle_size) and (
-        isinstance(counts, str) or (isinstance(counts, list) and all(_is_int(c) and c >= 0 for c in counts)))
-    if not ok:
-        if settings.on("CC003"):
-            out.append(settings.finding("CC003", path, "an RLE needs 'size' [h, w] and 'counts' (a string or a list "
-                                        "of non-negative integers)", annotation_id=ref))
-        return
-    if size is not None and list(rle_size) != [size[1], size[0]]:
-        if settings.on("CC003"):
-            out.append(settings.finding("CC003", path, f"RLE size {rle_size} is not the image's [{size[1]}, {size[0]}]",
-                                        annotation_id=ref))
-        return
-    if settings.on("CC606") or settings.on("CC607"):
-        geometry.raster.append(_Raster(ref, seg, rle_size[0], rle_size[1], float(area) if _is_number(area) else None,
-                                       bbox))
-
-
 def _compare_bbox(bbox: list[float], bounds: list[float], what: str, ref: int | str, path: str, settings: Settings,
-                  out: list[Finding]) -> None:
+                  sink: FindingSink) -> None:
     diff = max(abs(a - b) for a, b in zip(bbox, bounds))
     if diff > settings.pixel_tolerance:
         shown = ", ".join(f"{v:.6g}" for v in bounds)
-        out.append(settings.finding("CC606", path, f"bbox [{', '.join(f'{v:g}' for v in bbox)}] disagrees with "
-                                    f"{what} [{shown}] by up to {diff:.3g} px (tolerance {settings.pixel_tolerance:g})",
-                                    annotation_id=ref))
+        sink("CC606", path, f"bbox [{', '.join(f'{v:g}' for v in bbox)}] disagrees with {what} [{shown}] by up to "
+             f"{diff:.3g} px (tolerance {settings.pixel_tolerance:g})", annotation_id=ref)
 
 
 def _compare_area(area: float, reference: float, what: str, ref: int | str, path: str, settings: Settings,
-                  out: list[Finding]) -> None:
+                  sink: FindingSink) -> None:
     diff = abs(area - reference)
     if diff > 1 and diff > settings.area_tolerance * max(reference, 1.0):
-        out.append(settings.finding("CC607", path, f"area {area:g} disagrees with {what} {reference:g} "
-                                    f"({diff / max(reference, 1.0):.1%}; tolerance {settings.area_tolerance:.0%})",
-                                    annotation_id=ref))
+        sink("CC607", path, f"area {area:g} disagrees with {what} {reference:g} ({diff / max(reference, 1.0):.1%}; "
+             f"tolerance {settings.area_tolerance:.0%})", annotation_id=ref)
 
 
-def _measure(geometry: _Geometry, path: str, settings: Settings, out: list[Finding]) -> None:
+def _measure(geometry: _Geometry, path: str, settings: Settings, sink: FindingSink) -> None:
     """Polygon validity (shapely) and raster areas and bounds (pycocotools), each in bulk."""
     if geometry.rings:
         from cytoconv.geometry.validity import invalid_reasons
 
         for owner, reason in zip(geometry.ring_owner, invalid_reasons(geometry.rings)):
             if reason is not None:
-                out.append(settings.finding("CC106", path, f"invalid polygon: {reason}", annotation_id=owner))
+                sink("CC106", path, f"invalid polygon: {reason}", annotation_id=owner)
     if not geometry.raster:
         return
     from pycocotools import mask as mask_api
@@ -366,57 +212,64 @@ def _measure(geometry: _Geometry, path: str, settings: Settings, out: list[Findi
             bounds = [float(v) for v in mask_api.toBbox(rle)]
         except (ValueError, TypeError, UnicodeEncodeError) as exc:
             if settings.on("CC003"):
-                out.append(settings.finding("CC003", path, f"pycocotools cannot decode the segmentation ({exc})",
-                                            annotation_id=ref))
+                sink("CC003", path, f"pycocotools cannot decode the segmentation ({exc})", annotation_id=ref)
             continue
         if area is not None and settings.on("CC607"):
-            _compare_area(area, pixels, "the pixel area of the segmentation", ref, path, settings, out)
+            _compare_area(area, pixels, "the pixel area of the segmentation", ref, path, settings, sink)
         if bbox is not None and not isinstance(seg, list) and settings.on("CC606"):
-            _compare_bbox(bbox, bounds, "the RLE's pixels", ref, path, settings, out)
+            _compare_bbox(bbox, bounds, "the RLE's pixels", ref, path, settings, sink)
 
 
-def _image_files(images: list[Any], path: str, sizes: dict[int, tuple[int, int] | None], settings: Settings,
-                 out: list[Finding], pairing: bool) -> None:
+def _image_files(coco: Coco, path: str, settings: Settings, sink: FindingSink, pairing: bool) -> None:
     """Image entries against the files: size from the header (CC405) and, in folders, missing files (CC402)."""
     from cytoconv.engine.files import image_size
     from cytoconv.errors import FormatError
 
     base = image_dir_of(path)
     check_size = settings.on("CC405")
-    for image in images:
-        if not isinstance(image, dict) or not isinstance(image.get("file_name"), str) or not _is_int(image.get("id")):
+    images = coco.images
+    for image_id, file_name in zip(images.ids, images.file_names):
+        if image_id is None or file_name is None:
             continue
-        file = os.path.normpath(os.path.join(base, image["file_name"]))
-        exists = os.path.isfile(file)
-        if not exists:
+        file = os.path.normpath(os.path.join(base, file_name))
+        if not os.path.isfile(file):
             if pairing and settings.on("CC402"):
-                out.append(settings.finding("CC402", path, f"image file {image['file_name']} is not in {base}",
-                                            image_id=image["id"]))
+                sink("CC402", path, f"image file {file_name} is not in {base}", image_id=image_id)
             continue
-        size = sizes.get(image["id"])
+        size = coco.sizes.get(image_id)
         if check_size and size is not None:
             try:
                 actual = image_size(file)
             except FormatError as error:
                 if settings.on("CC404"):
-                    out.append(settings.finding("CC404", file, error.message))
+                    sink("CC404", file, error.message)
                 continue
             if actual != size:
-                out.append(settings.finding("CC405", path, f"says {size[0]}x{size[1]} but {image['file_name']} is "
-                                            f"{actual[0]}x{actual[1]}", image_id=image["id"]))
+                sink("CC405", path, f"says {size[0]}x{size[1]} but {file_name} is {actual[0]}x{actual[1]}",
+                     image_id=image_id)
+
+
+class _Silent:
+    """A sink that wants nothing: for reading a file's image names, whatever else is wrong with it."""
+
+    def wants(self, code: str) -> bool:
+        return False
+
+    def __call__(self, code: str, path: str, message: str, *, line: int | None = None,
+                 image_id: int | str | None = None, annotation_id: int | str | None = None,
+                 object_index: int | None = None, fix: Fix | None = None) -> None:
+        return None
 
 
 def referenced_images(path: str) -> set[str]:
     """The image files a COCO file names (absolute, normalised); nothing when it cannot be read."""
-    import orjson
-
     try:
         with open(path, "rb") as fh:
             data = fh.read()
-        doc = orjson.loads(data[3:] if data.startswith(BOM) else data)
-    except (OSError, orjson.JSONDecodeError):
+    except OSError:
         return set()
-    images = doc.get("images") if isinstance(doc, dict) else None
+    ok, doc = parse_json(data, path, _Silent())
+    images = doc.get("images") if ok and isinstance(doc, dict) else None
     base = image_dir_of(path)
     return {os.path.normpath(os.path.join(base, image["file_name"])) for image in images or []
             if isinstance(image, dict) and isinstance(image.get("file_name"), str)} if isinstance(images, list) else set()
