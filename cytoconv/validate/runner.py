@@ -252,42 +252,19 @@ def check_task(task: Task, settings: Settings, mode: str = "check") -> FileResul
     return result
 
 
-_SETTINGS: Settings | None = None  # set in the parent before the pool forks
-_MODE = "check"
+def _check_chunk(bounds: tuple[int, int]) -> list[FileResult]:
+    """One chunk of tasks, in a worker (or in this process for small runs); only results worth keeping."""
+    from cytoconv.engine.pool import STATE
 
-
-def _check_chunk(tasks: list[Task]) -> list[FileResult]:
-    assert _SETTINGS is not None
-    results = (check_task(t, _SETTINGS, _MODE) for t in tasks)
+    tasks: list[Task] = STATE["tasks"]
+    results = (check_task(tasks[k], STATE["settings"], STATE["mode"]) for k in range(*bounds))
     return [r for r in results if r.findings or r.fixed or r.diff]
 
 
 def _run(tasks: list[Task], settings: Settings, mode: str, jobs: int) -> Iterator[FileResult]:
-    """Results in task order; over processes (fork) when there are many tasks and more than one core."""
-    workers = jobs or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    if workers <= 1 or len(tasks) < PARALLEL_FROM:
-        for task in tasks:
-            result = check_task(task, settings, mode)
-            if result.findings or result.fixed or result.diff:
-                yield result
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    """Results in task order, over the engine's ordered pool when there are many tasks and more than one core."""
+    from cytoconv.engine.pool import ordered_map
 
-    global _SETTINGS, _MODE
-    _SETTINGS, _MODE = settings, mode
-    size = max(16, min(512, len(tasks) // (workers * 8)))
-    chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
-                                 initializer=_init_worker, initargs=(settings, mode)) as pool:
-            for results in pool.map(_check_chunk, chunks):
-                yield from results
-    finally:
-        _SETTINGS, _MODE = None, "check"
-
-
-def _init_worker(settings: Settings, mode: str) -> None:
-    global _SETTINGS, _MODE
-    _SETTINGS, _MODE = settings, mode
+    state = {"tasks": tasks, "settings": settings, "mode": mode}
+    for results in ordered_map(_check_chunk, len(tasks), state, jobs, serial_below=PARALLEL_FROM):
+        yield from results
