@@ -15,7 +15,9 @@ import cytoconv
 from cytoconv.engine.contract import ReadOptions
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats import detect
-from cytoconv.formats.voc.reader import box_from_voc, scan_names, voc_corners
+from cytoconv.formats.voc.reader import box_from_voc
+from cytoconv.formats.voc.syntax import scan_names
+from cytoconv.formats.voc.writer import voc_corners
 from cytoconv.ir import Box, Category, Dataset, ImageRecord, Instance, Polygon
 from tests.conftest import make_image, real, write
 
@@ -79,12 +81,25 @@ def test_rounding_is_reported_and_containment_takes_the_smallest_integer_box() -
     assert voc_corners(exact, contain=True) == ((4, 5, 8, 10), False)
 
 
+class _Refuse:
+    """A problem sink for files that must have none."""
+
+    def wants(self, code: str) -> bool:
+        return True
+
+    def __call__(self, code: str, path: str, message: str, **where: object) -> None:
+        raise AssertionError(f"{code} {path}: {message}")
+
+
+_refuse = _Refuse()
+
+
 def test_name_scan_matches_the_parser_and_falls_back_on_odd_files() -> None:
     plain = b"<annotation><object><name>RBC</name></object><object>\n  <name> WBC </name></object></annotation>"
-    assert scan_names(plain, "x.xml") == ["RBC", "WBC"]
+    assert scan_names(plain, "x.xml", _refuse) == ["RBC", "WBC"]
     odd = b"<annotation><object><!-- c --><name><![CDATA[a&b]]></name></object><object><name>R&amp;D</name>" \
           b"</object></annotation>"
-    assert scan_names(odd, "x.xml") == ["a&b", "R&D"]
+    assert scan_names(odd, "x.xml", _refuse) == ["a&b", "R&D"]
 
 
 # --- BCCD, the real sample ---------------------------------------------------------------------
@@ -93,17 +108,17 @@ def test_name_scan_matches_the_parser_and_falls_back_on_odd_files() -> None:
 def test_bccd_strict_stops_at_the_first_zero_area_box_naming_the_file(tmp_path: Path) -> None:
     with pytest.raises(FormatError) as info:
         cytoconv.convert(_bccd(), tmp_path / "c.json", to="coco", jobs=1)
-    assert info.value.code == "empty-box"
+    assert info.value.code == "zero-area-box"
     assert info.value.path is not None and info.value.path.endswith("BloodImage_00338.xml")
-    assert "504,337,504,337" in info.value.message
+    assert "504, 337, 504, 337" in info.value.message
     assert not (tmp_path / "c.json").exists()
 
 
 def test_bccd_to_coco_gives_x_xmin_minus_1_and_w_xmax_minus_xmin_plus_1(tmp_path: Path) -> None:
     report = Report(strict=False)
     summary = cytoconv.convert(_bccd(), tmp_path / "c.json", to="coco", report=report, jobs=1)
-    assert report.skipped == {"empty-box": 2}
-    assert sorted(e.split(":")[0].rsplit("/", 1)[1] for e in report.examples["empty-box"]) == \
+    assert report.skipped == {"zero-area-box": 2}
+    assert sorted(e.split(":")[0].rsplit("/", 1)[1] for e in report.examples["zero-area-box"]) == \
         ["BloodImage_00338.xml", "BloodImage_00343.xml"]
     assert summary.images == 56 and sum(summary.instances.values()) == 1049
     data = json.loads((tmp_path / "c.json").read_text())
@@ -144,7 +159,7 @@ def test_bccd_coco_back_to_voc_gives_the_original_xml_values_and_attributes(tmp_
 def test_bccd_voc_yolo_voc_is_the_identity_on_every_box(tmp_path: Path) -> None:
     report = Report(strict=False)
     cytoconv.convert(_bccd(), tmp_path / "yolo", to="yolo", report=report, jobs=1)
-    assert report.skipped == {"empty-box": 2}
+    assert report.skipped == {"zero-area-box": 2}
     lines = sum(len(f.read_text().splitlines()) for f in (tmp_path / "yolo" / "labels").rglob("*.txt"))
     assert lines == 1049
     back = Report()
@@ -209,15 +224,15 @@ def test_hostile_xml_is_refused_fast_naming_the_file(tmp_path: Path, text: str) 
         cytoconv.read(tmp_path / "ds")
     assert time.perf_counter() - start < 2
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 50_000  # KiB: nothing expanded
-    assert info.value.path == str(bad.resolve()) and info.value.code == "xml-dtd"
+    assert info.value.path == str(bad.resolve()) and info.value.code == "not-well-formed"
     assert "refused" in info.value.message
     # with names given, the scan is skipped and the workers' parser refuses it the same way
     with pytest.raises(FormatError) as info:
         cytoconv.read(tmp_path / "ds", options=ReadOptions(names=("RBC",)))
-    assert info.value.code == "xml-dtd" and info.value.path == str(bad.resolve())
+    assert info.value.code == "not-well-formed" and info.value.path == str(bad.resolve())
     report = Report(strict=False)
     ds = cytoconv.read(tmp_path / "ds", report=report)
-    assert [r.file_name for r in ds.images] == ["good.png"] and report.skipped == {"xml-dtd": 1}
+    assert [r.file_name for r in ds.images] == ["good.png"] and report.skipped == {"not-well-formed": 1}
 
 
 def test_malformed_xml_names_file_and_line(tmp_path: Path) -> None:
@@ -225,7 +240,7 @@ def test_malformed_xml_names_file_and_line(tmp_path: Path) -> None:
     write(tmp_path / "ds" / "Annotations" / "bad.xml", "<annotation>\n<object>\n<name>x</nam>\n</annotation>\n")
     with pytest.raises(FormatError) as info:
         cytoconv.read(tmp_path / "ds")
-    assert (info.value.code, info.value.line) == ("bad-xml", 3)
+    assert (info.value.code, info.value.line) == ("not-well-formed", 3)
     assert info.value.path is not None and info.value.path.endswith("bad.xml")
 
 
@@ -261,14 +276,14 @@ def test_names_order_wins_and_unknown_class_is_a_problem(tmp_path: Path) -> None
     assert [i.category_id for i in ds.images[0].instances] == [2, 1]
     with pytest.raises(FormatError) as info:
         cytoconv.read(root, options=ReadOptions(names=("RBC",)))
-    assert info.value.code == "unknown-category" and "WBC" in info.value.message
+    assert info.value.code == "unknown-class" and "WBC" in info.value.message
 
 
 def test_inverted_and_missing_boxes_are_problems(tmp_path: Path) -> None:
     root = _voc(tmp_path / "ds", "a", [("RBC", 10, 1, 5, 10), ("RBC", 1, 1, 4, 4)])
     report = Report(strict=False)
     ds = cytoconv.read(root, report=report)
-    assert report.skipped == {"bad-box": 1} and len(ds.images[0].instances) == 1
+    assert report.skipped == {"negative-box": 1} and len(ds.images[0].instances) == 1
 
 
 def test_polygons_and_masks_written_as_their_containing_boxes(tmp_path: Path) -> None:
@@ -294,7 +309,7 @@ def test_a_box_too_small_for_voc_is_a_problem(tmp_path: Path) -> None:
         file_name="p.png", width=20, height=10, instances=[Instance(category_id=1, geometry=Box(x=1, y=1, w=0, h=4))])])
     with pytest.raises(FormatError) as info:
         cytoconv.write(ds, tmp_path / "voc", to="voc")
-    assert info.value.code == "empty-box"
+    assert info.value.code == "zero-area-box"
     assert not (tmp_path / "voc").exists()
 
 
@@ -317,4 +332,4 @@ def test_cli_voc_to_coco_lenient_reports_the_skipped_boxes(tmp_path: Path,
     with pytest.raises(SystemExit) as exit_:
         main(["voc2coco", str(_bccd()), str(tmp_path / "c.json"), "--lenient"])
     assert exit_.value.code == 0
-    assert "skipped 2 x empty-box" in capsys.readouterr().err
+    assert "skipped 2 x zero-area-box" in capsys.readouterr().err

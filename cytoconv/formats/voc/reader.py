@@ -1,16 +1,23 @@
 """Pascal VOC XML: one ``<annotation>`` file per image, integer boxes that are 1-based and inclusive.
 
 ``xmin=1, xmax=10`` covers pixels 0..9, i.e. ``x = xmin - 1, w = xmax - xmin + 1`` in the corner model, and the
-writer inverts that exactly (FORMATS.md). Layouts read: a dataset root holding ``Annotations/``,
+writer (``writer.py``) inverts that exactly (FORMATS.md). Layouts read: a dataset root holding ``Annotations/``,
 ``JPEGImages/`` and ``ImageSets/Main/<split>.txt``; the ``Annotations`` folder itself; a bare folder of XML
 files (images beside them, or ``--images``); one XML file.
+
+Each file is read by the syntax layer (``syntax.py``) that ``cytoconv validate`` runs too, so a reader stops
+where the validator's first error is, with the same problem (``FormatError.code`` is the vocabulary's slug,
+``cytoconv.problems``). Strict: the run stops, naming the file, line and object; lenient: the object (or, for
+a file-level problem, the file) is left out and counted by slug.
 
 Decisions where VOC is silent:
 
 - Category ids are 1..N in the order of ``--names``, else of a ``classes.txt`` at the dataset root (cytoconv
   writes one), else of the sorted class names: sorted order does not change when files are added or removed.
-- A box with ``xmin == xmax`` or ``ymin == ymax`` is a click, not a box (BCCD 00338 and 00343): an
-  ``empty-box`` problem (strict: the run stops, naming the file; lenient: the object is dropped and counted).
+- A box with ``xmin == xmax`` or ``ymin == ymax`` is a click, not a box (BCCD 00338 and 00343): a
+  ``zero-area-box`` problem. An object without ``<name>`` or numeric ``<bndbox>`` is ``bad-voc-object``, an
+  inverted box ``negative-box``, a class outside given names ``unknown-class``, the same name and box twice in
+  one file ``duplicate-object`` (the later copy), as ``validate`` has them.
 - An image listed in several ``ImageSets/Main`` lists takes the split of the shortest list that holds it
   (``train`` or ``val`` rather than ``trainval``; equal lengths: the first name in sorted order). Ids listed
   but absent are not errors. Per-class lists (``<class>_<split>.txt``, two columns) are ignored, with a notice.
@@ -18,110 +25,55 @@ Decisions where VOC is silent:
   ``<object>`` are kept as instance attributes and written back; image-level ``folder``, ``path``,
   ``database``, ``segmented`` and ``depth`` as image attributes.
 - ``<size>`` is checked against the image header when the image is at hand: a mismatch is a ``size-mismatch``
-  problem (lenient: the image's own size is used, boxes as written).
+  problem (lenient: the image's own size is used, boxes as written). Without the image, ``<size>`` must be
+  usable (``bad-voc-size``).
 
-Every XML file is parsed with defusedxml with DTDs forbidden: a ``<!DOCTYPE>`` (which billion-laughs and
-external-entity attacks need) is refused before anything is expanded or fetched.
+Every XML file is parsed with DTDs forbidden: a ``<!DOCTYPE>`` (which billion-laughs and external-entity
+attacks need) is refused (``not-well-formed``) before anything is expanded or fetched.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cytoconv.engine.atomic import atomic_dir
-from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions, label_as_box
+from cytoconv.engine.contract import ReadOptions, ReadPlan
 from cytoconv.engine.files import image_size, is_image_name, read_text, safe_relative, walk_files
-from cytoconv.errors import FormatError, Report, SkipUnit
-from cytoconv.ir import Box, Category, ImageRecord, Instance, Polygon
+from cytoconv.errors import FormatError, ReaderSink, Report, SkipUnit
+from cytoconv.formats.classlists import read_names
+from cytoconv.formats.voc.syntax import (
+    ANNOTATIONS,
+    CLASSES_FILE,
+    IMAGES,
+    SETS,
+    VocDocument,
+    check_objects,
+    check_size,
+    looks_like_voc,
+    scan,
+    scan_names,
+)
+from cytoconv.formats.voc.writer import writer
+from cytoconv.ir import Box, Category, ImageRecord, Instance
 
 if TYPE_CHECKING:
-    from xml.etree.ElementTree import Element
+    from cytoconv.problems import Fix
 
-ANNOTATIONS = "Annotations"
-IMAGES = "JPEGImages"
-SETS = ("ImageSets", "Main")
-CLASSES_FILE = "classes.txt"
+__all__ = ["box_from_voc", "detect", "load", "plan", "writer"]
+
 INT_FLAGS = ("truncated", "difficult", "occluded")
-INTEGER_TOLERANCE = 1e-3  # px: a box edge this close to an integer is not counted as rounded
-def escape(text: str) -> str:
-    """XML character data: ``&``, ``<`` and ``>`` escaped (xml.sax.saxutils costs 8 ms of imports)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def quoteattr(text: str) -> str:
-    return '"' + escape(text).replace('"', "&quot;") + '"'
-
-
-_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
-_DEFAULT_FLAGS = "\t\t<pose>Unspecified</pose>\n\t\t<truncated>0</truncated>\n\t\t<difficult>0</difficult>\n"
-_BNDBOX = ("\t\t<bndbox>\n\t\t\t<xmin>%d</xmin>\n\t\t\t<ymin>%d</ymin>\n\t\t\t<xmax>%d</xmax>\n"
-           "\t\t\t<ymax>%d</ymax>\n\t\t</bndbox>\n\t</object>\n")
-
-# ---------------------------------------------------------------------------------------------
-# Parsing
-
-
-def parse_xml(data: bytes, path: str | Path) -> Element:
-    """Parse with defusedxml, DTDs forbidden: a ``<!DOCTYPE>`` (the carrier of entity expansion and external
-    entities; no VOC file needs one), any entity and malformed XML become a FormatError naming the file."""
-    from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
-    from defusedxml.ElementTree import ParseError, fromstring
-
-    try:
-        return fromstring(data, forbid_dtd=True)
-    except DTDForbidden as exc:
-        raise FormatError(path, f"the XML declares a DTD (<!DOCTYPE {exc.name}>); refused: DTDs carry entity "
-                          "expansion (billion laughs) and external entities, and VOC files need none",
-                          code="xml-dtd") from None
-    except EntitiesForbidden as exc:
-        raise FormatError(path, f"the XML declares an entity ({exc.name!r}); refused: no entity expansion",
-                          code="xml-entity") from None
-    except ExternalReferenceForbidden:
-        raise FormatError(path, "the XML refers to an external entity; refused (nothing is fetched)",
-                          code="xml-external") from None
-    except ParseError as exc:
-        line, _column = getattr(exc, "position", (None, None))
-        reason = str(exc).split(": line")[0]
-        raise FormatError(path, f"not well-formed XML ({reason})", line=line, code="bad-xml") from None
-
-
-# A fast scan for class names, used only to number the categories before the files are read in the workers.
-# Any file where the scan could be wrong (comments, CDATA, DTD, parts, entities, non-ASCII names, a count that
-# does not match) is parsed properly instead.
-_OBJECT_OPEN = re.compile(rb"<object[\s>/]")
-_OBJECT_NAME = re.compile(rb"<object(?:\s[^>]*)?>\s*<name>([^<&]*)</name>")
-
-
-def scan_names(data: bytes, path: str | Path) -> list[str]:
-    """The class name of every ``<object>`` of one VOC file, in file order."""
-    if b"<!" not in data and b"<part" not in data and b"\x00" not in data[:4]:
-        found = _OBJECT_NAME.findall(data)
-        if len(found) == len(_OBJECT_OPEN.findall(data)) and all(n.isascii() for n in found):
-            return [n.decode("ascii").strip() for n in found]
-    root = parse_xml(data, path)
-    return [(obj.findtext("name") or "").strip() for obj in root.findall("object")]
-
-
-def _number(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = float(text.strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
+FILE_FATAL = ("CC002", "CC003")  # the file is not VOC XML: the whole image is left out
+OBJECT_FATAL = ("CC702", "CC202", "CC303", "CC304", "CC401")  # the object is left out
+OBJECT_NOTICES = {"CC305": "box-outside-image"}
+OUTSIDE_TOLERANCE = 0.0  # px: the reader notices every box reaching outside (validate warns beyond 1 px)
 
 
 def _int_or_text(text: str) -> int | str:
-    stripped = text.strip()
-    return int(stripped) if re.fullmatch(r"[+-]?\d+", stripped) else stripped
+    """``difficult`` and the other integer flags as integers when they are (``[+-]digits``), else as written."""
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    return int(text) if digits.isdecimal() else text
 
 
 def box_from_voc(xmin: float, ymin: float, xmax: float, ymax: float) -> Box:
@@ -129,20 +81,23 @@ def box_from_voc(xmin: float, ymin: float, xmax: float, ymax: float) -> Box:
     return Box.trusted(kind="box", x=xmin - 1, y=ymin - 1, w=xmax - xmin + 1, h=ymax - ymin + 1)
 
 
-def voc_corners(box: Box, contain: bool) -> tuple[tuple[int, int, int, int], bool]:
-    """Corner-model box -> integer ``(xmin, ymin, xmax, ymax)``, and whether an edge had to be rounded.
+class _ObjectSink(ReaderSink):
+    """A ``ReaderSink`` that remembers rejected objects by number (lines are shared when a file is on one line)
+    and counts each object once, by its first problem: later problems of a rejected object are not reported."""
 
-    ``contain`` (boxes of polygons and masks) gives the smallest integer box holding the shape; otherwise each
-    edge goes to the nearest integer, which inverts ``box_from_voc`` exactly for integer boxes."""
-    x0, y0 = box.x, box.y
-    x1, y1 = x0 + box.w, y0 + box.h
-    n0, m0, n1, m1 = math.floor(x0 + 0.5), math.floor(y0 + 0.5), math.floor(x1 + 0.5), math.floor(y1 + 0.5)
-    tol = INTEGER_TOLERANCE
-    rounded = abs(x0 - n0) > tol or abs(y0 - m0) > tol or abs(x1 - n1) > tol or abs(y1 - m1) > tol
-    if contain and rounded:
-        n0, m0 = math.floor(x0 + tol), math.floor(y0 + tol)
-        n1, m1 = math.ceil(x1 - tol), math.ceil(y1 - tol)
-    return (n0 + 1, m0 + 1, n1, m1), rounded
+    def __init__(self, report: Report, fatal: tuple[str, ...], notices: dict[str, str]) -> None:
+        super().__init__(report, fatal, notices)
+        self.bad: set[int] = set()
+
+    def __call__(self, code: str, path: str, message: str, *, line: int | None = None,
+                 image_id: int | str | None = None, annotation_id: int | str | None = None,
+                 object_index: int | None = None, fix: Fix | None = None) -> None:
+        if object_index is not None and object_index in self.bad:
+            return
+        super().__call__(code, path, message, line=line, image_id=image_id, annotation_id=annotation_id,
+                         object_index=object_index, fix=fix)
+        if object_index is not None and code in self.fatal:
+            self.bad.add(object_index)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,10 +111,13 @@ class _Context:
     ids: dict[str, int]
     image_dir: str | None
     image_root: str
+    names_source: str  # where the class names came from, for messages
 
 
 @dataclass(frozen=True)
 class VocUnit:
+    """One XML file to read, with its image (when found by stem) and split."""
+
     xml: str
     xml_id: str
     image: str | None
@@ -167,24 +125,17 @@ class VocUnit:
     context: _Context = field(compare=False, repr=False)
 
 
-def _is_voc_file(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        return False
-    return b"<annotation" in head
-
-
 def detect(path: Path) -> bool:
+    """A VOC file, or a folder (or its ``Annotations``) whose first XML file looks like one (``looks_like_voc``,
+    the sniffer ``validate`` uses too)."""
     if path.is_file():
-        return path.suffix.lower() == ".xml" and _is_voc_file(path)
+        return path.suffix.lower() == ".xml" and looks_like_voc(path)
     if not path.is_dir():
         return False
     folder = path / ANNOTATIONS if (path / ANNOTATIONS).is_dir() else path
     for entry in sorted(folder.iterdir())[:50]:
         if entry.suffix.lower() == ".xml" and entry.is_file():
-            return _is_voc_file(entry)
+            return looks_like_voc(entry)
     return False
 
 
@@ -245,24 +196,30 @@ def _read_splits(sets: Path, report: Report) -> dict[str, str]:
 
 
 def _category_names(root: Path, xmls: list[str], options: ReadOptions, report: Report,
-                    unreadable: set[str]) -> tuple[list[str], bool]:
-    """Class names in id order, and whether they were given (``--names`` or ``classes.txt``)."""
+                    unreadable: set[str]) -> tuple[list[str], str | None]:
+    """Class names in id order, and where they were given (``--names`` or ``classes.txt``; None: scanned)."""
     if options.names is not None:
-        return list(options.names), True
+        return list(options.names), "--names"
     if (root / CLASSES_FILE).is_file():
-        return [ln.strip() for ln in read_text(root / CLASSES_FILE).splitlines() if ln.strip()], True
+        names, problem = read_names(root / CLASSES_FILE)
+        if names is None:
+            raise FormatError(root / CLASSES_FILE, problem or "no class names in this file", code="bad-class-list")
+        return names, str(root / CLASSES_FILE)
     found: set[str] = set()
+    sink = ReaderSink(report, FILE_FATAL)
     for xml in xmls:
         try:
             data = Path(xml).read_bytes()
-            found.update(n for n in scan_names(data, xml) if n)
         except OSError as exc:
             report.problem(FormatError(xml, f"cannot read: {exc.strerror or exc}", code="unreadable"))
             unreadable.add(xml)
-        except FormatError as error:
-            report.problem(error)
+            continue
+        scanned = scan_names(data, xml, sink)
+        if scanned is None:
             unreadable.add(xml)
-    return sorted(found), False
+        else:
+            found.update(n for n in scanned if n)
+    return sorted(found), None
 
 
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
@@ -277,16 +234,16 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     if not xmls:
         raise FormatError(path, "no Pascal VOC XML file found", code="missing")
     unreadable: set[str] = set()
-    names, given = _category_names(root, xmls, options, report, unreadable)
+    names, source = _category_names(root, xmls, options, report, unreadable)
     if len(set(names)) != len(names):
-        raise FormatError(path, "a class name is listed twice in the class names", code="duplicate-name")
+        raise FormatError(path, "a class name is listed twice in the class names", code="duplicate-class-name")
     by_rel, by_stem = _index_images(image_dir, junk, report) if image_dir and image_dir.is_dir() else ({}, {})
     splits = _read_splits(sets, report) if sets is not None and not path.is_file() else {}
     for item in sorted(set(junk)):
         report.notice("junk-skipped", item)
     image_root = str(image_dir) if image_dir is not None else xml_dir
     context = _Context(ids={n: i + 1 for i, n in enumerate(names)}, image_dir=str(image_dir) if image_dir else None,
-                       image_root=image_root)
+                       image_root=image_root, names_source=source or "the XML files")
     units = []
     unlisted = 0
     for xml in xmls:
@@ -302,41 +259,19 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         report.notice("not-in-split", f"{unlisted} image(s) are in no ImageSets/Main list", count=unlisted)
     categories = [Category.trusted(id=i + 1, name=n, supercategory=None) for i, n in enumerate(names)]
     return ReadPlan(categories=categories, units=units, image_root=image_root,
-                    info={"source": str(path), "names_given": given})
+                    info={"source": str(path), "names_given": source is not None})
 
 
 # ---------------------------------------------------------------------------------------------
 # Reading one file
 
 
-def _skip(report: Report, error: FormatError) -> SkipUnit:
-    """Report a problem that makes the whole image unreadable; strict raises it, lenient skips the image."""
-    report.problem(error)
-    return SkipUnit(str(error))
-
-
-def _size(root: Element) -> tuple[int, int, int | None]:
-    size = root.find("size")
-    if size is None:
-        return 0, 0, None
-    values = [_number(size.findtext(k)) for k in ("width", "height", "depth")]
-    width, height, depth = (int(v) if v is not None and v == int(v) and v > 0 else 0 for v in values)
-    return width, height, depth or None
-
-
-def _image_attributes(root: Element, depth: int | None) -> dict[str, Any]:
-    attributes: dict[str, Any] = {}
-    if root.get("verified") is not None:
-        attributes["verified"] = root.get("verified")
-    for key, where in (("folder", "folder"), ("path", "path"), ("database", "source/database")):
-        text = root.findtext(where)
-        if text is not None and text.strip():
-            attributes[key] = text.strip()
-    segmented = root.findtext("segmented")
-    if segmented is not None and segmented.strip():
-        attributes["segmented"] = _int_or_text(segmented)
-    if depth is not None:
-        attributes["depth"] = depth
+def _image_attributes(document: VocDocument) -> dict[str, Any]:
+    attributes: dict[str, Any] = dict(document.attributes)
+    if "segmented" in attributes:
+        attributes["segmented"] = _int_or_text(attributes["segmented"])
+    if document.depth is not None:
+        attributes["depth"] = document.depth
     return attributes
 
 
@@ -351,237 +286,60 @@ def _find_image(unit: VocUnit, filename: str | None) -> str | None:
 
 
 def load(unit: VocUnit, options: ReadOptions, report: Report) -> ImageRecord:
-    """Parse one XML file into an ``ImageRecord``; sizes checked against the image header."""
+    """Parse one XML file into an ``ImageRecord`` with the syntax layer ``validate`` uses; sizes checked against
+    the image header. A problem of the file skips the image (lenient) or stops the run (strict), one of an
+    object skips the object."""
     path = unit.xml
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise _skip(report, FormatError(path, f"cannot read: {exc.strerror or exc}", code="unreadable")) from None
-    try:
-        root = parse_xml(data, path)
-    except FormatError as error:
-        raise _skip(report, error) from None
-    if root.tag != "annotation":
-        raise _skip(report, FormatError(path, f"not a Pascal VOC file: the root is <{root.tag}>, not <annotation>",
-                                        code="not-voc"))
-    filename = (root.findtext("filename") or "").strip() or None
-    xml_width, xml_height, depth = _size(root)
+        report.problem(FormatError(path, f"cannot read: {exc.strerror or exc}", code="unreadable"))
+        raise SkipUnit(path) from None
+    sink = _ObjectSink(report, (*FILE_FATAL, *OBJECT_FATAL), OBJECT_NOTICES)
+    document = scan(data, path, sink)
+    if document is None:
+        raise SkipUnit(path)
+    filename = document.filename
     image = _find_image(unit, filename)
     if image is not None:
         try:
             width, height = image_size(image, options.apply_exif_orientation)
         except FormatError as error:
-            raise _skip(report, error) from None
-        if xml_width and xml_height and (xml_width, xml_height) != (width, height):
-            message = f"<size> says {xml_width}x{xml_height} but the image {image} is {width}x{height}"
-            if report.strict:
-                raise FormatError(path, message, code="size-mismatch")
-            report.notice("size-mismatch", f"{path}: {message}; using the image's size, boxes as written")
+            report.problem(error)
+            raise SkipUnit(path) from None
+        if report.strict:
+            check_size(document, image, (width, height), ReaderSink(report, ("CC405",)))
+        else:
+            check_size(document, image, (width, height), ReaderSink(report, (), {"CC405": "size-mismatch"}))
         file_name = os.path.relpath(image, unit.context.image_root).replace(os.sep, "/")
         if filename and os.path.basename(filename) != os.path.basename(image):
             report.notice("filename-mismatch", f"{path}: <filename> is {filename!r}, the image found is {image}")
-    elif xml_width and xml_height:
-        width, height = xml_width, xml_height
+    elif document.size is not None:
+        width, height = document.size
         report.notice("size-from-xml", f"{path}: no image found; the size is taken from <size>")
         file_name = filename or unit.xml_id + ".jpg"
         if filename is None:
             report.notice("filename-guessed", f"{path}: no <filename> and no image: named {file_name}")
     else:
-        raise _skip(report, FormatError(path, "no image found and no usable <size> (give --images DIR)",
-                                        code="no-size"))
-    instances = [inst for k, obj in enumerate(root.findall("object"))
-                 if (inst := _instance(obj, k + 1, path, unit.context.ids, width, height, report)) is not None]
-    return ImageRecord.trusted(file_name=file_name, width=width, height=height, split=unit.split, label=None,
-                               instances=instances, attributes=_image_attributes(root, depth))
-
-
-def _instance(obj: Element, number: int, path: str, ids: dict[str, int], width: int, height: int,
-              report: Report) -> Instance | None:
-    """One ``<object>``; problems go to the report (strict raises, lenient drops the object)."""
-    name = (obj.findtext("name") or "").strip()
-    where = f"object {number}" + (f" ({name})" if name else "")
-    if not name:
-        report.problem(FormatError(path, f"{where} has no <name>", code="bad-object"))
-        return None
-    category_id = ids.get(name)
-    if category_id is None:
-        report.problem(FormatError(path, f"{where}: class {name!r} is not among the class names",
-                                   code="unknown-category"))
-        return None
-    bndbox = obj.find("bndbox")
-    values = [_number(bndbox.findtext(k)) if bndbox is not None else None for k in ("xmin", "ymin", "xmax", "ymax")]
-    if any(v is None for v in values):
-        report.problem(FormatError(path, f"{where}: <bndbox> needs numeric xmin, ymin, xmax, ymax", code="bad-box"))
-        return None
-    xmin, ymin, xmax, ymax = (float(v) for v in values if v is not None)
-    if xmax < xmin or ymax < ymin:
-        report.problem(FormatError(path, f"{where}: inverted box ({xmin:g},{ymin:g},{xmax:g},{ymax:g})",
-                                   code="bad-box"))
-        return None
-    if xmax == xmin or ymax == ymin:
-        report.problem(FormatError(path, f"{where}: zero-area box ({xmin:g},{ymin:g},{xmax:g},{ymax:g}): "
-                                   "xmin == xmax or ymin == ymax", code="empty-box"))
-        return None
-    if any(v != int(v) for v in (xmin, ymin, xmax, ymax)):
-        report.notice("fractional-box", f"{path}: {where} has fractional corners (kept; VOC expects integers)")
-    if xmin < 1 or ymin < 1 or xmax > width or ymax > height:
-        report.notice("box-outside-image", f"{path}: {where} reaches outside the {width}x{height} image (kept)")
-    return Instance.trusted(category_id=category_id, geometry=box_from_voc(xmin, ymin, xmax, ymax), iscrowd=False,
-                            score=None, attributes=_object_attributes(obj, path, report))
-
-
-def _object_attributes(obj: Element, path: str, report: Report) -> dict[str, Any]:
-    attributes: dict[str, Any] = {}
-    for child in obj:
-        tag = child.tag
-        if tag in ("name", "bndbox"):
+        ReaderSink(report, ("CC701",))("CC701", path, "no image found and no usable <size> (give --images DIR)")
+        raise SkipUnit(path)
+    context = unit.context
+    check_objects(document, sink, (width, height), context.ids, context.names_source, OUTSIDE_TOLERANCE)
+    ids, bad = context.ids, sink.bad
+    instances = []
+    for obj in document.objects:
+        if obj.index in bad:
             continue
-        if len(child):
+        assert obj.box is not None  # an object without a numeric box is bad-voc-object
+        xmin, ymin, xmax, ymax = obj.box
+        where = f"object {obj.index}" + (f" ({obj.name})" if obj.name else "")
+        if xmin != int(xmin) or ymin != int(ymin) or xmax != int(xmax) or ymax != int(ymax):
+            report.notice("fractional-box", f"{path}: {where} has fractional corners (kept; VOC expects integers)")
+        for tag in obj.nested:
             report.notice("element-ignored", f"{path}: <{tag}> inside <object> has sub-elements; not kept")
-            continue
-        text = (child.text or "").strip()
-        attributes[tag] = _int_or_text(text) if tag in INT_FLAGS else text
-    return attributes
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-
-
-def _xml_value(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, (str, int, float)):
-        return escape(str(value))
-    return None
-
-
-class VocWriter:
-    """``Annotations/<id>.xml`` per image, ``ImageSets/Main/<split>.txt`` when splits exist, ``classes.txt``."""
-
-    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-                 report: Report) -> None:
-        self.dest = dest
-        self.options = options
-        self.names = {c.id: c.name for c in categories}
-        self._heads: dict[int, str] = {}  # category id -> "<object><name>...</name>" text
-        self.tmp: Path | None = None
-
-    def set_categories(self, categories: list[Category]) -> None:
-        self.names = {c.id: c.name for c in categories}
-        self._heads = {}
-
-    def name_of(self, category_id: int) -> str:
-        return self.names.get(category_id) or f"class_{category_id - 1}"
-
-    def encode(self, record: ImageRecord, index: int, report: Report) -> tuple[str, str | None]:
-        rel = safe_relative(record.file_name, record.file_name)
-        image_name = rel.rsplit("/", 1)[-1]
-        xml_id = os.path.splitext(image_name)[0]
-        assert self.tmp is not None
-        data = self.xml(record, image_name, report).encode("utf-8")
-        try:
-            fd = os.open(f"{self.tmp}/{ANNOTATIONS}/{xml_id}.xml", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            raise FormatError(record.file_name, f"another image has the stem {xml_id!r}: VOC needs one XML file "
-                              "per image id", code="duplicate-stem") from None
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        return xml_id, record.split
-
-    def xml(self, record: ImageRecord, image_name: str, report: Report) -> str:
-        """The XML text of one image."""
-        attrs = record.attributes
-        verified = attrs.get("verified")
-        head = "<annotation>\n" if verified is None else f"<annotation verified={quoteattr(str(verified))}>\n"
-        parts = [head, f"\t<folder>{escape(str(attrs.get('folder', IMAGES)))}</folder>\n",
-                 f"\t<filename>{escape(image_name)}</filename>\n"]
-        if attrs.get("path"):
-            parts.append(f"\t<path>{escape(str(attrs['path']))}</path>\n")
-        parts.append(f"\t<source>\n\t\t<database>{escape(str(attrs.get('database', 'Unknown')))}</database>\n"
-                     "\t</source>\n")
-        depth = attrs.get("depth", 3)
-        parts.append(f"\t<size>\n\t\t<width>{record.width}</width>\n\t\t<height>{record.height}</height>\n"
-                     f"\t\t<depth>{depth}</depth>\n\t</size>\n")
-        parts.append(f"\t<segmented>{_xml_value(attrs.get('segmented', 0))}</segmented>\n")
-        rounded = 0
-        heads = self._heads
-        for k, inst in enumerate(label_as_box(record, report).instances):
-            g = inst.geometry
-            if isinstance(g, Box):
-                box, contain = g, False
-            elif isinstance(g, Polygon):
-                box, contain = g.bounds(), True
-                report.notice("polygon-as-box", f"{record.file_name}: polygon written as its box")
-            else:
-                from cytoconv.geometry.shapes import rle_bounds
-
-                box, contain = rle_bounds(g), True
-                report.notice("mask-as-box", f"{record.file_name}: RLE mask written as its box")
-            corners, was_rounded = voc_corners(box, contain)
-            if corners[2] <= corners[0] or corners[3] <= corners[1]:
-                report.problem(FormatError(record.file_name, f"object {k + 1}: box {box.w:g}x{box.h:g} px is too "
-                                           "small for a VOC box (needs xmin < xmax and ymin < ymax)",
-                                           code="empty-box"))
-                continue
-            rounded += was_rounded
-            head = heads.get(inst.category_id) or self._head(inst.category_id)
-            flags = _DEFAULT_FLAGS if not inst.attributes else self._attributes(inst, record.file_name, report)
-            parts.append(head + flags + _BNDBOX % corners)
-        if rounded:
-            report.notice("box-rounded", f"{record.file_name}: {rounded} box(es) rounded to integer pixels",
-                          count=rounded)
-        parts.append("</annotation>\n")
-        return "".join(parts)
-
-    def _head(self, category_id: int) -> str:
-        text = self._heads[category_id] = f"\t<object>\n\t\t<name>{escape(self.name_of(category_id))}</name>\n"
-        return text
-
-    @staticmethod
-    def _attributes(inst: Instance, where: str, report: Report) -> str:
-        """``pose``, ``truncated``, ``difficult`` (defaults when absent) and any other attribute, as elements."""
-        attrs = {"pose": "Unspecified", "truncated": 0, "difficult": 0, **inst.attributes}
-        lines = []
-        for key, value in attrs.items():
-            text = _xml_value(value)
-            if text is None or not _XML_NAME.match(key) or key in ("name", "bndbox"):
-                report.notice("attribute-dropped", f"{where}: attribute {key!r} cannot be a VOC element")
-                continue
-            lines.append(f"\t\t<{key}>{text}</{key}>\n")
-        return "".join(lines)
-
-    @contextmanager
-    def sink(self) -> Iterator[Callable[[Any], None]]:
-        seen: set[str] = set()
-        splits: dict[str, list[str]] = {}
-
-        def accept(fragment: tuple[str, str | None]) -> None:
-            xml_id, split = fragment
-            if xml_id in seen:
-                raise FormatError(xml_id, "two images have this stem: VOC needs one XML file per image id",
-                                  code="duplicate-stem")
-            seen.add(xml_id)
-            if split is not None:
-                splits.setdefault(split, []).append(xml_id)
-
-        with atomic_dir(self.dest, self.options.overwrite) as tmp:
-            (tmp / ANNOTATIONS).mkdir()
-            self.tmp = tmp
-            yield accept
-            if splits:
-                sets = tmp.joinpath(*SETS)
-                sets.mkdir(parents=True)
-                for split, ids in splits.items():
-                    name = safe_relative(split, split).replace("/", "_")
-                    (sets / f"{name}.txt").write_text("".join(i + "\n" for i in ids), encoding="utf-8")
-            names = [self.names[k] for k in sorted(self.names)]
-            if names:
-                (tmp / CLASSES_FILE).write_text("".join(n + "\n" for n in names), encoding="utf-8")
-
-
-def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-           report: Report) -> VocWriter:
-    return VocWriter(dest, categories, image_root, options, report)
+        attributes: dict[str, Any] = {tag: _int_or_text(text) if tag in INT_FLAGS else text
+                                      for tag, text in obj.fields.items()}
+        instances.append(Instance.trusted(category_id=ids[obj.name], geometry=box_from_voc(xmin, ymin, xmax, ymax),
+                                          iscrowd=False, score=None, attributes=attributes))
+    return ImageRecord.trusted(file_name=file_name, width=width, height=height, split=unit.split, label=None,
+                               instances=instances, attributes=_image_attributes(document))
