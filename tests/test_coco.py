@@ -102,13 +102,13 @@ def test_rle_to_yolo_traced_exactly_and_detect_gives_its_box(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(("ann", "code"), [
-    ({"id": 1, "image_id": 0, "category_id": 9, "segmentation": [[0, 0, 1, 0, 1, 1]]}, "unknown-category"),
-    ({"id": 1, "image_id": 7, "category_id": 5, "segmentation": [[0, 0, 1, 0, 1, 1]]}, "unknown-image"),
+    ({"id": 1, "image_id": 0, "category_id": 9, "segmentation": [[0, 0, 1, 0, 1, 1]]}, "unknown-class"),
+    ({"id": 1, "image_id": 7, "category_id": 5, "segmentation": [[0, 0, 1, 0, 1, 1]]}, "unknown-image-id"),
     ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": [[0, 0, 1, 0, 1]]}, "odd-coordinates"),
-    ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": [[0, 0, 1, 0]]}, "too-few-points"),
-    ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": [[0, 0, "x", 0, 1, 1]]}, "bad-number"),
-    ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": []}, "bad-bbox"),
-    ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": {"size": [5, 5], "counts": "ab"}}, "bad-rle"),
+    ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": [[0, 0, 1, 0]]}, "two-point-polygon"),
+    ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": [[0, 0, "x", 0, 1, 1]]}, "malformed-line"),
+    ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": []}, "bad-structure"),
+    ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": {"size": [5, 5], "counts": "ab"}}, "bad-structure"),
 ])
 def test_bad_annotations_are_named(tmp_path: Path, ann: dict, code: str) -> None:
     src = _coco(tmp_path, [ann])

@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import re
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from cytoconv.problems import Fix, ProblemSink
 
@@ -37,7 +37,7 @@ CODES: Final = ("CC002", "CC003", "CC004", "CC005", "CC006", "CC101", "CC103", "
                 "CC303", "CC304", "CC601", "CC602", "CC603", "CC604", "CC605", "CC608")
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return type(value) is int
 
 
@@ -188,9 +188,10 @@ class _Scanner:
         for k, image in enumerate(images):
             if not isinstance(image, dict):
                 image = {}
-            image_id = image.get("id")
-            file_name = image.get("file_name")
-            width, height = image.get("width"), image.get("height")
+            image_id: Any = image.get("id")
+            file_name: Any = image.get("file_name")
+            width: Any = image.get("width")
+            height: Any = image.get("height")
             good_size = _is_int(width) and _is_int(height) and width > 0 and height > 0
             cols.ids.append(image_id if _is_int(image_id) else None)
             cols.file_names.append(file_name if isinstance(file_name, str) else None)

@@ -1,0 +1,147 @@
+"""COCO JSON writer: ids from 1 in a deterministic order, ``area`` from the pycocotools raster of the
+segmentation, ``iscrowd`` 0 unless the data says otherwise. The file is streamed (annotations first, then
+images, then categories: key order means nothing to COCO readers), so memory stays flat however many images
+there are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from cytoconv.engine.atomic import atomic_file
+from cytoconv.engine.contract import WriteOptions, label_as_box
+from cytoconv.errors import FormatError, Report
+from cytoconv.ir import Category, ImageRecord, Polygon, Rle
+
+
+class CocoWriter:
+    """One COCO file: ``encode`` turns a record into JSON fragments (in workers), ``sink`` streams them out."""
+
+    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
+                 report: Report) -> None:
+        self.dest = dest
+        self.categories = categories
+        self.options = options
+
+    def set_categories(self, categories: list[Category]) -> None:
+        self.categories = categories
+
+    def encode(self, record: ImageRecord, index: int, report: Report) -> tuple[bytes, list[bytes]]:
+        """The image entry and the annotation entries of one image, as JSON bytes.
+
+        Annotation entries lack their leading ``{"id":N,``: ids are given in order by the sink."""
+        import orjson
+
+        from cytoconv.geometry import shapes as geo
+
+        opt = orjson.OPT_SERIALIZE_NUMPY
+        image_id = index + 1
+        image = orjson.dumps({"id": image_id, "file_name": record.file_name, "width": record.width,
+                              "height": record.height})
+        record = label_as_box(record, report)  # folders -> COCO: one whole-image box per image
+        simple = [i for i, inst in enumerate(record.instances)
+                  if isinstance(inst.geometry, Polygon) and len(inst.geometry.rings) == 1]
+        rings = [record.instances[i].geometry.rings[0] for i in simple]  # type: ignore[union-attr]
+        areas = dict(zip(simple, geo.single_ring_areas(rings, record.height, record.width))) if simple else {}
+        boxes = dict(zip(simple, geo.bounds_of_rings(rings)))
+        out = []
+        for i, inst in enumerate(record.instances):
+            g = inst.geometry
+            segmentation: Any
+            area: float
+            if isinstance(g, Polygon) and (any(g.holes) or self.options.segmentation == "rle"):
+                segmentation, area = self._polygon_with_holes(g, record, report)
+                bbox = geo.bounds_of_rings([np.concatenate(g.parts)])[0]
+            elif isinstance(g, Polygon):
+                segmentation = [_compact(r) for r in g.rings]
+                area = areas[i] if i in areas else geo.polygon_area(g, record.height, record.width)
+                bbox = boxes[i] if i in boxes else geo.bounds_of_rings([np.concatenate(g.parts)])[0]
+            elif isinstance(g, Rle):
+                segmentation = {"size": [g.height, g.width], "counts": g.counts}
+                area = geo.rle_area(g)
+                b = geo.rle_bounds(g)
+                bbox = [b.x, b.y, b.w, b.h]
+            else:
+                segmentation, area, bbox = [], g.w * g.h, [g.x, g.y, g.w, g.h]
+            ann: dict[str, Any] = {"image_id": image_id, "category_id": inst.category_id,
+                                   "segmentation": segmentation, "area": area,
+                                   "bbox": bbox, "iscrowd": int(inst.iscrowd)}
+            if inst.score is not None:
+                ann["score"] = inst.score
+            if inst.attributes:
+                ann["attributes"] = inst.attributes
+            out.append(orjson.dumps(ann, option=opt)[1:])
+        return image, out
+
+    def _polygon_with_holes(self, g: Polygon, record: ImageRecord, report: Report) -> tuple[Any, int]:
+        """COCO polygons cannot hold a hole: bridge it (exact), write RLE, fill it, or refuse (``--holes``)."""
+        from cytoconv.geometry import shapes as geo
+        from cytoconv.geometry.outline import bridge_holes
+
+        policy = "rle" if self.options.segmentation == "rle" else self.options.holes
+        if policy == "error":
+            raise FormatError(record.file_name, "an object with a hole (choose --holes bridge, rle or fill)",
+                              code="hole")
+        if policy == "fill":
+            report.notice("holes-filled", f"{record.file_name}: holes filled", count=sum(g.holes))
+            filled = Polygon.trusted(kind="polygon", rings=g.parts, holes=[False] * len(g.parts))
+            return [_compact(r) for r in filled.rings], geo.polygon_area(filled, record.height, record.width)
+        if policy == "bridge":
+            rings = bridge_holes(g)
+            report.notice("holes-bridged", f"{record.file_name}: holes joined to their outline by zero-width cuts",
+                          count=sum(g.holes))
+            areas = geo.single_ring_areas(rings, record.height, record.width)
+            area = areas[0] if len(rings) == 1 else geo.polygon_area(
+                Polygon.trusted(kind="polygon", rings=rings, holes=[False] * len(rings)), record.height, record.width)
+            return [_compact(r) for r in rings], area
+        rle = geo.polygon_rle(g, record.height, record.width)
+        return {"size": rle["size"], "counts": rle["counts"].decode("ascii")}, geo.rle_areas([rle])[0]
+
+    @contextmanager
+    def sink(self) -> Iterator[Callable[[Any], None]]:
+        import orjson
+
+        from cytoconv._version import __version__
+
+        images: list[bytes] = []
+        counter = [0]
+        with atomic_file(self.dest, self.options.overwrite) as fh:
+            fh.write(b'{"info":' + orjson.dumps({"description": f"written by cytoconv {__version__}"})
+                     + b',"licenses":[],"annotations":[')
+
+            def accept(fragment: tuple[bytes, list[bytes]]) -> None:
+                image, anns = fragment
+                images.append(image)
+                _write_annotations(fh, anns, counter)
+
+            yield accept
+            fh.write(b'],"images":[' + b",".join(images) + b'],"categories":')
+            fh.write(orjson.dumps([c.model_dump(exclude_none=True) for c in self.categories]) + b"}")
+
+
+def _compact(ring: npt.NDArray[np.float64]) -> npt.NDArray[Any]:
+    """A ring as the flat list COCO wants; whole-pixel outlines (traced masks) as integers, which
+    are a quarter of the bytes (``12`` rather than ``12.0``) and exactly the same numbers."""
+    flat = ring.reshape(-1)
+    as_int = flat.astype(np.int64)
+    return as_int if np.array_equal(as_int, flat) else flat
+
+
+def _write_annotations(fh: BinaryIO, anns: list[bytes], counter: list[int]) -> None:
+    parts = []
+    for body in anns:
+        counter[0] += 1
+        parts.append(b'%s{"id":%d,%s' % (b"," if counter[0] > 1 else b"", counter[0], body))
+    fh.write(b"".join(parts))
+
+
+def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
+           report: Report) -> CocoWriter:
+    """The registry's writer factory (``FormatInfo.writer``): one COCO JSON file at ``dest``."""
+    return CocoWriter(dest, categories, image_root, options, report)
