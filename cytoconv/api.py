@@ -91,18 +91,56 @@ def convert(src: str | Path, dest: str | Path, to: str, fmt: str | None = None,
     return run(plan, load, writer, read_options, report, jobs, progress)
 
 
+def resample_target(size: tuple[int, int] | None = None, scale: float | None = None, max_side: int | None = None,
+                    sizes_from: str | Path | None = None) -> TargetSize:
+    """The new size of the images from exactly one of its four ways, checked: ``TargetSize`` itself accepts
+    none or several, and ``sizes_from`` (a folder) must be read into a stem -> image map first."""
+    from cytoconv.ops.resample import sizes_from_folder
+
+    given = sum(value is not None for value in (size, scale, max_side, sizes_from))
+    if given > 1:
+        raise UsageError("give only one of --to-size, --scale, --max-side, --sizes-from")
+    if given == 0:
+        raise UsageError("resample needs --to-size, --scale, --max-side or --sizes-from")
+    if size is not None and min(size) <= 0:
+        raise UsageError(f"--to-size must be positive, got {size[0]}x{size[1]}")
+    if scale is not None and not scale > 0:
+        raise UsageError("--scale must be positive")
+    if max_side is not None and max_side < 1:
+        raise UsageError(f"--max-side must be at least 1, got {max_side}")
+    if sizes_from is not None:
+        return TargetSize(sizes_from=sizes_from_folder(Path(sizes_from)))
+    return TargetSize(size=size, scale=scale, max_side=max_side)
+
+
+def default_images_out(dest: str | Path) -> Path:
+    """Where resized images go when no folder is named: inside a folder output (``DST/images``), beside a
+    file output (``DST_images``), so that they never mix with the input's images."""
+    dest = Path(dest)
+    return dest / "images" if dest.suffix == "" else dest.with_name(dest.stem + "_images")
+
+
 def resample(src: str | Path, dest: str | Path, target: TargetSize, to: str | None = None, fmt: str | None = None,
              read_options: ReadOptions | None = None, write_options: WriteOptions | None = None,
-             report: Report | None = None, jobs: int = 0, images_out: str | Path | None = None,
+             report: Report | None = None, jobs: int = 0, images_out: str | Path | bool | None = None,
              rle_method: Literal["outline", "nearest"] = "outline", clip: bool = False,
              image_filter: str = "lanczos", progress: Callable[[int], None] | None = None,
              on_plan: Callable[[ReadPlan], Any] | None = None) -> Summary:
     """Convert ``src`` to ``dest`` at another resolution (same format unless ``to``); with ``images_out``
-    the images are resized too, into that folder, which appears whole or not at all."""
+    the images are resized too, into that folder (``True``: ``default_images_out(dest)``), which appears
+    whole or not at all. ``resample_target`` builds a checked ``target``."""
+    from cytoconv.ops.resample import RESAMPLING_FILTERS
+
+    if image_filter not in RESAMPLING_FILTERS:
+        raise UsageError(f"--filter must be one of {', '.join(RESAMPLING_FILTERS)}, got {image_filter!r}")
+    if rle_method not in ("outline", "nearest"):
+        raise UsageError(f"--rle-method must be one of outline, nearest, got {rle_method!r}")
     src = Path(src)
     to = to or _source(src, fmt).name
     options = read_options or ReadOptions()
-    if images_out is None:
+    if images_out is True:
+        images_out = default_images_out(dest)
+    if images_out is None or images_out is False:
         step = Resample(target, rle_method, clip, None, None, image_filter, options)
         return convert(src, dest, to, fmt, options, write_options, report, jobs, progress, on_plan, step)
     # The images are written beside the output first and moved into place once it exists, so that
