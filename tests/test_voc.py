@@ -29,9 +29,16 @@ def _xml_boxes(folder: Path) -> dict[str, list[Corners]]:
     out = {}
     for f in sorted(folder.glob("*.xml")):
         objects = ET.parse(f).getroot().findall("object")
-        out[f.stem] = [(o.findtext("name") or "", tuple(int(o.find("bndbox").findtext(k))  # type: ignore[union-attr]
-                                                        for k in ("xmin", "ymin", "xmax", "ymax")))
-                       for o in objects]
+        out[f.stem] = [
+            (
+                o.findtext("name") or "",
+                tuple(
+                    int(o.find("bndbox").findtext(k))  # type: ignore[union-attr]
+                    for k in ("xmin", "ymin", "xmax", "ymax")
+                ),
+            )
+            for o in objects
+        ]
     return out  # type: ignore[return-value]
 
 
@@ -48,14 +55,24 @@ VOC_XML = """<annotation>
 \t<size><width>{w}</width><height>{h}</height><depth>3</depth></size>
 {objects}</annotation>
 """
-OBJECT = "\t<object><name>{cls}</name><difficult>{d}</difficult><bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin>" \
-         "<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>\n"
+OBJECT = (
+    "\t<object><name>{cls}</name><difficult>{d}</difficult><bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin>"
+    "<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>\n"
+)
 
 
-def _voc(root: Path, name: str, boxes: list[tuple[str, int, int, int, int]], size: tuple[int, int] = (100, 80),
-         image: bool = True, difficult: int = 0) -> Path:
+def _voc(
+    root: Path,
+    name: str,
+    boxes: list[tuple[str, int, int, int, int]],
+    size: tuple[int, int] = (100, 80),
+    image: bool = True,
+    difficult: int = 0,
+) -> Path:
     objects = "".join(OBJECT.format(cls=c, d=difficult, x0=a, y0=b, x1=x, y1=y) for c, a, b, x, y in boxes)
-    write(root / "Annotations" / f"{name}.xml", VOC_XML.format(name=name, w=size[0], h=size[1], objects=objects))
+    write(
+        root / "Annotations" / f"{name}.xml", VOC_XML.format(name=name, w=size[0], h=size[1], objects=objects)
+    )
     if image:
         make_image(root / "JPEGImages" / f"{name}.png", *size)
     return root
@@ -95,10 +112,14 @@ _refuse = _Refuse()
 
 
 def test_name_scan_matches_the_parser_and_falls_back_on_odd_files() -> None:
-    plain = b"<annotation><object><name>RBC</name></object><object>\n  <name> WBC </name></object></annotation>"
+    plain = (
+        b"<annotation><object><name>RBC</name></object><object>\n  <name> WBC </name></object></annotation>"
+    )
     assert scan_names(plain, "x.xml", _refuse) == ["RBC", "WBC"]
-    odd = b"<annotation><object><!-- c --><name><![CDATA[a&b]]></name></object><object><name>R&amp;D</name>" \
-          b"</object></annotation>"
+    odd = (
+        b"<annotation><object><!-- c --><name><![CDATA[a&b]]></name></object><object><name>R&amp;D</name>"
+        b"</object></annotation>"
+    )
     assert scan_names(odd, "x.xml", _refuse) == ["a&b", "R&D"]
 
 
@@ -118,8 +139,10 @@ def test_bccd_to_coco_gives_x_xmin_minus_1_and_w_xmax_minus_xmin_plus_1(tmp_path
     report = Report(strict=False)
     summary = cytoconv.convert(_bccd(), tmp_path / "c.json", to="coco", report=report, jobs=1)
     assert report.skipped == {"zero-area-box": 2}
-    assert sorted(e.split(":")[0].rsplit("/", 1)[1] for e in report.examples["zero-area-box"]) == \
-        ["BloodImage_00338.xml", "BloodImage_00343.xml"]
+    assert sorted(e.split(":")[0].rsplit("/", 1)[1] for e in report.examples["zero-area-box"]) == [
+        "BloodImage_00338.xml",
+        "BloodImage_00343.xml",
+    ]
     assert summary.images == 56 and sum(summary.instances.values()) == 1049
     data = json.loads((tmp_path / "c.json").read_text())
     assert [c["name"] for c in data["categories"]] == ["Platelets", "RBC", "WBC"]  # sorted names, ids 1..3
@@ -144,16 +167,26 @@ def test_bccd_to_coco_gives_x_xmin_minus_1_and_w_xmax_minus_xmin_plus_1(tmp_path
 
 def test_bccd_coco_back_to_voc_gives_the_original_xml_values_and_attributes(tmp_path: Path) -> None:
     cytoconv.convert(_bccd(), tmp_path / "c.json", to="coco", report=Report(strict=False), jobs=1)
-    cytoconv.convert(tmp_path / "c.json", tmp_path / "voc", to="voc", jobs=1,
-                     read_options=ReadOptions(images=_bccd() / "JPEGImages"))
+    cytoconv.convert(
+        tmp_path / "c.json",
+        tmp_path / "voc",
+        to="voc",
+        jobs=1,
+        read_options=ReadOptions(images=_bccd() / "JPEGImages"),
+    )
     original = _without_degenerate(_xml_boxes(_bccd() / "Annotations"))
     assert _xml_boxes(tmp_path / "voc" / "Annotations") == original
     src = ET.parse(_bccd() / "Annotations" / "BloodImage_00000.xml").getroot()
     out = ET.parse(tmp_path / "voc" / "Annotations" / "BloodImage_00000.xml").getroot()
     flags = [[o.findtext(k) for k in ("pose", "truncated", "difficult")] for o in src.findall("object")]
-    assert [[o.findtext(k) for k in ("pose", "truncated", "difficult")] for o in out.findall("object")] == flags
-    assert (out.findtext("size/width"), out.findtext("size/height"), out.findtext("filename")) == \
-        ("640", "480", "BloodImage_00000.jpg")
+    assert [
+        [o.findtext(k) for k in ("pose", "truncated", "difficult")] for o in out.findall("object")
+    ] == flags
+    assert (out.findtext("size/width"), out.findtext("size/height"), out.findtext("filename")) == (
+        "640",
+        "480",
+        "BloodImage_00000.jpg",
+    )
 
 
 def test_bccd_voc_yolo_voc_is_the_identity_on_every_box(tmp_path: Path) -> None:
@@ -163,8 +196,14 @@ def test_bccd_voc_yolo_voc_is_the_identity_on_every_box(tmp_path: Path) -> None:
     lines = sum(len(f.read_text().splitlines()) for f in (tmp_path / "yolo" / "labels").rglob("*.txt"))
     assert lines == 1049
     back = Report()
-    cytoconv.convert(tmp_path / "yolo", tmp_path / "voc", to="voc", report=back, jobs=1,
-                     read_options=ReadOptions(images=_bccd() / "JPEGImages"))
+    cytoconv.convert(
+        tmp_path / "yolo",
+        tmp_path / "voc",
+        to="voc",
+        report=back,
+        jobs=1,
+        read_options=ReadOptions(images=_bccd() / "JPEGImages"),
+    )
     assert back.notices["box-rounded"] == 0
     got = _xml_boxes(tmp_path / "voc" / "Annotations")
     assert got == _without_degenerate(_xml_boxes(_bccd() / "Annotations"))
@@ -177,8 +216,9 @@ def test_bccd_splits_from_image_sets_most_specific_list_wins(tmp_path: Path) -> 
     main = _bccd() / "ImageSets" / "Main"
     for split in ("train", "val", "test"):
         listed = set(main.joinpath(f"{split}.txt").read_text().split())
-        assert {f.rsplit(".", 1)[0] for f, s in splits.items() if s == split} == listed & \
-            {f.rsplit(".", 1)[0] for f in splits}
+        assert {f.rsplit(".", 1)[0] for f, s in splits.items() if s == split} == listed & {
+            f.rsplit(".", 1)[0] for f in splits
+        }
     assert sorted(list(splits.values()).count(s) for s in ("train", "val", "test")) == [12, 12, 32]
     cytoconv.write(ds, tmp_path / "voc", to="voc")
     written = {f.stem: f.read_text().split() for f in (tmp_path / "voc" / "ImageSets" / "Main").glob("*.txt")}
@@ -193,14 +233,18 @@ def test_bccd_is_detected_as_voc() -> None:
 
 # --- hostile and broken XML --------------------------------------------------------------------
 
-BOMB = """<?xml version="1.0"?>
+BOMB = (
+    """<?xml version="1.0"?>
 <!DOCTYPE annotation [
  <!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">
-""" + "".join(f' <!ENTITY {chr(98 + k)} "{("&" + chr(97 + k) + ";") * 10}">\n' for k in range(9)) + """]>
+"""
+    + "".join(f' <!ENTITY {chr(98 + k)} "{("&" + chr(97 + k) + ";") * 10}">\n' for k in range(9))
+    + """]>
 <annotation><filename>x.png</filename><size><width>100</width><height>80</height></size>
 <object><name>&j;</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>5</xmax><ymax>5</ymax></bndbox></object>
 </annotation>
 """
+)
 EXTERNAL = """<?xml version="1.0"?>
 <!DOCTYPE annotation [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
 <annotation><filename>x.png</filename><size><width>100</width><height>80</height></size>
@@ -213,8 +257,9 @@ EXTERNAL_DTD = """<?xml version="1.0"?>
 """
 
 
-@pytest.mark.parametrize("text", [BOMB, EXTERNAL, EXTERNAL_DTD], ids=["billion-laughs", "external-entity",
-                                                                     "external-dtd"])
+@pytest.mark.parametrize(
+    "text", [BOMB, EXTERNAL, EXTERNAL_DTD], ids=["billion-laughs", "external-entity", "external-dtd"]
+)
 def test_hostile_xml_is_refused_fast_naming_the_file(tmp_path: Path, text: str) -> None:
     _voc(tmp_path / "ds", "good", [("RBC", 1, 1, 10, 10)])
     bad = write(tmp_path / "ds" / "Annotations" / "evil.xml", text)
@@ -237,7 +282,9 @@ def test_hostile_xml_is_refused_fast_naming_the_file(tmp_path: Path, text: str) 
 
 def test_malformed_xml_names_file_and_line(tmp_path: Path) -> None:
     _voc(tmp_path / "ds", "good", [("RBC", 1, 1, 10, 10)])
-    write(tmp_path / "ds" / "Annotations" / "bad.xml", "<annotation>\n<object>\n<name>x</nam>\n</annotation>\n")
+    write(
+        tmp_path / "ds" / "Annotations" / "bad.xml", "<annotation>\n<object>\n<name>x</nam>\n</annotation>\n"
+    )
     with pytest.raises(FormatError) as info:
         cytoconv.read(tmp_path / "ds")
     assert (info.value.code, info.value.line) == ("not-well-formed", 3)
@@ -252,7 +299,11 @@ def test_size_checked_against_the_image(tmp_path: Path) -> None:
     make_image(root / "JPEGImages" / "a.png", 120, 80)
     with pytest.raises(FormatError) as info:
         cytoconv.read(root)
-    assert info.value.code == "size-mismatch" and "100x80" in info.value.message and "120x80" in info.value.message
+    assert (
+        info.value.code == "size-mismatch"
+        and "100x80" in info.value.message
+        and "120x80" in info.value.message
+    )
     report = Report(strict=False)
     ds = cytoconv.read(root, report=report)
     assert (ds.images[0].width, ds.images[0].height) == (120, 80) and report.notices["size-mismatch"] == 1
@@ -264,8 +315,10 @@ def test_bare_folder_of_xml_without_images_uses_size(tmp_path: Path) -> None:
     record = ds.images[0]
     assert (record.file_name, record.width, record.height) == ("a.png", 100, 80)
     assert [c.name for c in ds.categories] == ["a", "b"]
-    assert [(i.category_id, i.geometry.x, i.geometry.y, i.geometry.w, i.geometry.h)  # type: ignore[union-attr]
-            for i in record.instances] == [(2, 4, 5, 3, 4), (1, 0, 0, 100, 80)]
+    assert [
+        (i.category_id, i.geometry.x, i.geometry.y, i.geometry.w, i.geometry.h)  # type: ignore[union-attr]
+        for i in record.instances
+    ] == [(2, 4, 5, 3, 4), (1, 0, 0, 100, 80)]
     assert record.instances[0].attributes == {"difficult": 1}
 
 
@@ -288,10 +341,17 @@ def test_inverted_and_missing_boxes_are_problems(tmp_path: Path) -> None:
 
 def test_polygons_and_masks_written_as_their_containing_boxes(tmp_path: Path) -> None:
     ring = np.array([[2.5, 3.2], [9.1, 3.0], [8.0, 7.9]])
-    record = ImageRecord(file_name="sub/p.png", width=20, height=10, instances=[
-        Instance(category_id=1, geometry=Polygon(rings=[ring])),
-        Instance(category_id=2, geometry=Box(x=1, y=1, w=4, h=4), attributes={"difficult": True, "note": "R&D"}),
-    ])
+    record = ImageRecord(
+        file_name="sub/p.png",
+        width=20,
+        height=10,
+        instances=[
+            Instance(category_id=1, geometry=Polygon(rings=[ring])),
+            Instance(
+                category_id=2, geometry=Box(x=1, y=1, w=4, h=4), attributes={"difficult": True, "note": "R&D"}
+            ),
+        ],
+    )
     ds = Dataset(categories=[Category(id=1, name="a<b"), Category(id=2, name="c")], images=[record])
     report = Report()
     cytoconv.write(ds, tmp_path / "voc", to="voc", report=report)
@@ -305,8 +365,17 @@ def test_polygons_and_masks_written_as_their_containing_boxes(tmp_path: Path) ->
 
 
 def test_a_box_too_small_for_voc_is_a_problem(tmp_path: Path) -> None:
-    ds = Dataset(categories=[Category(id=1, name="a")], images=[ImageRecord(
-        file_name="p.png", width=20, height=10, instances=[Instance(category_id=1, geometry=Box(x=1, y=1, w=0, h=4))])])
+    ds = Dataset(
+        categories=[Category(id=1, name="a")],
+        images=[
+            ImageRecord(
+                file_name="p.png",
+                width=20,
+                height=10,
+                instances=[Instance(category_id=1, geometry=Box(x=1, y=1, w=0, h=4))],
+            )
+        ],
+    )
     with pytest.raises(FormatError) as info:
         cytoconv.write(ds, tmp_path / "voc", to="voc")
     assert info.value.code == "zero-area-box"
@@ -321,8 +390,9 @@ def test_two_images_with_one_stem_cannot_share_an_xml(tmp_path: Path) -> None:
     assert not (tmp_path / "voc").exists()
 
 
-def test_cli_voc_to_coco_lenient_reports_the_skipped_boxes(tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_voc_to_coco_lenient_reports_the_skipped_boxes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from cytoconv.cli.entry import main
 
     with pytest.raises(SystemExit) as exit_:

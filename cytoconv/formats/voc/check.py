@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cytoconv.formats.classlists import ClassList
+from cytoconv.engine.classlists import ClassList
 from cytoconv.formats.voc.syntax import ANNOTATIONS, check_objects, check_size, looks_like_voc, scan
-from cytoconv.validate.config import Settings
-from cytoconv.validate.findings import Finding
+from cytoconv.problems.findings import Finding
+from cytoconv.problems.settings import Settings
 
 __all__ = ["check_bytes", "check_file", "discover", "find_image", "image_folders", "looks_like_voc"]
 
@@ -74,7 +74,11 @@ def check_file(path: str, settings: Settings, classes: ClassList | None) -> list
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        return [settings.finding("CC001", path, f"cannot read: {exc.strerror or exc}")] if settings.on("CC001") else []
+        return (
+            [settings.finding("CC001", path, f"cannot read: {exc.strerror or exc}")]
+            if settings.on("CC001")
+            else []
+        )
     return check_bytes(data, path, settings, classes)
 
 
@@ -100,8 +104,9 @@ def check_bytes(data: bytes, path: str, settings: Settings, classes: ClassList |
             check_size(document, image, actual, sink)
         size = actual or size
     names = classes.names if classes is not None else None
-    check_objects(document, sink, size, names, classes.source if classes is not None else None,
-                  settings.pixel_tolerance)
+    check_objects(
+        document, sink, size, names, classes.source if classes is not None else None, settings.pixel_tolerance
+    )
     return sorted(sink.findings, key=Finding.sort_key)
 
 
@@ -114,15 +119,25 @@ def discover(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
     files = [f for f in walk_files(xml_root) if f.lower().endswith(".xml") and looks_like_voc(f)]
     findings: list[Finding] = []
     stems = {os.path.splitext(os.path.basename(f))[0] for f in files}
-    image_dirs = {d for f in files for d in image_folders(f)[:-1] if os.path.isdir(d)} or \
-        {os.path.dirname(os.path.abspath(f)) for f in files}
-    images = {os.path.splitext(os.path.basename(p))[0]: p for d in sorted(image_dirs) for p in walk_files(Path(d))
-              if is_image_name(p)}
+    image_dirs = {d for f in files for d in image_folders(f)[:-1] if os.path.isdir(d)} or {
+        os.path.dirname(os.path.abspath(f)) for f in files
+    }
+    images = {
+        os.path.splitext(os.path.basename(p))[0]: p
+        for d in sorted(image_dirs)
+        for p in walk_files(Path(d))
+        if is_image_name(p)
+    }
     if images:
         if settings.on("CC402"):
-            findings += [settings.finding("CC402", f, "no image for this VOC file")
-                         for f in files if os.path.splitext(os.path.basename(f))[0] not in images]
+            findings += [
+                settings.finding("CC402", f, "no image for this VOC file")
+                for f in files
+                if os.path.splitext(os.path.basename(f))[0] not in images
+            ]
         if settings.on("CC403"):
-            findings += [settings.finding("CC403", images[s], "no VOC file for this image")
-                         for s in sorted(set(images) - stems)]
+            findings += [
+                settings.finding("CC403", images[s], "no VOC file for this image")
+                for s in sorted(set(images) - stems)
+            ]
     return files, findings

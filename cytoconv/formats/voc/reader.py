@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cytoconv.engine.classlists import read_names
 from cytoconv.engine.contract import ReadOptions, ReadPlan
 from cytoconv.engine.files import image_size, is_image_name, read_text, safe_relative, walk_files
-from cytoconv.errors import FormatError, ReaderSink, Report, SkipUnit
-from cytoconv.formats.classlists import read_names
+from cytoconv.errors import FormatError, Report, SkipUnit
 from cytoconv.formats.voc.syntax import (
     ANNOTATIONS,
     CLASSES_FILE,
@@ -57,6 +57,7 @@ from cytoconv.formats.voc.syntax import (
 )
 from cytoconv.formats.voc.writer import writer
 from cytoconv.ir import Box, Category, ImageRecord, Instance
+from cytoconv.problems.sinks import ReaderSink
 
 if TYPE_CHECKING:
     from cytoconv.problems import Fix
@@ -89,13 +90,30 @@ class _ObjectSink(ReaderSink):
         super().__init__(report, fatal, notices)
         self.bad: set[int] = set()
 
-    def __call__(self, code: str, path: str, message: str, *, line: int | None = None,
-                 image_id: int | str | None = None, annotation_id: int | str | None = None,
-                 object_index: int | None = None, fix: Fix | None = None) -> None:
+    def __call__(
+        self,
+        code: str,
+        path: str,
+        message: str,
+        *,
+        line: int | None = None,
+        image_id: int | str | None = None,
+        annotation_id: int | str | None = None,
+        object_index: int | None = None,
+        fix: Fix | None = None,
+    ) -> None:
         if object_index is not None and object_index in self.bad:
             return
-        super().__call__(code, path, message, line=line, image_id=image_id, annotation_id=annotation_id,
-                         object_index=object_index, fix=fix)
+        super().__call__(
+            code,
+            path,
+            message,
+            line=line,
+            image_id=image_id,
+            annotation_id=annotation_id,
+            object_index=object_index,
+            fix=fix,
+        )
         if object_index is not None and code in self.fatal:
             self.bad.add(object_index)
 
@@ -167,7 +185,9 @@ def _index_images(image_dir: Path, junk: list[str], report: Report) -> tuple[dic
             continue
         rel = os.path.splitext(os.path.relpath(f, base))[0].replace(os.sep, "/")
         if rel in by_rel:
-            report.notice("duplicate-stem", f"{f}: another image has the stem {rel!r} ({by_rel[rel]}); using that one")
+            report.notice(
+                "duplicate-stem", f"{f}: another image has the stem {rel!r} ({by_rel[rel]}); using that one"
+            )
             continue
         by_rel[rel] = f
         stem = os.path.basename(rel)
@@ -195,15 +215,18 @@ def _read_splits(sets: Path, report: Report) -> dict[str, str]:
     return {image_id: split for image_id, (_, split) in chosen.items()}
 
 
-def _category_names(root: Path, xmls: list[str], options: ReadOptions, report: Report,
-                    unreadable: set[str]) -> tuple[list[str], str | None]:
+def _category_names(
+    root: Path, xmls: list[str], options: ReadOptions, report: Report, unreadable: set[str]
+) -> tuple[list[str], str | None]:
     """Class names in id order, and where they were given (``--names`` or ``classes.txt``; None: scanned)."""
     if options.names is not None:
         return list(options.names), "--names"
     if (root / CLASSES_FILE).is_file():
         names, problem = read_names(root / CLASSES_FILE)
         if names is None:
-            raise FormatError(root / CLASSES_FILE, problem or "no class names in this file", code="bad-class-list")
+            raise FormatError(
+                root / CLASSES_FILE, problem or "no class names in this file", code="bad-class-list"
+            )
         return names, str(root / CLASSES_FILE)
     found: set[str] = set()
     sink = ReaderSink(report, FILE_FATAL)
@@ -236,14 +259,20 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     unreadable: set[str] = set()
     names, source = _category_names(root, xmls, options, report, unreadable)
     if len(set(names)) != len(names):
-        raise FormatError(path, "a class name is listed twice in the class names", code="duplicate-class-name")
+        raise FormatError(
+            path, "a class name is listed twice in the class names", code="duplicate-class-name"
+        )
     by_rel, by_stem = _index_images(image_dir, junk, report) if image_dir and image_dir.is_dir() else ({}, {})
     splits = _read_splits(sets, report) if sets is not None and not path.is_file() else {}
     for item in sorted(set(junk)):
         report.notice("junk-skipped", item)
     image_root = str(image_dir) if image_dir is not None else xml_dir
-    context = _Context(ids={n: i + 1 for i, n in enumerate(names)}, image_dir=str(image_dir) if image_dir else None,
-                       image_root=image_root, names_source=source or "the XML files")
+    context = _Context(
+        ids={n: i + 1 for i, n in enumerate(names)},
+        image_dir=str(image_dir) if image_dir else None,
+        image_root=image_root,
+        names_source=source or "the XML files",
+    )
     units = []
     unlisted = 0
     for xml in xmls:
@@ -258,8 +287,12 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     if unlisted:
         report.notice("not-in-split", f"{unlisted} image(s) are in no ImageSets/Main list", count=unlisted)
     categories = [Category.trusted(id=i + 1, name=n, supercategory=None) for i, n in enumerate(names)]
-    return ReadPlan(categories=categories, units=units, image_root=image_root,
-                    info={"source": str(path), "names_given": source is not None})
+    return ReadPlan(
+        categories=categories,
+        units=units,
+        image_root=image_root,
+        info={"source": str(path), "names_given": source is not None},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,7 +346,9 @@ def load(unit: VocUnit, options: ReadOptions, report: Report) -> ImageRecord:
             check_size(document, image, (width, height), ReaderSink(report, (), {"CC405": "size-mismatch"}))
         file_name = os.path.relpath(image, unit.context.image_root).replace(os.sep, "/")
         if filename and os.path.basename(filename) != os.path.basename(image):
-            report.notice("filename-mismatch", f"{path}: <filename> is {filename!r}, the image found is {image}")
+            report.notice(
+                "filename-mismatch", f"{path}: <filename> is {filename!r}, the image found is {image}"
+            )
     elif document.size is not None:
         width, height = document.size
         report.notice("size-from-xml", f"{path}: no image found; the size is taken from <size>")
@@ -321,7 +356,9 @@ def load(unit: VocUnit, options: ReadOptions, report: Report) -> ImageRecord:
         if filename is None:
             report.notice("filename-guessed", f"{path}: no <filename> and no image: named {file_name}")
     else:
-        ReaderSink(report, ("CC701",))("CC701", path, "no image found and no usable <size> (give --images DIR)")
+        ReaderSink(report, ("CC701",))(
+            "CC701", path, "no image found and no usable <size> (give --images DIR)"
+        )
         raise SkipUnit(path)
     context = unit.context
     check_objects(document, sink, (width, height), context.ids, context.names_source, OUTSIDE_TOLERANCE)
@@ -334,12 +371,29 @@ def load(unit: VocUnit, options: ReadOptions, report: Report) -> ImageRecord:
         xmin, ymin, xmax, ymax = obj.box
         where = f"object {obj.index}" + (f" ({obj.name})" if obj.name else "")
         if xmin != int(xmin) or ymin != int(ymin) or xmax != int(xmax) or ymax != int(ymax):
-            report.notice("fractional-box", f"{path}: {where} has fractional corners (kept; VOC expects integers)")
+            report.notice(
+                "fractional-box", f"{path}: {where} has fractional corners (kept; VOC expects integers)"
+            )
         for tag in obj.nested:
             report.notice("element-ignored", f"{path}: <{tag}> inside <object> has sub-elements; not kept")
-        attributes: dict[str, Any] = {tag: _int_or_text(text) if tag in INT_FLAGS else text
-                                      for tag, text in obj.fields.items()}
-        instances.append(Instance.trusted(category_id=ids[obj.name], geometry=box_from_voc(xmin, ymin, xmax, ymax),
-                                          iscrowd=False, score=None, attributes=attributes))
-    return ImageRecord.trusted(file_name=file_name, width=width, height=height, split=unit.split, label=None,
-                               instances=instances, attributes=_image_attributes(document))
+        attributes: dict[str, Any] = {
+            tag: _int_or_text(text) if tag in INT_FLAGS else text for tag, text in obj.fields.items()
+        }
+        instances.append(
+            Instance.trusted(
+                category_id=ids[obj.name],
+                geometry=box_from_voc(xmin, ymin, xmax, ymax),
+                iscrowd=False,
+                score=None,
+                attributes=attributes,
+            )
+        )
+    return ImageRecord.trusted(
+        file_name=file_name,
+        width=width,
+        height=height,
+        split=unit.split,
+        label=None,
+        instances=instances,
+        attributes=_image_attributes(document),
+    )

@@ -90,7 +90,9 @@ def looks_like_voc(path: str | Path) -> bool:
 
 _DECLARATION = re.compile(rb"\A(?:\xef\xbb\xbf)?<\?xml\s[^>]*?\?>")
 _ENCODING = re.compile(rb"encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
-_ASCII_COMPATIBLE = frozenset({b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso-8859-1", b"latin-1", b"latin1"})
+_ASCII_COMPATIBLE = frozenset(
+    {b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso-8859-1", b"latin-1", b"latin1"}
+)
 _OBJECT_TAG = re.compile(rb"<object[\s/>]")
 
 
@@ -102,7 +104,7 @@ def _plain(data: bytes) -> bool:
     if b"<?" not in data:
         return True
     declaration = _DECLARATION.match(data)
-    if declaration is None or b"<?" in data[declaration.end():]:
+    if declaration is None or b"<?" in data[declaration.end() :]:
         return False
     encoding = _ENCODING.search(declaration.group())
     return encoding is None or encoding.group(1).lower() in _ASCII_COMPATIBLE
@@ -184,8 +186,10 @@ def parse_xml(data: bytes, path: str, sink: ProblemSink) -> tuple[Element, dict[
         parsed = _fast_parse(data) if _plain(data) else None
         return parsed if parsed is not None else _slow_parse(data)
     except DTDForbidden as exc:
-        message = (f"the XML declares a DTD (<!DOCTYPE {exc.name}>); refused: DTDs carry entity expansion "
-                   "(billion laughs) and external entities, and VOC files need none")
+        message = (
+            f"the XML declares a DTD (<!DOCTYPE {exc.name}>); refused: DTDs carry entity expansion "
+            "(billion laughs) and external entities, and VOC files need none"
+        )
         line = None
     except EntitiesForbidden as exc:
         message, line = f"the XML declares an entity ({exc.name!r}); refused: no entity expansion", None
@@ -246,8 +250,13 @@ def scan(data: bytes, path: str, sink: ProblemSink) -> VocDocument | None:
         sink("CC006", path, "starts with a UTF-8 byte-order mark", line=1, fix=Fix("bom"))
     if wants("CC005") and b"\r" in data:
         first = data.count(b"\n", 0, data.index(b"\r")) + 1
-        sink("CC005", path, ("CRLF" if b"\r\n" in data else "CR") + " line endings", line=first,
-             fix=Fix("line-endings"))
+        sink(
+            "CC005",
+            path,
+            ("CRLF" if b"\r\n" in data else "CR") + " line endings",
+            line=first,
+            fix=Fix("line-endings"),
+        )
     parsed = parse_xml(data, path, sink)
     if parsed is None:
         return None
@@ -257,17 +266,29 @@ def scan(data: bytes, path: str, sink: ProblemSink) -> VocDocument | None:
             sink("CC003", path, f"not a Pascal VOC file: the root is <{root.tag}>, not <annotation>")
         return None
     node = root.find("size")
-    width, height = (_positive_int(node.findtext(k)) for k in ("width", "height")) if node is not None \
-        else (None, None)
+    width, height = (
+        (_positive_int(node.findtext(k)) for k in ("width", "height")) if node is not None else (None, None)
+    )
     size = (width, height) if width is not None and height is not None else None
     if size is None and wants("CC701"):
-        shown = "missing" if node is None else f"width {node.findtext('width')!r}, height {node.findtext('height')!r}"
-        sink("CC701", path, f"<size> is {shown}: boxes cannot be checked against the image unless the image is "
-             "found")
-    document = VocDocument(path, (root.findtext("filename") or "").strip() or None, size,
-                           _positive_int(node.findtext("depth")) if node is not None else None,
-                           _image_attributes(root), [_object(obj, k, lines.get(id(obj)))
-                                                     for k, obj in enumerate(root.findall("object"), start=1)])
+        shown = (
+            "missing"
+            if node is None
+            else f"width {node.findtext('width')!r}, height {node.findtext('height')!r}"
+        )
+        sink(
+            "CC701",
+            path,
+            f"<size> is {shown}: boxes cannot be checked against the image unless the image is found",
+        )
+    document = VocDocument(
+        path,
+        (root.findtext("filename") or "").strip() or None,
+        size,
+        _positive_int(node.findtext("depth")) if node is not None else None,
+        _image_attributes(root),
+        [_object(obj, k, lines.get(id(obj))) for k, obj in enumerate(root.findall("object"), start=1)],
+    )
     if not document.objects and wants("CC004"):
         sink("CC004", path, "no <object>: an image with no objects")
     return document
@@ -278,8 +299,12 @@ def _image_attributes(root: Element) -> dict[str, str]:
     verified = root.get("verified")
     if verified is not None:
         attributes["verified"] = verified
-    for key, where in (("folder", "folder"), ("path", "path"), ("database", "source/database"),
-                       ("segmented", "segmented")):
+    for key, where in (
+        ("folder", "folder"),
+        ("path", "path"),
+        ("database", "source/database"),
+        ("segmented", "segmented"),
+    ):
         text = root.findtext(where)
         if text is not None and text.strip():
             attributes[key] = text.strip()
@@ -316,13 +341,21 @@ def check_size(document: VocDocument, image: str, actual: tuple[int, int], sink:
     size = document.size
     if size is not None and size != actual and sink.wants("CC405"):
         name = image.replace("\\", "/").rsplit("/", 1)[-1]
-        sink("CC405", document.path, f"<size> says {size[0]}x{size[1]} but the image {name} is "
-             f"{actual[0]}x{actual[1]}")
+        sink(
+            "CC405",
+            document.path,
+            f"<size> says {size[0]}x{size[1]} but the image {name} is {actual[0]}x{actual[1]}",
+        )
 
 
-def check_objects(document: VocDocument, sink: ProblemSink, size: tuple[int, int] | None,
-                  names: Collection[str] | None = None, names_source: str | None = None,
-                  tolerance: float = 1.0) -> None:
+def check_objects(
+    document: VocDocument,
+    sink: ProblemSink,
+    size: tuple[int, int] | None,
+    names: Collection[str] | None = None,
+    names_source: str | None = None,
+    tolerance: float = 1.0,
+) -> None:
     """Every object, in file order: no name or no numeric box (CC702), a class outside ``names`` (CC202), an
     inverted (CC304) or zero-area box (CC303), a box outside ``size`` by more than ``tolerance`` px (CC305), the
     same object twice (CC401). The codes of one object come in ascending order, as the validator sorts them, so
@@ -342,21 +375,45 @@ def check_objects(document: VocDocument, sink: ProblemSink, size: tuple[int, int
                 sink("CC702", path, f"{what}{label}", line=line, object_index=k)
             continue
         if known is not None and name not in known:
-            sink("CC202", path, f"class {name!r} is not among the {len(known)} classes of {names_source}",
-                 line=line, object_index=k)
+            sink(
+                "CC202",
+                path,
+                f"class {name!r} is not among the {len(known)} classes of {names_source}",
+                line=line,
+                object_index=k,
+            )
         xmin, ymin, xmax, ymax = box
         if xmax < xmin or ymax < ymin:
             if wants("CC304"):
-                sink("CC304", path, f"inverted box {_shown(box)}{label}: xmax < xmin or ymax < ymin", line=line,
-                     object_index=k)
+                sink(
+                    "CC304",
+                    path,
+                    f"inverted box {_shown(box)}{label}: xmax < xmin or ymax < ymin",
+                    line=line,
+                    object_index=k,
+                )
         elif xmax == xmin or ymax == ymin:
             if wants("CC303"):
-                sink("CC303", path, f"zero-area box {_shown(box)}{label}: xmin == xmax or ymin == ymax", line=line,
-                     object_index=k)
-        elif outside and size is not None and (xmin < low or ymin < low or xmax > size[0] + tolerance
-                                               or ymax > size[1] + tolerance):
-            sink("CC305", path, f"box {_shown(box)}{label} reaches outside the {size[0]}x{size[1]} image "
-                 f"(1-based corners, tolerance {tolerance:g} px)", line=line, object_index=k)
+                sink(
+                    "CC303",
+                    path,
+                    f"zero-area box {_shown(box)}{label}: xmin == xmax or ymin == ymax",
+                    line=line,
+                    object_index=k,
+                )
+        elif (
+            outside
+            and size is not None
+            and (xmin < low or ymin < low or xmax > size[0] + tolerance or ymax > size[1] + tolerance)
+        ):
+            sink(
+                "CC305",
+                path,
+                f"box {_shown(box)}{label} reaches outside the {size[0]}x{size[1]} image "
+                f"(1-based corners, tolerance {tolerance:g} px)",
+                line=line,
+                object_index=k,
+            )
         if duplicates:
             first = seen.setdefault((name, box), k)
             if first != k:

@@ -38,8 +38,10 @@ def quoteattr(text: str) -> str:
 
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
 _DEFAULT_FLAGS = "\t\t<pose>Unspecified</pose>\n\t\t<truncated>0</truncated>\n\t\t<difficult>0</difficult>\n"
-_BNDBOX = ("\t\t<bndbox>\n\t\t\t<xmin>%d</xmin>\n\t\t\t<ymin>%d</ymin>\n\t\t\t<xmax>%d</xmax>\n"
-           "\t\t\t<ymax>%d</ymax>\n\t\t</bndbox>\n\t</object>\n")
+_BNDBOX = (
+    "\t\t<bndbox>\n\t\t\t<xmin>%d</xmin>\n\t\t\t<ymin>%d</ymin>\n\t\t\t<xmax>%d</xmax>\n"
+    "\t\t\t<ymax>%d</ymax>\n\t\t</bndbox>\n\t</object>\n"
+)
 
 
 def voc_corners(box: Box, contain: bool) -> tuple[tuple[int, int, int, int], bool]:
@@ -69,8 +71,14 @@ def _xml_value(value: Any) -> str | None:
 class VocWriter:
     """``Annotations/<id>.xml`` per image, ``ImageSets/Main/<split>.txt`` when splits exist, ``classes.txt``."""
 
-    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-                 report: Report) -> None:
+    def __init__(
+        self,
+        dest: Path,
+        categories: list[Category],
+        image_root: str | None,
+        options: WriteOptions,
+        report: Report,
+    ) -> None:
         self.dest = dest
         self.options = options
         self.names = {c.id: c.name for c in categories}
@@ -91,10 +99,15 @@ class VocWriter:
         assert self.tmp is not None
         data = self.xml(record, image_name, report).encode("utf-8")
         try:
-            fd = os.open(f"{self.tmp}/{ANNOTATIONS}/{xml_id}.xml", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = os.open(
+                f"{self.tmp}/{ANNOTATIONS}/{xml_id}.xml", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644
+            )
         except FileExistsError:
-            raise FormatError(record.file_name, f"another image has the stem {xml_id!r}: VOC needs one XML file "
-                              "per image id", code="duplicate-stem") from None
+            raise FormatError(
+                record.file_name,
+                f"another image has the stem {xml_id!r}: VOC needs one XML file per image id",
+                code="duplicate-stem",
+            ) from None
         try:
             os.write(fd, data)
         finally:
@@ -106,15 +119,22 @@ class VocWriter:
         attrs = record.attributes
         verified = attrs.get("verified")
         head = "<annotation>\n" if verified is None else f"<annotation verified={quoteattr(str(verified))}>\n"
-        parts = [head, f"\t<folder>{escape(str(attrs.get('folder', IMAGES)))}</folder>\n",
-                 f"\t<filename>{escape(image_name)}</filename>\n"]
+        parts = [
+            head,
+            f"\t<folder>{escape(str(attrs.get('folder', IMAGES)))}</folder>\n",
+            f"\t<filename>{escape(image_name)}</filename>\n",
+        ]
         if attrs.get("path"):
             parts.append(f"\t<path>{escape(str(attrs['path']))}</path>\n")
-        parts.append(f"\t<source>\n\t\t<database>{escape(str(attrs.get('database', 'Unknown')))}</database>\n"
-                     "\t</source>\n")
+        parts.append(
+            f"\t<source>\n\t\t<database>{escape(str(attrs.get('database', 'Unknown')))}</database>\n"
+            "\t</source>\n"
+        )
         depth = attrs.get("depth", 3)
-        parts.append(f"\t<size>\n\t\t<width>{record.width}</width>\n\t\t<height>{record.height}</height>\n"
-                     f"\t\t<depth>{depth}</depth>\n\t</size>\n")
+        parts.append(
+            f"\t<size>\n\t\t<width>{record.width}</width>\n\t\t<height>{record.height}</height>\n"
+            f"\t\t<depth>{depth}</depth>\n\t</size>\n"
+        )
         parts.append(f"\t<segmented>{_xml_value(attrs.get('segmented', 0))}</segmented>\n")
         rounded = 0
         heads = self._heads
@@ -132,22 +152,34 @@ class VocWriter:
                 report.notice("mask-as-box", f"{record.file_name}: RLE mask written as its box")
             corners, was_rounded = voc_corners(box, contain)
             if corners[2] <= corners[0] or corners[3] <= corners[1]:
-                report.problem(FormatError(record.file_name, f"object {k + 1}: box {box.w:g}x{box.h:g} px is too "
-                                           "small for a VOC box (needs xmin < xmax and ymin < ymax)",
-                                           code="zero-area-box"))
+                report.problem(
+                    FormatError(
+                        record.file_name,
+                        f"object {k + 1}: box {box.w:g}x{box.h:g} px is too "
+                        "small for a VOC box (needs xmin < xmax and ymin < ymax)",
+                        code="zero-area-box",
+                    )
+                )
                 continue
             rounded += was_rounded
             head = heads.get(inst.category_id) or self._head(inst.category_id)
-            flags = _DEFAULT_FLAGS if not inst.attributes else self._attributes(inst, record.file_name, report)
+            flags = (
+                _DEFAULT_FLAGS if not inst.attributes else self._attributes(inst, record.file_name, report)
+            )
             parts.append(head + flags + _BNDBOX % corners)
         if rounded:
-            report.notice("box-rounded", f"{record.file_name}: {rounded} box(es) rounded to integer pixels",
-                          count=rounded)
+            report.notice(
+                "box-rounded",
+                f"{record.file_name}: {rounded} box(es) rounded to integer pixels",
+                count=rounded,
+            )
         parts.append("</annotation>\n")
         return "".join(parts)
 
     def _head(self, category_id: int) -> str:
-        text = self._heads[category_id] = f"\t<object>\n\t\t<name>{escape(self.name_of(category_id))}</name>\n"
+        text = self._heads[category_id] = (
+            f"\t<object>\n\t\t<name>{escape(self.name_of(category_id))}</name>\n"
+        )
         return text
 
     @staticmethod
@@ -171,8 +203,11 @@ class VocWriter:
         def accept(fragment: tuple[str, str | None]) -> None:
             xml_id, split = fragment
             if xml_id in seen:
-                raise FormatError(xml_id, "two images have this stem: VOC needs one XML file per image id",
-                                  code="duplicate-stem")
+                raise FormatError(
+                    xml_id,
+                    "two images have this stem: VOC needs one XML file per image id",
+                    code="duplicate-stem",
+                )
             seen.add(xml_id)
             if split is not None:
                 splits.setdefault(split, []).append(xml_id)
@@ -192,7 +227,8 @@ class VocWriter:
                 (tmp / CLASSES_FILE).write_text("".join(n + "\n" for n in names), encoding="utf-8")
 
 
-def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-           report: Report) -> VocWriter:
+def writer(
+    dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
+) -> VocWriter:
     """The registry's writer factory (``WriterFactory``): one ``VocWriter`` per output folder."""
     return VocWriter(dest, categories, image_root, options, report)
