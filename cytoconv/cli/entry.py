@@ -36,8 +36,11 @@ def main(argv: list[str] | None = None) -> None:
             from cytoconv.cli.app import app
 
         # standalone_mode=False: errors come here, to be printed in one line with our exit codes
-        code = app(args=args[1:] if validate_only else args,
-                   prog_name="cytoconv validate" if validate_only else "cytoconv", standalone_mode=False)
+        code = app(
+            args=args[1:] if validate_only else args,
+            prog_name="cytoconv validate" if validate_only else "cytoconv",
+            standalone_mode=False,
+        )
     except SystemExit:
         raise
     except KeyboardInterrupt:
@@ -62,8 +65,11 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(error.exit_code)
         if os.environ.get("CYTOCONV_DEBUG"):  # a bug: one line, and the traceback only on request
             raise
-        print(f"cytoconv: internal error: {error.__class__.__name__}: {error} "
-              "(set CYTOCONV_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)
+        print(
+            f"cytoconv: internal error: {error.__class__.__name__}: {error} "
+            "(set CYTOCONV_DEBUG=1 for the traceback, and please report it)",
+            file=sys.stderr,
+        )
         sys.exit(1)
     if code == 130:  # typer turns Ctrl-C into exit code 130 itself
         _interrupted()

@@ -1,4 +1,8 @@
-"""What the user sees on stderr: a progress bar on a terminal, and a summary at the end."""
+"""What the user sees on stderr: a progress bar on a terminal, and a summary at the end.
+
+rich and the dataset model are imported only when something is shown, so that the command modules can
+import this one at the top without slowing ``--help``.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cytoconv.engine.pipeline import Summary
+if TYPE_CHECKING:
+    from cytoconv.engine.contract import ReadPlan
+    from cytoconv.engine.pipeline import Summary
 
 
 class _Bar:
@@ -20,28 +26,40 @@ class _Bar:
         self.task: Any = None
 
     def start(self, total: int) -> None:
+        """Show the bar for ``total`` images; a short run (under 200) would only flicker."""
         if not self.enabled or total < 200:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        from cytoconv.cli.summary import _console
-
-        self.progress = Progress(TextColumn("images"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                 console=_console(), transient=True)
+        self.progress = Progress(
+            TextColumn("images"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=stderr_console(),
+            transient=True,
+        )
         self.progress.start()
         self.task = self.progress.add_task("images", total=total)
 
+    def on_plan(self, plan: ReadPlan) -> None:
+        """The library's ``on_plan`` hook: the plan says how many images there are."""
+        self.start(len(plan.units))
+
     def advance(self, n: int) -> None:
+        """The library's ``progress`` hook: ``n`` more images done."""
         if self.progress is not None:
             self.progress.advance(self.task, n)
 
     def stop(self) -> None:
+        """Remove the bar (it is transient), also when the run fails."""
         if self.progress is not None:
             self.progress.stop()
 
 
 @contextmanager
 def progress_bar(enabled: bool) -> Iterator[_Bar]:
+    """A bar whose ``advance`` and ``on_plan`` go to the library's hooks; stopped however the block ends."""
     bar = _Bar(enabled)
     try:
         yield bar
@@ -49,17 +67,25 @@ def progress_bar(enabled: bool) -> Iterator[_Bar]:
         bar.stop()
 
 
-def _console() -> Any:
+def stderr_console() -> Any:
+    """A rich console on stderr: stdout carries data only (``stats --json``, ``validate``)."""
     from rich.console import Console
 
     return Console(stderr=True, highlight=False)
+
+
+def print_report(lines: list[str]) -> None:
+    """Every skipped or noticed item, verbatim (file names may hold rich markup characters)."""
+    console = stderr_console()
+    for line in lines:
+        console.print(line, markup=False)
 
 
 def print_summary(summary: Summary, dst: Path) -> None:
     """Images, objects per class, and every skipped or noticed item, to stderr."""
     from rich.table import Table
 
-    console = _console()
+    console = stderr_console()
     names = {c.id: c.name for c in summary.categories}
     total = sum(summary.instances.values())
     table = Table(title=f"wrote {dst}", title_justify="left", show_edge=False)
@@ -73,7 +99,8 @@ def print_summary(summary: Summary, dst: Path) -> None:
         row = [str(cid), names.get(cid, "?"), f"{summary.instances.get(cid, 0):,}"]
         table.add_row(*row, *([f"{summary.labels.get(cid, 0):,}"] if labelled else []))
     console.print(table)
-    console.print(f"{summary.images:,} images ({summary.empty_images:,} without objects), {total:,} objects"
-                  + (f", {labelled:,} with an image-level label" if labelled else ""))
-    for line in summary.report.lines():
-        console.print(line, markup=False)
+    console.print(
+        f"{summary.images:,} images ({summary.empty_images:,} without objects), {total:,} objects"
+        + (f", {labelled:,} with an image-level label" if labelled else "")
+    )
+    print_report(summary.report.lines())
