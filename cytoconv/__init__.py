@@ -1,7 +1,9 @@
 """cytoconv: convert, check and summarise annotation datasets of cytology and blood-cell images.
 
-The public API (``read``, ``write``, ``convert``) is imported on first use, so that
-``cytoconv --version`` and a pre-commit run start fast.
+The public API (``read``, ``write``, ``convert``, ``resample``, ``stats``, ``draw``, ``crop``, ``split``; see
+``cytoconv.api``) is imported on first use, so that ``cytoconv --version`` and a pre-commit run start fast.
+``validate`` is ``cytoconv.api.validate`` (or ``cytoconv.validate.validate``): the name ``cytoconv.validate`` is
+the validator's package.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from typing import TYPE_CHECKING, Any
 from cytoconv._version import __version__
 
 if TYPE_CHECKING:
-    from cytoconv.api import convert, read, write
+    from cytoconv.api import convert, crop, draw, read, resample, split, stats, write
 
-__all__ = ["__version__", "convert", "read", "write"]
+__all__ = ["__version__", "convert", "crop", "draw", "read", "resample", "split", "stats", "write"]
+
+_API = frozenset({"read", "write", "convert", "resample", "stats", "draw", "crop", "split"})
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("read", "write", "convert"):
+    if name in _API:
         from cytoconv import api
 
         return getattr(api, name)

@@ -1,9 +1,15 @@
-"""The library API the CLI is a thin layer over: ``read``, ``write``, ``convert``.
+"""The library API the CLI is a thin layer over: ``read, write, convert, resample, stats, draw, crop, split,
+validate``, with the CLI's defaults.
 
     import cytoconv
     ds = cytoconv.read("balf/labels")                 # format detected
     cytoconv.write(ds, "out.json", to="coco")
     summary = cytoconv.convert("balf/labels", "out.json", to="coco")
+    figures = cytoconv.stats("balf/labels", pixel_size=0.25)
+
+This module composes: it opens sources (``open_source``: the format, its module, the reading plan) and builds
+writers from the format registry, and hands plans, loaders, records and writers to the operations of
+``cytoconv.ops``, which know no format and no API.
 """
 
 from __future__ import annotations
@@ -11,32 +17,57 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from cytoconv.engine.atomic import TEMP_MARK
-from cytoconv.engine.contract import Loader, ReadOptions, ReadPlan, WriteOptions, dataset_from
+from cytoconv.engine.atomic import TEMP_MARK, atomic_dir
+from cytoconv.engine.contract import (
+    FormatModule,
+    Loader,
+    ReadOptions,
+    ReadPlan,
+    WriteOptions,
+    dataset_from,
+    dataset_plan,
+    load_record,
+)
 from cytoconv.engine.pipeline import Summary, final_categories, run, stream
 from cytoconv.errors import Report, UsageError
 from cytoconv.formats import FormatInfo, detect, lookup
 from cytoconv.ir import Dataset, ImageRecord
+from cytoconv.ops.crop import CropOptions, crop_objects
+from cytoconv.ops.draw import DrawResult, DrawStyle, check_limit, draw_images
 from cytoconv.ops.resample import Resample, TargetSize, TransformedLoader
+from cytoconv.ops.split import DEFAULT_NAMES, check_names, split_dataset
+from cytoconv.ops.stats import DatasetStats, check_pixel_size, dataset_stats
+from cytoconv.validate import validate as validate
+
+# Writers that keep ImageRecord.split in one output; any other format gets one output per split.
+_SPLIT_AWARE = frozenset({"yolo", "voc", "folders", "manifest"})
 
 
 def _source(path: Path, fmt: str | None) -> FormatInfo:
     return lookup(fmt)[0] if fmt else detect(path)
 
 
+def open_source(path: Path, fmt: str | None, options: ReadOptions,
+                report: Report) -> tuple[FormatInfo, FormatModule, ReadPlan]:
+    """The one way a dataset on disk is opened: its format (``fmt``, else detected), the format's module and
+    its reading plan (file names only: cheap). Every command that reads starts here, so that detection, its
+    errors and the plan are the same whichever command asks."""
+    info = _source(path, fmt)
+    module = info.load()
+    return info, module, module.plan(path, options, report)
+
+
 def read(path: str | Path, fmt: str | None = None, options: ReadOptions | None = None,
          report: Report | None = None, jobs: int = 1) -> Dataset:
     """Read a whole dataset into memory as the typed model. ``report`` collects what was skipped."""
-    path = Path(path)
     options = options or ReadOptions()
     report = report if report is not None else Report()
-    module = _source(path, fmt).load()
-    plan = module.plan(path, options, report)
+    _, module, plan = open_source(Path(path), fmt, options, report)
     records: list[ImageRecord] = []
     summary = Summary(report=report)
     for chunk, part in stream(plan, module.load, None, options, report, jobs):
@@ -47,24 +78,131 @@ def read(path: str | Path, fmt: str | None = None, options: ReadOptions | None =
     return dataset
 
 
-class _DatasetSource:
-    """A dataset already in memory, served as a plan whose units are its records."""
-
-    @staticmethod
-    def load(unit: ImageRecord, options: ReadOptions, report: Report) -> ImageRecord:
-        return unit
-
-
 def write(dataset: Dataset, dest: str | Path, to: str, options: WriteOptions | None = None,
           report: Report | None = None, jobs: int = 1) -> Summary:
     """Write a dataset in memory to ``dest`` in format ``to`` (atomically)."""
     info, implied = lookup(to)
     options = replace(options or WriteOptions(), **implied)
     report = report if report is not None else Report()
-    plan = ReadPlan(categories=dataset.categories, units=list(dataset.images), image_root=dataset.image_root,
-                    info=dataset.info)
     writer = info.writer()(Path(dest), dataset.categories, dataset.image_root, options, report)
-    return run(plan, _DatasetSource.load, writer, ReadOptions(), report, jobs)
+    return run(dataset_plan(dataset), load_record, writer, ReadOptions(), report, jobs)
+
+
+def stats(source: str | Path | Dataset, fmt: str | None = None, options: ReadOptions | None = None,
+          report: Report | None = None, jobs: int = 0, pixel_size: float | None = None,
+          progress: Callable[[int], None] | None = None,
+          on_plan: Callable[[ReadPlan], Any] | None = None) -> DatasetStats:
+    """Statistics of a dataset on disk (any readable format; detected unless ``fmt``) or in memory
+    (``cytoconv stats``): counts per class, object sizes, objects per image, image sizes, per split.
+
+    Read over ``jobs`` processes (0: all cores; a ``Dataset`` in memory: 1 unless asked, since its records
+    would have to be pickled to the workers); items a lenient ``report`` skipped are counted in ``skipped``."""
+    check_pixel_size(pixel_size)  # before a large dataset is read, not after
+    options = options or ReadOptions()
+    report = report if report is not None else Report()
+    if isinstance(source, Dataset):
+        return dataset_stats(dataset_plan(source), load_record, options, report, jobs or 1, pixel_size, progress)
+    info, module, plan = open_source(Path(source), fmt, options, report)
+    if on_plan is not None:
+        on_plan(plan)
+    return dataset_stats(plan, module.load, options, report, jobs, pixel_size, progress, source=str(source),
+                         fmt=info.name)
+
+
+def draw(source: str | Path | Dataset, dest: str | Path, fmt: str | None = None,
+         options: ReadOptions | None = None, report: Report | None = None, jobs: int = 0, *,
+         only: Sequence[str] = (), limit: int | None = None, style: DrawStyle | None = None,
+         overwrite: bool = False, progress: Callable[[int], None] | None = None,
+         on_plan: Callable[[ReadPlan], Any] | None = None) -> DrawResult:
+    """Draw every image of ``source`` (on disk or in memory) with its outlines in one colour per class into
+    ``dest`` as PNG files named like the images (``cytoconv draw``; see ``cytoconv.ops.draw.draw_images``).
+
+    ``only`` keeps the objects of those classes (names or ids), ``limit`` the first N images that show one;
+    a ``Dataset`` is drawn in this process unless ``jobs`` says otherwise."""
+    check_limit(limit)
+    options = options or ReadOptions()
+    report = report if report is not None else Report()
+    load: Loader
+    if isinstance(source, Dataset):
+        plan, load, jobs = dataset_plan(source), load_record, jobs or 1
+    else:
+        _, module, plan = open_source(Path(source), fmt, options, report)
+        load = module.load
+    return draw_images(plan, load, dest, options, report, jobs, only=only, limit=limit, style=style,
+                       overwrite=overwrite, progress=progress, on_plan=on_plan)
+
+
+def crop(src: str | Path, dest: str | Path, options: CropOptions | None = None, fmt: str | None = None,
+         read_options: ReadOptions | None = None, report: Report | None = None, jobs: int = 0,
+         progress: Callable[[int], None] | None = None,
+         on_plan: Callable[[ReadPlan], Any] | None = None) -> tuple[Summary, int]:
+    """Crop every object of ``src`` into ``dest/<class>/`` with ``crops.csv`` (``cytoconv crop``); returns the
+    reading summary and the crop count. A dataset without objects is noticed, not an error."""
+    src = Path(src)
+    options = options or CropOptions()
+    read_options = read_options or ReadOptions()
+    report = report if report is not None else Report()
+    _, module, plan = open_source(src, fmt, read_options, report)
+    if on_plan is not None:
+        on_plan(plan)
+    summary, crops = crop_objects(plan, module.load, dest, options, read_options, report, jobs, progress)
+    if not sum(summary.instances.values()):
+        report.notice("no-instances", f"{src}: no objects to crop (a classification dataset?)")
+    return summary, crops
+
+
+def split(src: str | Path, dest: str | Path, ratios: Sequence[float], seed: int = 0,
+          names: Sequence[str] = DEFAULT_NAMES, group_by: str | None = None, to: str | None = None,
+          fmt: str | None = None, read_options: ReadOptions | None = None,
+          write_options: WriteOptions | None = None, report: Report | None = None,
+          jobs: int = 0) -> tuple[Dataset, Summary]:
+    """Read ``src``, set every image's split (stratified, seeded, groups kept together: ``cytoconv.ops.split``)
+    and write ``dest`` in ``to`` (default: the input's format) (``cytoconv split``).
+
+    A format whose writer keeps the splits in one output (YOLO, VOC, class folders, manifests) gets one output;
+    any other gets one per split inside ``dest`` (``instances_<split>.json``, ``<split>/``)."""
+    src, dest = Path(src), Path(dest)
+    check_names(ratios, names)
+    report = report if report is not None else Report()
+    source = _source(src, fmt)
+    target, implied = lookup(to) if to else (source, {})
+    if not target.writes:
+        raise UsageError(f"cannot write {target.name}")
+    write_options = replace(write_options or WriteOptions(), **implied)
+    dataset = read(src, source.name, read_options, report, jobs=jobs)
+    result = split_dataset(dataset, ratios, seed, names, group_by, split_in_path=target.name == "yolo",
+                           report=report)
+    if target.name == "yolo":
+        report.notice("images-not-moved", f"{dest}: labels are under labels/<split>/; put (or link) the images "
+                      "under images/<split>/ beside them, as data.yaml says")
+    if target.name in _SPLIT_AWARE:
+        summary = write(result, dest, target.name, write_options, report, jobs=jobs)
+    else:
+        summary = _write_per_split(result, dest, target, names[: len(ratios)], write_options, report, jobs)
+    return result, summary
+
+
+def _write_per_split(dataset: Dataset, dest: Path, target: FormatInfo, names: Sequence[str], options: WriteOptions,
+                     report: Report, jobs: int) -> Summary:
+    """One output per split inside ``dest``: ``instances_<split>.json`` (COCO) or ``<split>/`` (folders)."""
+    total = Summary(report=report)
+    with atomic_dir(dest, options.overwrite) as tmp:
+        for name in names:
+            part = [r for r in dataset.images if r.split == name]
+            if not part:
+                continue
+            out = tmp / (name if target.output_is_dir else f"instances_{name}.json")
+            subset = Dataset.trusted(categories=dataset.categories, images=part, image_root=dataset.image_root,
+                                     info=dataset.info)
+            summary = write(subset, out, target.name, replace(options, overwrite=False),
+                            Report(strict=report.strict), jobs=jobs)
+            total.images += summary.images
+            total.empty_images += summary.empty_images
+            total.instances.update(summary.instances)
+            total.labels.update(summary.labels)
+            total.report.merge(summary.report)
+    total.categories = dataset.categories
+    return total
 
 
 def convert(src: str | Path, dest: str | Path, to: str, fmt: str | None = None,
@@ -79,8 +217,7 @@ def convert(src: str | Path, dest: str | Path, to: str, fmt: str | None = None,
     info, implied = lookup(to)
     write_options = replace(write_options or WriteOptions(), **implied)
     report = report if report is not None else Report()
-    module = _source(src, fmt).load()
-    plan = module.plan(src, read_options, report)
+    _, module, plan = open_source(src, fmt, read_options, report)
     if on_plan is not None:
         on_plan(plan)
     load: Loader = module.load

@@ -10,10 +10,11 @@ import pytest
 from PIL import Image
 
 import cytoconv
+from cytoconv.api import crop
 from cytoconv.errors import FormatError, Report, UsageError
 from cytoconv.geometry.shapes import polygon_area
 from cytoconv.ir import Box, Category, Dataset, ImageRecord, Instance, Polygon
-from cytoconv.ops.crop import CropOptions, crop, crop_region, object_box, parse_color, parse_padding
+from cytoconv.ops.crop import CropOptions, crop_region, object_box, parse_color, parse_padding
 from tests.conftest import BALF_SAMPLE, real
 
 
@@ -111,7 +112,7 @@ def test_bccd_crops_are_the_voc_boxes(tmp_path: Path) -> None:
     assert not (tmp_path / "strict").exists()
     report = Report(strict=False)
     _, count = crop(bccd, tmp_path / "c", report=report, jobs=1)
-    assert count == 1049 and report.skipped == {"empty-box": 2}
+    assert count == 1049 and report.skipped == {"zero-area-box": 2}
     rows = _manifest(tmp_path / "c")
     assert {r["class"] for r in rows} == {"RBC", "WBC", "Platelets"}
     import xml.etree.ElementTree as ET

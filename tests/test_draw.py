@@ -10,9 +10,10 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_api
 
+from cytoconv.api import draw
 from cytoconv.errors import FormatError, Report, UsageError
 from cytoconv.ir import Box, Category, Dataset, ImageRecord, Instance, Polygon, Rle
-from cytoconv.ops.draw import DrawStyle, draw, pixel_ring
+from cytoconv.ops.draw import DrawStyle, pixel_ring
 from cytoconv.ops.palette import class_colours
 from tests.conftest import BALF_SAMPLE, make_image, run_cli
 
@@ -136,11 +137,11 @@ def test_missing_image_is_a_format_error_naming_it(tmp_path: Path) -> None:
     ds.images[0].file_name = "sub/missing.png"
     with pytest.raises(FormatError) as caught:
         draw(ds, tmp_path / "out")
-    assert caught.value.code == "missing-image" and caught.value.path == str(tmp_path / "img" / "sub" / "missing.png")
+    assert caught.value.code == "label-without-image" and caught.value.path == str(tmp_path / "img" / "sub" / "missing.png")
     assert not (tmp_path / "out").exists() and [p.name for p in tmp_path.iterdir()] == ["img"]
     report = Report(strict=False)
     result = draw(ds, tmp_path / "out", report=report)
-    assert result.drawn == 0 and report.skipped == {"missing-image": 1}
+    assert result.drawn == 0 and report.skipped == {"label-without-image": 1}
 
 
 def test_size_mismatch_unsafe_name_and_name_clash(tmp_path: Path) -> None:
@@ -159,7 +160,7 @@ def test_size_mismatch_unsafe_name_and_name_clash(tmp_path: Path) -> None:
     ds.images.append(ImageRecord(file_name="a.jpg", width=20, height=16))
     with pytest.raises(FormatError) as caught:
         draw(ds, tmp_path / "out")
-    assert caught.value.code == "duplicate-output"
+    assert caught.value.code == "name-collision"
     assert not (tmp_path / "out").exists()
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 import cytoconv
+from cytoconv.api import split
 from cytoconv.errors import Report, UsageError
 from cytoconv.ir import Box, ImageRecord, Instance
-from cytoconv.ops.split import assign, image_classes, parse_ratios, split
+from cytoconv.ops.split import assign, image_classes, parse_ratios
 from tests.conftest import make_image, real
 
 RATIOS = (0.8, 0.1, 0.1)

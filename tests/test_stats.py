@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_api
 
+from cytoconv.api import stats as compute_stats
 from cytoconv.errors import Report, UsageError
 from cytoconv.ir import Box, Category, Dataset, ImageRecord, Instance, Polygon, Rle
 from cytoconv.ops.palette import class_colours
@@ -24,7 +25,6 @@ from cytoconv.ops.stats import (
     CLASS_KEYS,
     JSON_SCHEMA,
     DatasetStats,
-    compute_stats,
     display_bins,
     plot,
     to_csv,

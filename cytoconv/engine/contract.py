@@ -114,3 +114,16 @@ def label_as_box(record: ImageRecord, report: Report) -> ImageRecord:
 
 def dataset_from(plan: ReadPlan, records: Iterator[ImageRecord] | list[ImageRecord]) -> Dataset:
     return Dataset(categories=plan.categories, images=list(records), image_root=plan.image_root, info=plan.info)
+
+
+def dataset_plan(dataset: Dataset) -> ReadPlan:
+    """A dataset already in memory as a plan whose units are its records (loaded by ``load_record``), so that
+    writing, drawing or counting a ``Dataset`` runs through the same pipeline as a dataset read from disk."""
+    return ReadPlan(categories=list(dataset.categories), units=list(dataset.images), image_root=dataset.image_root,
+                    info=dataset.info)
+
+
+def load_record(unit: ImageRecord, options: ReadOptions, report: Report) -> ImageRecord:
+    """The loader of a ``dataset_plan``: each unit is its record already. A module-level function, so that it
+    pickles into the worker processes."""
+    return unit

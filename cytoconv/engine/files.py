@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cytoconv.errors import FormatError
+from cytoconv.errors import FormatError, Report
+
+if TYPE_CHECKING:  # the model imports pydantic, which `validate` (a user of this module) must not pay for
+    from cytoconv.ir import Category
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".jpe", ".jp2", ".pgm", ".ppm"}
@@ -108,7 +112,7 @@ def read_text(path: Path) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise FormatError(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line=line, code="encoding") from None
+        raise FormatError(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line=line, code="unreadable") from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -119,6 +123,35 @@ def safe_relative(name: str, where: str | Path) -> str:
     if "\x00" in name or norm.startswith("/") or (len(norm) > 1 and norm[1] == ":") or ".." in parts or not parts:
         raise FormatError(where, f"unsafe file name {name!r}: it would leave the output folder", code="unsafe-path")
     return "/".join(parts)
+
+
+def folder_names(categories: list[Category], report: Report) -> dict[int, str]:
+    """A safe folder name per category id: ``/`` and ``\\`` become ``_`` and a leading ``.`` (hidden) becomes
+    ``_`` (noticed); NUL, empty, ``.`` and ``..`` are refused; two classes may not end up with one folder.
+
+    Here, beside ``safe_relative``, because two writers of class folders use it: the class-folder format and
+    ``crop``, which must not import a format."""
+    out: dict[int, str] = {}
+    owner: dict[str, str] = {}
+    for category in categories:
+        out[category.id] = folder_name(category.name, report)
+        other = owner.setdefault(out[category.id], category.name)
+        if other != category.name:
+            raise FormatError(category.name, f"classes {other!r} and {category.name!r} would share the folder "
+                              f"{out[category.id]!r}", code="name-collision")
+    return out
+
+
+def folder_name(name: str, report: Report) -> str:
+    """One class name as a folder name (see ``folder_names``)."""
+    if "\x00" in name or name.strip() in ("", ".", ".."):
+        raise FormatError(name, f"class name {name!r} cannot be a folder name", code="unsafe-name")
+    safe = name.replace("/", "_").replace("\\", "_")
+    if safe.startswith("."):
+        safe = "_" + safe[1:]
+    if safe != name:
+        report.notice("name-sanitised", f"class {name!r} written to the folder {safe!r}")
+    return safe
 
 
 # Leading bytes of the image formats in IMAGE_EXTENSIONS (offset 0 unless said otherwise).

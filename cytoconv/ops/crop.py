@@ -31,11 +31,10 @@ from typing import Any
 import numpy as np
 
 from cytoconv.engine.atomic import atomic_dir
-from cytoconv.engine.contract import ReadOptions, ReadPlan
-from cytoconv.engine.files import safe_relative
-from cytoconv.engine.pipeline import Summary, final_categories, run
+from cytoconv.engine.contract import Loader, ReadOptions, ReadPlan
+from cytoconv.engine.files import folder_name, folder_names, safe_relative
+from cytoconv.engine.pipeline import Summary, run
 from cytoconv.errors import FormatError, Report, UsageError
-from cytoconv.formats.folders.reader import folder_name, folder_names
 from cytoconv.ir import Box, Category, ImageRecord, Instance, Polygon, Rle
 
 MANIFEST = "crops.csv"
@@ -205,10 +204,10 @@ class CropWriter:
 
         if self.image_root is None:
             raise FormatError(record.file_name, "the dataset does not say where its images are (give --images)",
-                              code="no-image")
+                              code="label-without-image")
         path = os.path.join(self.image_root, safe_relative(record.file_name, record.file_name))
         if not os.path.isfile(path):
-            report.problem(FormatError(path, "image not found (give --images DIR)", code="missing-image"))
+            report.problem(FormatError(path, "image not found (give --images DIR)", code="label-without-image"))
             return None
         try:
             with Image.open(path) as opened:
@@ -256,7 +255,7 @@ class CropWriter:
                 piece.save(fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
         except FileExistsError:
             raise FormatError(rel, "two crops would get this name (two images with one name?)",
-                              code="duplicate-name") from None
+                              code="name-collision") from None
         x0, y0, x1, y1 = region
         return (rel, record.file_name, k, class_name, _number(box.x), _number(box.y), _number(box.w),
                 _number(box.h), x0, y0, x1 - x0, y1 - y0, record.split or "")
@@ -275,26 +274,13 @@ class CropWriter:
             self.crops = len(rows)
 
 
-def crop(src: str | Path, dest: str | Path, options: CropOptions | None = None, fmt: str | None = None,
-         read_options: ReadOptions | None = None, report: Report | None = None, jobs: int = 0,
-         progress: Callable[[int], None] | None = None,
-         on_plan: Callable[[ReadPlan], Any] | None = None) -> tuple[Summary, int]:
-    """Crop every object of ``src`` into ``dest/<class>/``; returns the reading summary and the crop count."""
-    from cytoconv.formats import detect, lookup
-
-    src, dest = Path(src), Path(dest)
-    options = options or CropOptions()
-    read_options = read_options or ReadOptions()
+def crop_objects(plan: ReadPlan, load: Loader, dest: str | Path, options: CropOptions, read_options: ReadOptions,
+                 report: Report, jobs: int = 0, progress: Callable[[int], None] | None = None) -> tuple[Summary, int]:
+    """Crop every object of the images of ``plan`` (each loaded by ``load``) into ``dest/<class>/``, with
+    ``crops.csv``; returns the reading summary and the number of crops. The images are decoded with the EXIF
+    orientation of ``read_options``, the one their sizes were read with."""
     if read_options.apply_exif_orientation != options.apply_exif_orientation:
         options = replace(options, apply_exif_orientation=read_options.apply_exif_orientation)
-    report = report if report is not None else Report()
-    module = (lookup(fmt)[0] if fmt else detect(src)).load()
-    plan = module.plan(src, read_options, report)
-    if on_plan is not None:
-        on_plan(plan)
-    writer = CropWriter(dest, plan.categories, plan.image_root, options, report, plan.inferred_name)
-    summary = run(plan, module.load, writer, read_options, report, jobs, progress)
-    summary.categories = final_categories(plan, summary)
-    if not sum(summary.instances.values()):
-        report.notice("no-instances", f"{src}: no objects to crop (a classification dataset?)")
+    writer = CropWriter(Path(dest), plan.categories, plan.image_root, options, report, plan.inferred_name)
+    summary = run(plan, load, writer, read_options, report, jobs, progress)
     return summary, writer.crops

@@ -30,9 +30,9 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from cytoconv.engine.contract import ReadOptions, ReadPlan
+from cytoconv.engine.contract import Loader, ReadOptions, ReadPlan
 from cytoconv.errors import FormatError, Report, UsageError
-from cytoconv.ir import Box, Category, Dataset, ImageRecord, Instance, Points, Polygon
+from cytoconv.ir import Box, Category, ImageRecord, Instance, Points, Polygon
 from cytoconv.ops.palette import RGB, class_colours, colour
 
 Mask = npt.NDArray[np.bool_]
@@ -199,7 +199,7 @@ class Painter:
                 picture.save(fh, format="PNG", compress_level=1)
         except FileExistsError:
             raise FormatError(record.file_name, f"two images would be drawn as {rel} (same name, other "
-                              "extension)", code="duplicate-output") from None
+                              "extension)", code="name-collision") from None
         return rel
 
     def picture(self, record: ImageRecord, instances: Sequence[Instance], report: Report) -> Any:
@@ -208,7 +208,7 @@ class Painter:
 
         path = self.image_path(record)
         if not path.is_file():
-            report.problem(FormatError(path, "image not found: cannot draw on it", code="missing-image"))
+            report.problem(FormatError(path, "image not found: cannot draw on it", code="label-without-image"))
             return None
         try:
             with Image.open(path) as opened:
@@ -318,39 +318,29 @@ def resolve_classes(wanted: Sequence[str], categories: Sequence[Category]) -> fr
     return frozenset(out)
 
 
-def draw(source: str | Path | Dataset, dest: str | Path, fmt: str | None = None,
-         options: ReadOptions | None = None, report: Report | None = None, jobs: int = 0, *,
-         only: Sequence[str] = (), limit: int | None = None, style: DrawStyle | None = None,
-         overwrite: bool = False, progress: Callable[[int], None] | None = None,
-         on_plan: Callable[[ReadPlan], Any] | None = None) -> DrawResult:
-    """Draw every image of ``source`` (or the first ``limit`` that have something to draw) into
-    ``dest`` as PNG files named like the images (``a/b.jpg`` -> ``dest/a/b.png``), atomically.
+def check_limit(limit: int | None) -> None:
+    """``--limit`` is a count of images: 0 or more (checked before a dataset is opened)."""
+    if limit is not None and limit < 0:
+        raise UsageError(f"--limit must be 0 or more, got {limit}")
 
-    Images are found at the dataset's image root + ``file_name``; a missing one is a
-    ``FormatError`` naming it (skipped and counted in lenient mode). ``only`` keeps the objects of
-    those classes (names or ids), and only the images that have any."""
+
+def draw_images(plan: ReadPlan, load: Loader, dest: str | Path, options: ReadOptions, report: Report,
+                jobs: int = 0, *, only: Sequence[str] = (), limit: int | None = None,
+                style: DrawStyle | None = None, overwrite: bool = False,
+                progress: Callable[[int], None] | None = None,
+                on_plan: Callable[[ReadPlan], Any] | None = None) -> DrawResult:
+    """Draw every image of ``plan`` (or the first ``limit`` that have something to draw) into ``dest`` as PNG
+    files named like the images (``a/b.jpg`` -> ``dest/a/b.png``), atomically.
+
+    Images are found at the plan's image root + ``file_name``; a missing one is a ``FormatError`` naming it
+    (skipped and counted in lenient mode). ``only`` keeps the objects of those classes (names or ids), and only
+    the images that have any. ``on_plan`` sees the plan once ``limit`` has cut it, so that a progress bar
+    counts the images that will be read."""
     from cytoconv.engine.atomic import atomic_dir
     from cytoconv.engine.pipeline import Summary, stream
 
+    check_limit(limit)
     style = style or DrawStyle()
-    options = options or ReadOptions()
-    report = report if report is not None else Report()
-    if limit is not None and limit < 0:
-        raise UsageError(f"--limit must be 0 or more, got {limit}")
-    if isinstance(source, Dataset):
-        from cytoconv.api import _DatasetSource
-
-        plan = ReadPlan(categories=list(source.categories), units=list(source.images),
-                        image_root=source.image_root, info=source.info)
-        load: Any = _DatasetSource.load
-        jobs = jobs or 1
-    else:
-        from cytoconv.formats import detect, lookup
-
-        path = Path(source)
-        module = (lookup(fmt)[0] if fmt else detect(path)).load()
-        plan = module.plan(path, options, report)
-        load = module.load
     wanted = resolve_classes(only, plan.categories) if only else None
     if limit is not None and wanted is None:
         plan = replace(plan, units=plan.units[:limit])

@@ -20,18 +20,13 @@ import os
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from cytoconv.engine.contract import ReadOptions, WriteOptions
-from cytoconv.engine.pipeline import Summary
 from cytoconv.errors import Report, UsageError
 from cytoconv.ir import Dataset, ImageRecord
 
 DEFAULT_NAMES = ("train", "val", "test")
-# Writers that keep ImageRecord.split in one output; any other format gets one output per split.
-SPLIT_AWARE = frozenset({"yolo", "voc", "folders", "manifest"})
 
 
 def parse_ratios(text: str) -> tuple[float, ...]:
@@ -128,11 +123,11 @@ def assign(records: Sequence[ImageRecord], ratios: Sequence[float], seed: int, g
     return split_of
 
 
-def _for_output(record: ImageRecord, split: str, fmt: str) -> ImageRecord:
-    """The record with its new split; for YOLO, whose label paths follow the image's folders, the old split
-    folder in the file name is replaced by the new one."""
+def _for_output(record: ImageRecord, split: str, split_in_path: bool) -> ImageRecord:
+    """The record with its new split; with ``split_in_path`` (YOLO, whose label paths follow the image's
+    folders) the old split folder in the file name is replaced by the new one."""
     fields = {**record.__dict__, "split": split}
-    if fmt == "yolo":
+    if split_in_path:
         parts = record.file_name.split("/")
         if record.split is not None and len(parts) > 1 and parts[0] == record.split:
             parts = parts[1:]
@@ -140,67 +135,26 @@ def _for_output(record: ImageRecord, split: str, fmt: str) -> ImageRecord:
     return ImageRecord.trusted(**fields)
 
 
-def split(src: str | Path, dest: str | Path, ratios: Sequence[float], seed: int = 0,
-          names: Sequence[str] = DEFAULT_NAMES, group_by: str | None = None, to: str | None = None,
-          fmt: str | None = None, read_options: ReadOptions | None = None,
-          write_options: WriteOptions | None = None, report: Report | None = None, jobs: int = 0,
-          progress: Callable[[int], None] | None = None) -> tuple[Dataset, Summary]:
-    """Read ``src``, set every image's split, write ``dest`` in ``to`` (default: the input's format)."""
-    from cytoconv.api import read, write
-    from cytoconv.formats import detect, lookup
-
-    src, dest = Path(src), Path(dest)
+def check_names(ratios: Sequence[float], names: Sequence[str]) -> None:
+    """One distinct split name per ratio; checked before a dataset is read."""
     if len(names) < len(ratios):
         raise UsageError(f"{len(ratios)} ratios but only {len(names)} split names")
     if len(set(names)) != len(names):
         raise UsageError(f"split names must differ, got {list(names)}")
-    report = report if report is not None else Report()
-    source = lookup(fmt)[0] if fmt else detect(src)
-    target, implied = lookup(to) if to else (source, {})
-    if not target.writes:
-        raise UsageError(f"cannot write {target.name}")
-    write_options = replace(write_options or WriteOptions(), **implied)
-    dataset = read(src, source.name, read_options, report, jobs=jobs)
+
+
+def split_dataset(dataset: Dataset, ratios: Sequence[float], seed: int = 0, names: Sequence[str] = DEFAULT_NAMES,
+                  group_by: str | None = None, split_in_path: bool = False,
+                  report: Report | None = None) -> Dataset:
+    """The dataset with every image's split set (``assign``), named ``names`` in the order of ``ratios``.
+
+    ``split_in_path``: the split is also the first folder of each file name (YOLO's ``images/<split>/``
+    layout), so that a writer that follows the names puts each image under its new split."""
+    check_names(ratios, names)
     chosen = assign(dataset.images, ratios, seed, group_by, report)
-    images = [_for_output(r, names[s], target.name) for r, s in zip(dataset.images, chosen)]
-    result = Dataset.trusted(categories=dataset.categories, images=images, image_root=dataset.image_root,
-                             info=dataset.info)
-    if target.name == "yolo":
-        report.notice("images-not-moved", f"{dest}: labels are under labels/<split>/; put (or link) the images "
-                      "under images/<split>/ beside them, as data.yaml says")
-    if target.name in SPLIT_AWARE:
-        summary = write(result, dest, target.name, write_options, report, jobs=jobs)
-    else:
-        summary = _write_per_split(result, dest, target.name, names[: len(ratios)], write_options, report, jobs)
-    return result, summary
-
-
-def _write_per_split(dataset: Dataset, dest: Path, fmt: str, names: Sequence[str], options: WriteOptions,
-                     report: Report, jobs: int) -> Summary:
-    """One output per split inside ``dest``: ``instances_<split>.json`` (COCO) or ``<split>/`` (folders)."""
-    from cytoconv.api import write
-    from cytoconv.engine.atomic import atomic_dir
-    from cytoconv.formats import lookup
-
-    info = lookup(fmt)[0]
-    total = Summary(report=report)
-    with atomic_dir(dest, options.overwrite) as tmp:
-        for name in names:
-            part = [r for r in dataset.images if r.split == name]
-            if not part:
-                continue
-            out = tmp / (name if info.output_is_dir else f"instances_{name}.json")
-            subset = Dataset.trusted(categories=dataset.categories, images=part, image_root=dataset.image_root,
-                                     info=dataset.info)
-            summary = write(subset, out, fmt, replace(options, overwrite=False), Report(strict=report.strict),
-                            jobs=jobs)
-            total.images += summary.images
-            total.empty_images += summary.empty_images
-            total.instances.update(summary.instances)
-            total.labels.update(summary.labels)
-            total.report.merge(summary.report)
-    total.categories = dataset.categories
-    return total
+    images = [_for_output(r, names[s], split_in_path) for r, s in zip(dataset.images, chosen)]
+    return Dataset.trusted(categories=dataset.categories, images=images, image_root=dataset.image_root,
+                           info=dataset.info)
 
 
 def split_counts(dataset: Dataset) -> dict[str, Counter[int]]:

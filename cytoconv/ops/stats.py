@@ -10,8 +10,9 @@ Areas are what COCO calls ``area``: the pycocotools raster of a polygon (holes c
 ``w * h`` for a box. The equivalent diameter of an object is ``2 * sqrt(area / pi)``, the diameter
 of the disc of the same area; the table gives the mean and the median of the per-object values.
 
-    from cytoconv.ops.stats import compute_stats, to_json
-    stats = compute_stats("balf/labels", pixel_size=0.25)
+    import cytoconv
+    from cytoconv.ops.stats import to_json
+    stats = cytoconv.stats("balf/labels", pixel_size=0.25)
     stats.total.classes[0].share_percent
     print(to_json(stats))
 """
@@ -30,9 +31,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from cytoconv.engine.contract import ReadOptions, ReadPlan
+from cytoconv.engine.contract import Loader, ReadOptions, ReadPlan
 from cytoconv.errors import Report, UsageError
-from cytoconv.ir import Box, Category, Dataset, ImageRecord, Points, Polygon
+from cytoconv.ir import Box, Category, ImageRecord, Points, Polygon
 
 SCHEMA_VERSION = 1
 DECIMALS = 4  # floats in JSON and CSV are rounded to this many decimals
@@ -247,41 +248,25 @@ class DatasetStats:
 # Computing
 
 
-def compute_stats(source: str | Path | Dataset, fmt: str | None = None, options: ReadOptions | None = None,
-                  report: Report | None = None, jobs: int = 0, pixel_size: float | None = None,
-                  progress: Callable[[int], None] | None = None,
-                  on_plan: Callable[[ReadPlan], Any] | None = None) -> DatasetStats:
-    """Statistics of a dataset on disk (any readable format; detected unless ``fmt``) or in memory.
-
-    Read over ``jobs`` processes (0: all cores; a ``Dataset`` in memory: 1 unless asked); items a
-    lenient ``report`` skipped are left out of the figures and counted in ``skipped``."""
-    from cytoconv.engine.pipeline import run
-    from cytoconv.formats import detect, lookup
-
+def check_pixel_size(pixel_size: float | None) -> None:
+    """A pixel size is a positive, finite number of micrometres; checked before a large dataset is read."""
     if pixel_size is not None and not (pixel_size > 0 and math.isfinite(pixel_size)):
         raise UsageError(f"the pixel size must be a positive number of micrometres, got {pixel_size}")
-    options = options or ReadOptions()
-    report = report if report is not None else Report()
-    collector = _Collector()
-    if isinstance(source, Dataset):
-        from cytoconv.api import _DatasetSource
 
-        plan = ReadPlan(categories=list(source.categories), units=list(source.images),
-                        image_root=source.image_root, info=source.info)
-        run(plan, _DatasetSource.load, collector, options, report, jobs or 1, progress)
-        collector.categories = list(source.categories)
-        name, fmt_name = None, None
-    else:
-        path = Path(source)
-        info = lookup(fmt)[0] if fmt else detect(path)
-        module = info.load()
-        plan = module.plan(path, options, report)
-        if on_plan is not None:
-            on_plan(plan)
-        run(plan, module.load, collector, options, report, jobs, progress)
-        name, fmt_name = str(source), info.name
-    return stats_of(collector.columns(), collector.categories, pixel_size=pixel_size, source=name,
-                    fmt=fmt_name, report=report)
+
+def dataset_stats(plan: ReadPlan, load: Loader, options: ReadOptions, report: Report, jobs: int = 0,
+                  pixel_size: float | None = None, progress: Callable[[int], None] | None = None,
+                  source: str | None = None, fmt: str | None = None) -> DatasetStats:
+    """Statistics of the images of ``plan``, each loaded by ``load`` over ``jobs`` processes (0: all cores) and
+    reduced to a few numbers in its worker; items a lenient ``report`` skipped are left out of the figures and
+    counted in ``skipped``. ``source`` and ``fmt`` only label the result (``cytoconv.api.stats`` opens a path)."""
+    from cytoconv.engine.pipeline import run
+
+    check_pixel_size(pixel_size)
+    collector = _Collector()
+    run(plan, load, collector, options, report, jobs, progress)
+    return stats_of(collector.columns(), collector.categories, pixel_size=pixel_size, source=source, fmt=fmt,
+                    report=report)
 
 
 def stats_of(columns: Columns, categories: Sequence[Category], pixel_size: float | None = None,
@@ -678,4 +663,3 @@ def plot(stats: DatasetStats, dest: str | Path, overwrite: bool = False, dpi: in
     per.set_title("objects per image")
     with atomic_file(Path(dest), overwrite) as fh:
         fig.savefig(fh, format="png")
-

@@ -27,6 +27,8 @@ from cytoconv.engine.atomic import atomic_dir
 from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions
 from cytoconv.engine.files import (
     JUNK_DIRS,
+    folder_name,
+    folder_names,
     image_size,
     is_image_name,
     is_junk,
@@ -48,35 +50,6 @@ class FolderUnit(NamedTuple):
     file_name: str
     split: str | None
     label: int
-
-
-# ---------------------------------------------------------------------------------------------
-# Class names as folder names (shared with crop)
-
-
-def folder_names(categories: list[Category], report: Report) -> dict[int, str]:
-    """A safe folder name per category id: ``/`` and ``\\`` become ``_`` and a leading ``.`` (hidden) becomes
-    ``_`` (noticed); NUL, empty, ``.`` and ``..`` are refused; two classes may not end up with one folder."""
-    out: dict[int, str] = {}
-    owner: dict[str, str] = {}
-    for category in categories:
-        out[category.id] = folder_name(category.name, report)
-        other = owner.setdefault(out[category.id], category.name)
-        if other != category.name:
-            raise FormatError(category.name, f"classes {other!r} and {category.name!r} would share the folder "
-                              f"{out[category.id]!r}", code="name-collision")
-    return out
-
-
-def folder_name(name: str, report: Report) -> str:
-    if "\x00" in name or name.strip() in ("", ".", ".."):
-        raise FormatError(name, f"class name {name!r} cannot be a folder name", code="unsafe-name")
-    safe = name.replace("/", "_").replace("\\", "_")
-    if safe.startswith("."):
-        safe = "_" + safe[1:]
-    if safe != name:
-        report.notice("name-sanitised", f"class {name!r} written to the folder {safe!r}")
-    return safe
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,14 +134,14 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     folders = _class_folders(root, report, junk)
     names = list(options.names) if options.names is not None else sorted({name for _, name, _ in folders})
     if len(set(names)) != len(names):
-        raise FormatError(path, "a class name is listed twice in --names", code="duplicate-name")
+        raise FormatError(path, "a class name is listed twice in --names", code="duplicate-class-name")
     ids = {name: i + 1 for i, name in enumerate(names)}
     units: list[FolderUnit] = []
     base_len = len(str(root)) + 1
     for split, name, folder in folders:
         label = ids.get(name)
         if label is None:
-            report.problem(FormatError(folder, f"class folder {name!r} is not among --names", code="unknown-category"))
+            report.problem(FormatError(folder, f"class folder {name!r} is not among --names", code="unknown-class"))
             continue
         found = 0
         for f in walk_files(Path(folder), junk):
@@ -234,7 +207,7 @@ class FoldersWriter:
             return None
         if self.image_root is None:
             raise FormatError(record.file_name, "the dataset does not say where its images are (give --images)",
-                              code="no-image")
+                              code="label-without-image")
         folder = self.folders.get(record.label) or folder_name(f"class_{record.label - 1}", report)
         name = self.names.get(record.label, folder)
         inner = safe_relative(_inner_name(record.file_name, record.split, folder, name), record.file_name)
@@ -247,9 +220,9 @@ class FoldersWriter:
         try:
             self._place(source, target, report)
         except FileExistsError:
-            raise FormatError(rel, "two images would get this name", code="duplicate-name") from None
+            raise FormatError(rel, "two images would get this name", code="name-collision") from None
         except OSError as exc:
-            problem = FormatError(source, f"cannot copy the image: {exc.strerror or exc}", code="missing-image")
+            problem = FormatError(source, f"cannot copy the image: {exc.strerror or exc}", code="label-without-image")
             report.problem(problem)
             return None
         return rel
@@ -275,7 +248,7 @@ class FoldersWriter:
             if rel is None:
                 return
             if rel in seen:
-                raise FormatError(rel, "two images would get this name", code="duplicate-name")
+                raise FormatError(rel, "two images would get this name", code="name-collision")
             seen.add(rel)
 
         with atomic_dir(self.dest, self.options.overwrite) as tmp:
