@@ -45,9 +45,9 @@ def test_existing_output_refused_without_overwrite(tmp_path: Path, capsys: pytes
     (GOOD + "0 0.1 abc 0.5 0.1 0.5 0.5\n", 2, "not a number"),
     (GOOD + GOOD + "0 0.1 NaN 0.5 0.1 0.5 0.5\n", 3, "not a finite number"),
     ("-2 0.1 0.1 0.5 0.1 0.5 0.5\n", 1, "not a non-negative integer"),
-    ("9 0.1 0.1 0.5 0.1 0.5 0.5\n", 1, "outside names"),
-    ("0 0.1 0.1 5.3 0.1 0.5 0.5\n", 1, "far outside [0, 1]"),
-    ("0 0.5 0.5 0 0.1\n", 1, "zero or negative size"),
+    ("9 0.1 0.1 0.5 0.1 0.5 0.5\n", 1, "outside the 2 classes"),
+    ("0 0.1 0.1 5.3 0.1 0.5 0.5\n", 1, "outside [0, 1] by more than the tolerance"),
+    ("0 0.5 0.5 0 0.1\n", 1, "box of zero size"),
     (b"0 0.1 0.1 0.5 0.1 0.5 0.5\n0 0.1 \xff\n", 2, "not UTF-8"),
 ])
 def test_bad_label_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | bytes,

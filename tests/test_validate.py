@@ -17,8 +17,8 @@ import pytest
 from cytoconv.errors import FormatError, Report, UsageError
 from cytoconv.formats.yolo.check import check_bytes
 from cytoconv.problems import BY_NAME
+from cytoconv.problems.findings import Fix
 from cytoconv.validate import RULES, Finding, Settings, load_settings, render, validate
-from cytoconv.validate.findings import Fix
 from cytoconv.validate.fix import apply
 from tests.conftest import run_cli as run
 from tests.conftest import write, yolo_dataset
@@ -153,7 +153,7 @@ def test_range_and_box_checks_agree_with_the_yolo_reader() -> None:
     lines = parse_text(text, "x.txt", report, class_count=3)
     assert [line.number for line in lines] == [4]
     assert dict(report.skipped) == {"out-of-range": 1, "zero-area-box": 1, "unknown-class": 1}
-    from cytoconv.formats.classlists import ClassList
+    from cytoconv.engine.classlists import ClassList
 
     codes = [(f.line, f.code) for f in check_bytes(text.encode(), "x.txt", ClassList(("a", "b", "c"), "t"),
                                                    Settings())]
@@ -245,7 +245,7 @@ def _duplicate(line: int) -> Finding:
 
 
 def test_text_json_and_github_forms() -> None:
-    from cytoconv.validate.findings import ValidationReport
+    from cytoconv.problems.findings import ValidationReport
 
     report = ValidationReport(findings=[_duplicate(2), Settings().finding("CC604", "a.json", "id 0, say",
                                                                          annotation_id=0)], checked=3)
@@ -268,7 +268,7 @@ def test_text_json_and_github_forms() -> None:
 
 
 def test_github_escapes_properties_and_data() -> None:
-    from cytoconv.validate.findings import ValidationReport
+    from cytoconv.problems.findings import ValidationReport
 
     finding = Settings().finding("CC002", "a,b:c.json", "100% broken\nreally", line=3)
     assert render.github(ValidationReport(findings=[finding])) == (

@@ -15,9 +15,9 @@ few YOLO files must start and end in well under half a second.
 from __future__ import annotations
 
 from cytoconv.problems import RULES, Fix, Problem
-from cytoconv.validate.config import Settings
-from cytoconv.validate.config import load as load_settings
-from cytoconv.validate.findings import Finding, ValidationReport
+from cytoconv.problems.findings import Finding, ValidationReport
+from cytoconv.problems.settings import Settings
+from cytoconv.problems.settings import load as load_settings
 from cytoconv.validate.runner import validate
 
 __all__ = ["RULES", "Finding", "Fix", "Problem", "Settings", "ValidationReport", "load_settings", "validate"]

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from cytoconv.problems import SEVERITIES
-from cytoconv.validate.findings import Finding, ValidationReport
+from cytoconv.problems.findings import Finding, ValidationReport
 
 SCHEMA = "cytoconv-validate/1"
 

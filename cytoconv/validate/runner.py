@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cytoconv.engine.classlists import ClassFinder, ClassList
 from cytoconv.errors import UsageError
-from cytoconv.formats.classlists import ClassFinder, ClassList
-from cytoconv.validate.config import Settings
-from cytoconv.validate.findings import FileResult, Finding, ValidationReport
+from cytoconv.problems.findings import FileResult, Finding, ValidationReport
+from cytoconv.problems.settings import Settings
 
 TEXT_KINDS = ("yolo", "coco", "voc")
 FORMAT_KINDS = {"yolo": "yolo", "coco": "coco", "voc": "voc", "masks": "mask", "instance-masks": "mask",

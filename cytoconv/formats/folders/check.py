@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cytoconv.validate.config import Settings
-from cytoconv.validate.findings import Finding
+from cytoconv.problems.findings import Finding
+from cytoconv.problems.settings import Settings
 
 SPLIT_NAMES = frozenset({"train", "val", "valid", "validation", "test"})
 

@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cytoconv.validate.config import Settings
-from cytoconv.validate.findings import Finding
+from cytoconv.problems.findings import Finding
+from cytoconv.problems.settings import Settings
 
 SEMANTIC, INSTANCE, OBJECT = "semantic", "instance", "object"
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cytoconv.formats.classlists import NAME_FILES, YAML_NAMES, ClassList
+from cytoconv.engine.classlists import NAME_FILES, YAML_NAMES, ClassList
 from cytoconv.formats.yolo.syntax import scan
-from cytoconv.validate.config import Settings
-from cytoconv.validate.findings import Finding
+from cytoconv.problems.findings import Finding
+from cytoconv.problems.settings import Settings
 
 
 def check_bytes(data: bytes, path: str, classes: ClassList | None, settings: Settings) -> list[Finding]:

@@ -20,12 +20,13 @@ import numpy as np
 import numpy.typing as npt
 
 from cytoconv.engine.atomic import atomic_dir
+from cytoconv.engine.classlists import NAME_FILES, YAML_NAMES, read_list, read_yaml, yaml_list_in
 from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions, label_as_box
 from cytoconv.engine.files import image_size, is_image_name, is_junk, safe_relative, walk_files
-from cytoconv.errors import FormatError, ReaderSink, Report
-from cytoconv.formats.classlists import NAME_FILES, YAML_NAMES, read_list, read_yaml, yaml_list_in
+from cytoconv.errors import FormatError, Report
 from cytoconv.formats.yolo.syntax import BOM, scan, split_regular
 from cytoconv.ir import Box, Category, ImageRecord, Instance, Polygon, Rle
+from cytoconv.problems.sinks import ReaderSink
 
 SPLIT_DIRS = ("train", "val", "valid", "test")
 
@@ -437,7 +438,7 @@ class YoloWriter:
         return rel, top
 
     def lines(self, record: ImageRecord, report: Report) -> list[str]:
-        from cytoconv.geometry.shapes import rle_bounds
+        from cytoconv.geometry.raster import rasterise, rle_bounds
 
         record = label_as_box(record, report)  # folders -> YOLO: one whole-image box per image
         scale = np.array([record.width, record.height], dtype=np.float64)
@@ -452,7 +453,7 @@ class YoloWriter:
             if isinstance(g, Rle) and task != "detect":
                 from cytoconv.geometry.outline import trace
 
-                traced = trace(np.asarray(_decode(g)), 0, 0)
+                traced = trace(rasterise(g, g.height, g.width), 0, 0)
                 if traced is None:
                     report.notice("empty-mask", f"{record.file_name}: an empty RLE mask written as nothing")
                     continue
@@ -541,11 +542,3 @@ class YoloWriter:
 def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
            report: Report) -> YoloWriter:
     return YoloWriter(dest, categories, image_root, options, report)
-
-
-def _decode(rle: Rle) -> Any:
-    from pycocotools import mask as mask_api
-
-    from cytoconv.geometry.shapes import rle_to_pycoco
-
-    return mask_api.decode(rle_to_pycoco(rle))

@@ -16,7 +16,7 @@ from typing import Any
 
 from cytoconv.errors import UsageError
 from cytoconv.problems import RULES, SEVERITIES, Fix, Severity, matching
-from cytoconv.validate.findings import Finding
+from cytoconv.problems.findings import Finding
 
 SECTION = ("tool", "cytoconv", "validate")
 KEYS = ("select", "ignore", "severity", "tolerance", "pixel-tolerance", "area-tolerance", "names", "mask-classes",
@@ -210,7 +210,7 @@ def _names(value: Any, base: Path, where: str) -> tuple[tuple[str, ...] | None, 
         raise UsageError(f"{where} must be a list of class names or a file")
     path = Path(value) if Path(value).is_absolute() else base / value
     if path.is_file():
-        from cytoconv.formats.classlists import read_names
+        from cytoconv.engine.classlists import read_names
 
         names, problem = read_names(path)
         if names is None:
