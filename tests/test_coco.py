@@ -12,15 +12,17 @@ from pycocotools import mask as mask_api
 import cytoconv
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats import FORMATS, detect
-from cytoconv.geometry.outline import to_mask
+from cytoconv.geometry.raster import rasterise as to_mask
 from cytoconv.ir import Box, Polygon, Rle
 from tests.conftest import BALF_SAMPLE, write
 
 
 def _coco(tmp_path: Path, annotations: list[dict], categories: list[dict] | None = None) -> Path:
-    doc = {"images": [{"id": 0, "file_name": "a.jpg", "width": 20, "height": 10}],
-           "annotations": annotations,
-           "categories": categories or [{"id": 0, "name": "parent"}, {"id": 5, "name": "cell"}]}
+    doc = {
+        "images": [{"id": 0, "file_name": "a.jpg", "width": 20, "height": 10}],
+        "annotations": annotations,
+        "categories": categories or [{"id": 0, "name": "parent"}, {"id": 5, "name": "cell"}],
+    }
     return write(tmp_path / "in.json", json.dumps(doc))
 
 
@@ -43,11 +45,25 @@ def test_rle_compressed_and_uncompressed_read(tmp_path: Path) -> None:
             n, prev = 0, v
         n += 1
     runs.append(n)
-    src = _coco(tmp_path, [
-        {"id": 0, "image_id": 0, "category_id": 5, "iscrowd": 0,
-         "segmentation": {"size": [10, 20], "counts": compressed["counts"].decode()}},
-        {"id": 1, "image_id": 0, "category_id": 5, "iscrowd": 0, "segmentation": {"size": [10, 20], "counts": runs}},
-    ])
+    src = _coco(
+        tmp_path,
+        [
+            {
+                "id": 0,
+                "image_id": 0,
+                "category_id": 5,
+                "iscrowd": 0,
+                "segmentation": {"size": [10, 20], "counts": compressed["counts"].decode()},
+            },
+            {
+                "id": 1,
+                "image_id": 0,
+                "category_id": 5,
+                "iscrowd": 0,
+                "segmentation": {"size": [10, 20], "counts": runs},
+            },
+        ],
+    )
     ds = cytoconv.read(src)
     assert [c.id for c in ds.categories] == [0, 5]
     geoms = [i.geometry for i in ds.images[0].instances]
@@ -62,11 +78,26 @@ def test_rle_compressed_and_uncompressed_read(tmp_path: Path) -> None:
 
 
 def test_box_only_and_multi_part_polygons(tmp_path: Path) -> None:
-    src = _coco(tmp_path, [
-        {"id": 0, "image_id": 0, "category_id": 5, "bbox": [1, 1, 2.5, 3], "segmentation": [], "area": 7.5},
-        {"id": 1, "image_id": 0, "category_id": 5, "bbox": [0, 0, 9, 9],
-         "segmentation": [[0, 0, 4, 0, 4, 4, 0, 4], [10, 5, 14, 5, 14, 9]]},
-    ])
+    src = _coco(
+        tmp_path,
+        [
+            {
+                "id": 0,
+                "image_id": 0,
+                "category_id": 5,
+                "bbox": [1, 1, 2.5, 3],
+                "segmentation": [],
+                "area": 7.5,
+            },
+            {
+                "id": 1,
+                "image_id": 0,
+                "category_id": 5,
+                "bbox": [0, 0, 9, 9],
+                "segmentation": [[0, 0, 4, 0, 4, 4, 0, 4], [10, 5, 14, 5, 14, 9]],
+            },
+        ],
+    )
     ds = cytoconv.read(src)
     box, poly = (i.geometry for i in ds.images[0].instances)
     assert isinstance(box, Box) and (box.x, box.y, box.w, box.h) == (1.0, 1.0, 2.5, 3.0)
@@ -76,21 +107,29 @@ def test_box_only_and_multi_part_polygons(tmp_path: Path) -> None:
     lines = (tmp_path / "y" / "labels" / "a.txt").read_text().splitlines()
     assert lines[0] == "1 0.1125 0.25 0.125 0.3"  # auto: a box stays a box line
     assert len(lines) == 3 and report.notices["parts-split"] == 1
-    assert "0: \"parent\"" in (tmp_path / "y" / "data.yaml").read_text()
+    assert '0: "parent"' in (tmp_path / "y" / "data.yaml").read_text()
     cytoconv.write(ds, tmp_path / "s", to="yolo-seg")
     corners = (tmp_path / "s" / "labels" / "a.txt").read_text().splitlines()[0]
     assert corners == "1 0.05 0.1 0.175 0.1 0.175 0.4 0.05 0.4"  # segment: the box as a 4-corner polygon
     with pytest.raises(FormatError, match="in 2 parts"):
-        cytoconv.write(ds, tmp_path / "z", to="yolo",
-                       options=cytoconv.api.WriteOptions(parts="error"))
+        cytoconv.write(ds, tmp_path / "z", to="yolo", options=cytoconv.api.WriteOptions(parts="error"))
     assert not (tmp_path / "z").exists()
 
 
 def test_rle_to_yolo_traced_exactly_and_detect_gives_its_box(tmp_path: Path) -> None:
     m = _mask()
     rle = mask_api.encode(np.asfortranarray(m))
-    src = _coco(tmp_path, [{"id": 3, "image_id": 0, "category_id": 5,
-                            "segmentation": {"size": [10, 20], "counts": rle["counts"].decode()}}])
+    src = _coco(
+        tmp_path,
+        [
+            {
+                "id": 3,
+                "image_id": 0,
+                "category_id": 5,
+                "segmentation": {"size": [10, 20], "counts": rle["counts"].decode()},
+            }
+        ],
+    )
     report = Report()
     cytoconv.convert(src, tmp_path / "y", to="yolo-seg", jobs=1, report=report)
     assert report.notices["holes-bridged"] == 1
@@ -101,15 +140,27 @@ def test_rle_to_yolo_traced_exactly_and_detect_gives_its_box(tmp_path: Path) -> 
     assert (tmp_path / "d" / "labels" / "a.txt").read_text() == "1 0.3 0.5 0.3 0.6\n"
 
 
-@pytest.mark.parametrize(("ann", "code"), [
-    ({"id": 1, "image_id": 0, "category_id": 9, "segmentation": [[0, 0, 1, 0, 1, 1]]}, "unknown-class"),
-    ({"id": 1, "image_id": 7, "category_id": 5, "segmentation": [[0, 0, 1, 0, 1, 1]]}, "unknown-image-id"),
-    ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": [[0, 0, 1, 0, 1]]}, "odd-coordinates"),
-    ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": [[0, 0, 1, 0]]}, "two-point-polygon"),
-    ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": [[0, 0, "x", 0, 1, 1]]}, "malformed-line"),
-    ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": []}, "bad-structure"),
-    ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": {"size": [5, 5], "counts": "ab"}}, "bad-structure"),
-])
+@pytest.mark.parametrize(
+    ("ann", "code"),
+    [
+        ({"id": 1, "image_id": 0, "category_id": 9, "segmentation": [[0, 0, 1, 0, 1, 1]]}, "unknown-class"),
+        (
+            {"id": 1, "image_id": 7, "category_id": 5, "segmentation": [[0, 0, 1, 0, 1, 1]]},
+            "unknown-image-id",
+        ),
+        ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": [[0, 0, 1, 0, 1]]}, "odd-coordinates"),
+        ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": [[0, 0, 1, 0]]}, "two-point-polygon"),
+        (
+            {"id": 1, "image_id": 0, "category_id": 5, "segmentation": [[0, 0, "x", 0, 1, 1]]},
+            "malformed-line",
+        ),
+        ({"id": 1, "image_id": 0, "category_id": 5, "segmentation": []}, "bad-structure"),
+        (
+            {"id": 1, "image_id": 0, "category_id": 5, "segmentation": {"size": [5, 5], "counts": "ab"}},
+            "bad-structure",
+        ),
+    ],
+)
 def test_bad_annotations_are_named(tmp_path: Path, ann: dict, code: str) -> None:
     src = _coco(tmp_path, [ann])
     with pytest.raises(FormatError) as info:

@@ -32,10 +32,18 @@ from cytoconv.formats.coco.syntax import (
     scan,
 )
 from cytoconv.problems import Fix
-from cytoconv.validate.config import FindingSink, Settings
-from cytoconv.validate.findings import Finding
+from cytoconv.problems.findings import Finding
+from cytoconv.problems.settings import FindingSink, Settings
 
-__all__ = ["BOM", "check_bytes", "check_file", "discover", "image_dir_of", "looks_like_coco", "referenced_images"]
+__all__ = [
+    "BOM",
+    "check_bytes",
+    "check_file",
+    "discover",
+    "image_dir_of",
+    "looks_like_coco",
+    "referenced_images",
+]
 
 
 def image_dir_of(json_path: str) -> str:
@@ -76,7 +84,11 @@ def check_file(path: str, settings: Settings, pairing: bool = False) -> list[Fin
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        found = [settings.finding("CC001", path, f"cannot read: {exc.strerror or exc}")] if settings.on("CC001") else []
+        found = (
+            [settings.finding("CC001", path, f"cannot read: {exc.strerror or exc}")]
+            if settings.on("CC001")
+            else []
+        )
         return found
     return check_bytes(data, path, settings, pairing)
 
@@ -126,30 +138,62 @@ def _annotations(coco: Coco, path: str, settings: Settings, sink: FindingSink, g
         elif kind == POLYGON:
             _polygon(seg, bbox, area, size, ref, path, settings, sink, geometry)
         elif kind == RLE and (on("CC606") or on("CC607")):
-            geometry.raster.append(_Raster(ref, seg, seg["size"][0], seg["size"][1],
-                                           float(area) if _is_number(area) else None, bbox))
+            geometry.raster.append(
+                _Raster(
+                    ref, seg, seg["size"][0], seg["size"][1], float(area) if _is_number(area) else None, bbox
+                )
+            )
         if on("CC401") and image_id is not None:
             key = (image_id, cols.category_ids[k], orjson.dumps(seg), orjson.dumps(raw_bbox))
             first = seen_objects.setdefault(key, ref)
             if first != ref:
-                sink("CC401", path, f"the same object as annotation {first} (image {image_id})", annotation_id=ref)
+                sink(
+                    "CC401",
+                    path,
+                    f"the same object as annotation {first} (image {image_id})",
+                    annotation_id=ref,
+                )
 
 
-def _box(bbox: list[float], area: Any, size: tuple[int, int] | None, ref: int | str, path: str,
-         settings: Settings, sink: FindingSink) -> None:
+def _box(
+    bbox: list[float],
+    area: Any,
+    size: tuple[int, int] | None,
+    ref: int | str,
+    path: str,
+    settings: Settings,
+    sink: FindingSink,
+) -> None:
     """A box-only annotation: inside its image, and ``area`` its w x h."""
     x, y, w, h = bbox
     tol = settings.pixel_tolerance
-    if size is not None and settings.on("CC305") and (
-            x < -tol or y < -tol or x + w > size[0] + tol or y + h > size[1] + tol):
-        sink("CC305", path, f"bbox [{x:g}, {y:g}, {w:g}, {h:g}] reaches outside the {size[0]}x{size[1]} image "
-             f"(tolerance {tol:g} px)", annotation_id=ref)
+    if (
+        size is not None
+        and settings.on("CC305")
+        and (x < -tol or y < -tol or x + w > size[0] + tol or y + h > size[1] + tol)
+    ):
+        sink(
+            "CC305",
+            path,
+            f"bbox [{x:g}, {y:g}, {w:g}, {h:g}] reaches outside the {size[0]}x{size[1]} image "
+            f"(tolerance {tol:g} px)",
+            annotation_id=ref,
+        )
     if _is_number(area) and settings.on("CC607"):
         _compare_area(float(area), w * h, "the bbox's w x h", ref, path, settings, sink)
 
 
-def _polygon(seg: list[list[float]], bbox: list[float] | None, area: Any, size: tuple[int, int] | None,
-             ref: int | str, path: str, settings: Settings, sink: FindingSink, geometry: _Geometry) -> None:
+def _polygon(
+    seg: list[list[float]],
+    bbox: list[float] | None,
+    area: Any,
+    size: tuple[int, int] | None,
+    ref: int | str,
+    path: str,
+    settings: Settings,
+    sink: FindingSink,
+    geometry: _Geometry,
+) -> None:
     """A readable polygon annotation: inside its image, bbox its vertices' bounds, rings kept for validity
     (shapely) and for its raster area (pycocotools)."""
     on = settings.on
@@ -157,12 +201,28 @@ def _polygon(seg: list[list[float]], bbox: list[float] | None, area: Any, size: 
     allpoints = np.concatenate(rings)
     lo, hi = allpoints.min(axis=0), allpoints.max(axis=0)
     tol = settings.pixel_tolerance
-    if size is not None and on("CC305") and (lo.min() < -tol or hi[0] > size[0] + tol or hi[1] > size[1] + tol):
-        sink("CC305", path, f"polygon reaches outside the {size[0]}x{size[1]} image: x {lo[0]:g}..{hi[0]:g}, "
-             f"y {lo[1]:g}..{hi[1]:g} (tolerance {tol:g} px)", annotation_id=ref)
+    if (
+        size is not None
+        and on("CC305")
+        and (lo.min() < -tol or hi[0] > size[0] + tol or hi[1] > size[1] + tol)
+    ):
+        sink(
+            "CC305",
+            path,
+            f"polygon reaches outside the {size[0]}x{size[1]} image: x {lo[0]:g}..{hi[0]:g}, "
+            f"y {lo[1]:g}..{hi[1]:g} (tolerance {tol:g} px)",
+            annotation_id=ref,
+        )
     if bbox is not None and on("CC606"):
-        _compare_bbox(bbox, [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])],
-                      "the polygon's vertices", ref, path, settings, sink)
+        _compare_bbox(
+            bbox,
+            [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])],
+            "the polygon's vertices",
+            ref,
+            path,
+            settings,
+            sink,
+        )
     if on("CC106"):
         geometry.rings.extend(rings)
         geometry.ring_owner.extend([ref] * len(rings))
@@ -170,21 +230,39 @@ def _polygon(seg: list[list[float]], bbox: list[float] | None, area: Any, size: 
         geometry.raster.append(_Raster(ref, seg, size[1], size[0], float(area), None))
 
 
-def _compare_bbox(bbox: list[float], bounds: list[float], what: str, ref: int | str, path: str, settings: Settings,
-                  sink: FindingSink) -> None:
+def _compare_bbox(
+    bbox: list[float],
+    bounds: list[float],
+    what: str,
+    ref: int | str,
+    path: str,
+    settings: Settings,
+    sink: FindingSink,
+) -> None:
     diff = max(abs(a - b) for a, b in zip(bbox, bounds))
     if diff > settings.pixel_tolerance:
         shown = ", ".join(f"{v:.6g}" for v in bounds)
-        sink("CC606", path, f"bbox [{', '.join(f'{v:g}' for v in bbox)}] disagrees with {what} [{shown}] by up to "
-             f"{diff:.3g} px (tolerance {settings.pixel_tolerance:g})", annotation_id=ref)
+        sink(
+            "CC606",
+            path,
+            f"bbox [{', '.join(f'{v:g}' for v in bbox)}] disagrees with {what} [{shown}] by up to "
+            f"{diff:.3g} px (tolerance {settings.pixel_tolerance:g})",
+            annotation_id=ref,
+        )
 
 
-def _compare_area(area: float, reference: float, what: str, ref: int | str, path: str, settings: Settings,
-                  sink: FindingSink) -> None:
+def _compare_area(
+    area: float, reference: float, what: str, ref: int | str, path: str, settings: Settings, sink: FindingSink
+) -> None:
     diff = abs(area - reference)
     if diff > 1 and diff > settings.area_tolerance * max(reference, 1.0):
-        sink("CC607", path, f"area {area:g} disagrees with {what} {reference:g} ({diff / max(reference, 1.0):.1%}; "
-             f"tolerance {settings.area_tolerance:.0%})", annotation_id=ref)
+        sink(
+            "CC607",
+            path,
+            f"area {area:g} disagrees with {what} {reference:g} ({diff / max(reference, 1.0):.1%}; "
+            f"tolerance {settings.area_tolerance:.0%})",
+            annotation_id=ref,
+        )
 
 
 def _measure(geometry: _Geometry, path: str, settings: Settings, sink: FindingSink) -> None:
@@ -197,19 +275,19 @@ def _measure(geometry: _Geometry, path: str, settings: Settings, sink: FindingSi
                 sink("CC106", path, f"invalid polygon: {reason}", annotation_id=owner)
     if not geometry.raster:
         return
-    from pycocotools import mask as mask_api
+    from cytoconv.geometry.raster import segmentation_measure
 
     for item in geometry.raster:
-        ref, seg, height, width, area, bbox = item.ref, item.segmentation, item.height, item.width, item.area, item.bbox
+        ref, seg, height, width, area, bbox = (
+            item.ref,
+            item.segmentation,
+            item.height,
+            item.width,
+            item.area,
+            item.bbox,
+        )
         try:
-            if isinstance(seg, list):
-                rle = mask_api.merge(mask_api.frPyObjects(seg, height, width))
-            elif isinstance(seg["counts"], list):
-                rle = mask_api.frPyObjects(seg, height, width)
-            else:
-                rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
-            pixels = float(mask_api.area(rle))
-            bounds = [float(v) for v in mask_api.toBbox(rle)]
+            pixels, bounds = segmentation_measure(seg, height, width)
         except (ValueError, TypeError, UnicodeEncodeError) as exc:
             if settings.on("CC003"):
                 sink("CC003", path, f"pycocotools cannot decode the segmentation ({exc})", annotation_id=ref)
@@ -245,8 +323,12 @@ def _image_files(coco: Coco, path: str, settings: Settings, sink: FindingSink, p
                     sink("CC404", file, error.message)
                 continue
             if actual != size:
-                sink("CC405", path, f"says {size[0]}x{size[1]} but {file_name} is {actual[0]}x{actual[1]}",
-                     image_id=image_id)
+                sink(
+                    "CC405",
+                    path,
+                    f"says {size[0]}x{size[1]} but {file_name} is {actual[0]}x{actual[1]}",
+                    image_id=image_id,
+                )
 
 
 class _Silent:
@@ -255,9 +337,18 @@ class _Silent:
     def wants(self, code: str) -> bool:
         return False
 
-    def __call__(self, code: str, path: str, message: str, *, line: int | None = None,
-                 image_id: int | str | None = None, annotation_id: int | str | None = None,
-                 object_index: int | None = None, fix: Fix | None = None) -> None:
+    def __call__(
+        self,
+        code: str,
+        path: str,
+        message: str,
+        *,
+        line: int | None = None,
+        image_id: int | str | None = None,
+        annotation_id: int | str | None = None,
+        object_index: int | None = None,
+        fix: Fix | None = None,
+    ) -> None:
         return None
 
 
@@ -271,8 +362,15 @@ def referenced_images(path: str) -> set[str]:
     ok, doc = parse_json(data, path, _Silent())
     images = doc.get("images") if ok and isinstance(doc, dict) else None
     base = image_dir_of(path)
-    return {os.path.normpath(os.path.join(base, image["file_name"])) for image in images or []
-            if isinstance(image, dict) and isinstance(image.get("file_name"), str)} if isinstance(images, list) else set()
+    return (
+        {
+            os.path.normpath(os.path.join(base, image["file_name"]))
+            for image in images or []
+            if isinstance(image, dict) and isinstance(image.get("file_name"), str)
+        }
+        if isinstance(images, list)
+        else set()
+    )
 
 
 def discover(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:

@@ -9,6 +9,7 @@ errors there; ``load`` only builds the records, in the workers. The writer is in
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,8 @@ def detect(path: Path) -> bool:
 def _split_name(json_path: Path, several: bool) -> str | None:
     stem = json_path.stem
     for prefix in ("instances_", "_annotations.coco", "annotations_"):
-        if stem.startswith(prefix) and stem[len(prefix):].strip("._"):
-            return stem[len(prefix):].strip("._")
+        if stem.startswith(prefix) and stem[len(prefix) :].strip("._"):
+            return stem[len(prefix) :].strip("._")
     if several:
         return json_path.parent.name if json_path.parent.name != "annotations" else stem
     return None
@@ -124,40 +125,81 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
             new = Category.trusted(id=cid, name=name, supercategory=sup)
             old = categories.setdefault(cid, new)
             if old.name != new.name:
-                raise FormatError(json_path, f"category {cid} is {new.name!r} here but {old.name!r} in an earlier file",
-                                  code="category-mismatch")
+                raise FormatError(
+                    json_path,
+                    f"category {cid} is {new.name!r} here but {old.name!r} in an earlier file",
+                    code="category-mismatch",
+                )
         objects = _objects_by_image(coco, here, where, report)
         prefix = image_dir.relative_to(common).as_posix() if image_dir != common else ""
         split = _split_name(json_path, several)
         images = coco.images
-        for k, (image_id, file_name, width, height) in enumerate(zip(images.ids, images.file_names, images.widths,
-                                                                     images.heights)):
-            if k in coco.rejected_images or image_id is None or file_name is None or width is None \
-                    or height is None:
+        for k, (image_id, file_name, width, height) in enumerate(
+            zip(images.ids, images.file_names, images.widths, images.heights)
+        ):
+            if (
+                k in coco.rejected_images
+                or image_id is None
+                or file_name is None
+                or width is None
+                or height is None
+            ):
                 continue
-            units.append(CocoUnit(where, file_name, width, height, tuple(objects.get(image_id, ())), prefix, split))
+            units.append(
+                CocoUnit(where, file_name, width, height, tuple(objects.get(image_id, ())), prefix, split)
+            )
     if not usable:
         raise FormatError(path, "no readable COCO file (see the problems skipped)", code="bad-structure")
-    return ReadPlan(categories=sorted(categories.values(), key=lambda c: c.id), units=units,
-                    image_root=str(common), info=info)
+    return ReadPlan(
+        categories=sorted(categories.values(), key=lambda c: c.id),
+        units=units,
+        image_root=str(common),
+        info=info,
+    )
 
 
-def _objects_by_image(coco: Coco, categories: set[int], path: str,
-                      report: Report) -> dict[int, list[tuple[int, int, Any, bool, Any, Any]]]:
+def _objects_by_image(
+    coco: Coco, categories: set[int], path: str, report: Report
+) -> dict[int, list[tuple[int, int, Any, bool, Any, Any]]]:
     """The readable annotations of each image id, in file order: those the scan found no problem with, whose
     category was read (lenient: one with a rejected category entry is skipped and counted)."""
     cols, rejected = coco.annotations, coco.rejected_annotations
     out: dict[int, list[tuple[int, int, Any, bool, Any, Any]]] = {}
-    for k, (kind, image_id, category_id) in enumerate(zip(cols.kind, cols.image_ids, cols.category_ids)):
-        if kind < 0 or k in rejected or image_id is None or category_id is None:
-            continue
-        if category_id not in categories:
-            report.problem(FormatError(path, f"annotation {cols.ids[k]}: category {category_id} could not be read",
-                                       code="bad-structure"))
-            continue
-        geometry = cols.bboxes[k] if kind == BOX else cols.segmentations[k]
-        out.setdefault(image_id, []).append((category_id, kind, geometry, cols.iscrowd[k], cols.scores[k],
-                                             cols.attributes[k]))
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # a tuple per annotation: cycle collections would walk the whole document for nothing
+    try:
+        for k, (kind, image_id, category_id, bbox, seg, crowd, score, attributes) in enumerate(
+            zip(
+                cols.kind,
+                cols.image_ids,
+                cols.category_ids,
+                cols.bboxes,
+                cols.segmentations,
+                cols.iscrowd,
+                cols.scores,
+                cols.attributes,
+            )
+        ):
+            if kind < 0 or image_id is None or category_id is None or (rejected and k in rejected):
+                continue
+            if category_id not in categories:
+                report.problem(
+                    FormatError(
+                        path,
+                        f"annotation {cols.ids[k]}: category {category_id} could not be read",
+                        code="bad-structure",
+                    )
+                )
+                continue
+            entry = (category_id, kind, bbox if kind == BOX else seg, crowd, score, attributes)
+            found = out.get(image_id)
+            if found is None:
+                out[image_id] = [entry]
+            else:
+                found.append(entry)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     return out
 
 
@@ -171,13 +213,27 @@ def load(unit: CocoUnit, options: ReadOptions, report: Report) -> ImageRecord:
             rings = [np.asarray(part, dtype=np.float64).reshape(-1, 2) for part in raw]
             geometry = Polygon.trusted(rings=rings, holes=[False] * len(rings), kind="polygon")
         elif kind == BOX:
-            geometry = Box.trusted(kind="box", x=float(raw[0]), y=float(raw[1]), w=float(raw[2]), h=float(raw[3]))
+            geometry = Box.trusted(
+                kind="box", x=float(raw[0]), y=float(raw[1]), w=float(raw[2]), h=float(raw[3])
+            )
         else:
             geometry = Rle(height=height, width=width, counts=raw["counts"])
-        instances.append(Instance.trusted(
-            category_id=category_id, geometry=geometry, iscrowd=iscrowd,
-            score=float(score) if isinstance(score, (int, float)) else None,
-            attributes=attributes if isinstance(attributes, dict) else {}))
+        instances.append(
+            Instance.trusted(
+                category_id=category_id,
+                geometry=geometry,
+                iscrowd=iscrowd,
+                score=float(score) if isinstance(score, (int, float)) else None,
+                attributes=attributes if isinstance(attributes, dict) else {},
+            )
+        )
     name = f"{unit.prefix}/{unit.file_name}" if unit.prefix else unit.file_name
-    return ImageRecord.trusted(file_name=name, width=width, height=height, split=unit.split, label=None,
-                               instances=instances, attributes={})
+    return ImageRecord.trusted(
+        file_name=name,
+        width=width,
+        height=height,
+        split=unit.split,
+        label=None,
+        instances=instances,
+        attributes={},
+    )

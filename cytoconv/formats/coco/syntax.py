@@ -33,8 +33,26 @@ RLE: Final = 2
 
 _NUMBER_TYPES: Final = frozenset((int, float))  # not bool: type(True) is bool
 # every code the scan can report; the reader stops on those at error level (see reader.FATAL)
-CODES: Final = ("CC002", "CC003", "CC004", "CC005", "CC006", "CC101", "CC103", "CC104", "CC105", "CC202",
-                "CC303", "CC304", "CC601", "CC602", "CC603", "CC604", "CC605", "CC608")
+CODES: Final = (
+    "CC002",
+    "CC003",
+    "CC004",
+    "CC005",
+    "CC006",
+    "CC101",
+    "CC103",
+    "CC104",
+    "CC105",
+    "CC202",
+    "CC303",
+    "CC304",
+    "CC601",
+    "CC602",
+    "CC603",
+    "CC604",
+    "CC605",
+    "CC608",
+)
 
 
 def _is_int(value: Any) -> TypeGuard[int]:
@@ -63,8 +81,13 @@ def parse_json(data: bytes, path: str, sink: ProblemSink) -> tuple[bool, Any]:
         data = data[3:]
     if sink.wants("CC005") and b"\r" in data:
         first = data.count(b"\n", 0, data.index(b"\r")) + 1
-        sink("CC005", path, ("CRLF" if b"\r\n" in data else "CR") + " line endings", line=first,
-             fix=Fix("line-endings"))
+        sink(
+            "CC005",
+            path,
+            ("CRLF" if b"\r\n" in data else "CR") + " line endings",
+            line=first,
+            fix=Fix("line-endings"),
+        )
     import orjson
 
     gc_was_enabled = gc.isenabled()
@@ -143,15 +166,29 @@ def scan(data: bytes, path: str, sink: ProblemSink, *, every_problem: bool = Tru
     """Parse and scan one COCO file, reporting every problem to ``sink`` in file order; None when there is no
     usable document (not JSON, or not the three lists). ``every_problem=False`` reports only the first problem
     of each entry: a reader needs one reason to leave an entry out, and counts each entry once."""
-    ok, doc = parse_json(data, path, sink)
-    if not ok:
-        return None
-    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list) \
-            or not isinstance(doc.get("categories"), list) or not isinstance(doc.get("annotations", []), list):
-        sink("CC003", path, "not a COCO file: needs 'images' and 'categories' lists (and 'annotations', a list, "
-             "if present)")
-        return None
-    return _Scanner(path, sink, every_problem).run(doc)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # the columns are new containers by the hundred thousand: cycle collections would find nothing
+    try:
+        ok, doc = parse_json(data, path, sink)
+        if not ok:
+            return None
+        if (
+            not isinstance(doc, dict)
+            or not isinstance(doc.get("images"), list)
+            or not isinstance(doc.get("categories"), list)
+            or not isinstance(doc.get("annotations", []), list)
+        ):
+            sink(
+                "CC003",
+                path,
+                "not a COCO file: needs 'images' and 'categories' lists (and 'annotations', a list, "
+                "if present)",
+            )
+            return None
+        return _Scanner(path, sink, every_problem).run(doc)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 class _Scanner:
@@ -163,8 +200,16 @@ class _Scanner:
         self.every = every_problem
         self.want = {code: sink.wants(code) for code in CODES}
 
-    def report(self, code: str, message: str, rejected: set[int], index: int, *, image_id: int | None = None,
-               annotation_id: int | str | None = None) -> None:
+    def report(
+        self,
+        code: str,
+        message: str,
+        rejected: set[int],
+        index: int,
+        *,
+        image_id: int | None = None,
+        annotation_id: int | str | None = None,
+    ) -> None:
         """Report ``code`` for the entry at ``index`` (when wanted, and, for a reader, when it is the entry's
         first problem) and remember the entry as rejected."""
         if not self.want[code] or (not self.every and index in rejected):
@@ -174,7 +219,9 @@ class _Scanner:
 
     def run(self, doc: dict[str, Any]) -> Coco:
         info = doc.get("info")
-        coco = Coco(Images(), Categories(), Annotations(), dict(info) if isinstance(info, dict) else {}, {}, set())
+        coco = Coco(
+            Images(), Categories(), Annotations(), dict(info) if isinstance(info, dict) else {}, {}, set()
+        )
         self._images(doc["images"], coco)
         self._categories(doc["categories"], coco)
         annotations = doc.get("annotations", [])
@@ -201,13 +248,23 @@ class _Scanner:
                 self.report("CC003", f"images[{k}] has no integer 'id'", rejected, k)
                 continue
             if image_id in sizes:
-                self.report("CC601", f"image id {image_id} appears twice (images[{k}])", rejected, k,
-                            image_id=image_id)
+                self.report(
+                    "CC601",
+                    f"image id {image_id} appears twice (images[{k}])",
+                    rejected,
+                    k,
+                    image_id=image_id,
+                )
                 continue
             sizes[image_id] = (width, height) if good_size else None
             if not good_size:
-                self.report("CC003", f"'width' and 'height' must be positive integers, got {width!r} x {height!r}",
-                            rejected, k, image_id=image_id)
+                self.report(
+                    "CC003",
+                    f"'width' and 'height' must be positive integers, got {width!r} x {height!r}",
+                    rejected,
+                    k,
+                    image_id=image_id,
+                )
             if not isinstance(file_name, str):
                 self.report("CC003", "no 'file_name' string", rejected, k, image_id=image_id)
 
@@ -231,13 +288,26 @@ class _Scanner:
                 self.report("CC003", f"category {cid} has no 'name' (a string)", rejected, k)
 
     def _annotations(self, annotations: list[Any], coco: Coco) -> None:
-        cols, sizes, categories, rejected = coco.annotations, coco.sizes, coco.category_set, coco.rejected_annotations
+        cols, sizes, categories, rejected = (
+            coco.annotations,
+            coco.sizes,
+            coco.category_set,
+            coco.rejected_annotations,
+        )
         want, report = self.want, self.report
         seen_ids: set[int] = set()
         for k, ann in enumerate(annotations):
             if not isinstance(ann, dict):
-                for column in (cols.ids, cols.image_ids, cols.category_ids, cols.bboxes, cols.segmentations,
-                               cols.areas, cols.scores, cols.attributes):
+                for column in (
+                    cols.ids,
+                    cols.image_ids,
+                    cols.category_ids,
+                    cols.bboxes,
+                    cols.segmentations,
+                    cols.areas,
+                    cols.scores,
+                    cols.attributes,
+                ):
                     column.append(None)
                 cols.iscrowd.append(False)
                 cols.kind.append(NOT_AN_OBJECT)
@@ -259,13 +329,23 @@ class _Scanner:
             if not _is_int(aid):
                 report("CC003", f"annotations[{k}] has no integer 'id'", rejected, k, annotation_id=ref)
             elif aid in seen_ids:
-                report("CC602", f"annotation id {aid} appears twice (annotations[{k}])", rejected, k,
-                       annotation_id=aid)
+                report(
+                    "CC602",
+                    f"annotation id {aid} appears twice (annotations[{k}])",
+                    rejected,
+                    k,
+                    annotation_id=aid,
+                )
             else:
                 seen_ids.add(aid)
                 if aid == 0 and want["CC604"]:  # a warning: the annotation is kept
-                    self.sink("CC604", self.path, "annotation id 0: COCOeval takes id 0 for 'no match', so this "
-                              "object can never count as found", annotation_id=0)
+                    self.sink(
+                        "CC604",
+                        self.path,
+                        "annotation id 0: COCOeval takes id 0 for 'no match', so this "
+                        "object can never count as found",
+                        annotation_id=0,
+                    )
             size: tuple[int, int] | None = None
             if not _is_int(image_id):
                 report("CC003", "no integer 'image_id'", rejected, k, annotation_id=ref)
@@ -276,29 +356,56 @@ class _Scanner:
             if not _is_int(category_id):
                 report("CC003", "no integer 'category_id'", rejected, k, annotation_id=ref)
             elif category_id not in categories:
-                report("CC202", f"category id {category_id} is not in 'categories'", rejected, k, annotation_id=ref)
+                report(
+                    "CC202",
+                    f"category id {category_id} is not in 'categories'",
+                    rejected,
+                    k,
+                    annotation_id=ref,
+                )
             if crowd and want["CC608"]:
-                self.sink("CC608", self.path, "a crowd object (iscrowd 1): COCOeval ignores it, and a cell is "
-                          "rarely a crowd", annotation_id=ref)
+                self.sink(
+                    "CC608",
+                    self.path,
+                    "a crowd object (iscrowd 1): COCOeval ignores it, and a cell is rarely a crowd",
+                    annotation_id=ref,
+                )
             cols.kind.append(self._geometry(seg, bbox, size, k, ref, rejected))
 
-    def _geometry(self, seg: Any, bbox: Any, size: tuple[int, int] | None, k: int, ref: int | str,
-                  rejected: set[int]) -> int:
+    def _geometry(
+        self, seg: Any, bbox: Any, size: tuple[int, int] | None, k: int, ref: int | str, rejected: set[int]
+    ) -> int:
         """What the annotation at ``k`` is read as; the problems of that geometry reported."""
         report = self.report
         if seg is None or seg == []:
             return self._box(bbox, k, ref, rejected)
         if isinstance(seg, dict):
             counts, rle_size = seg.get("counts"), seg.get("size")
-            if not (isinstance(rle_size, list) and len(rle_size) == 2 and all(_is_int(v) for v in rle_size) and (
-                    isinstance(counts, str) or (isinstance(counts, list)
-                                                and all(_is_int(c) and c >= 0 for c in counts)))):
-                report("CC003", "an RLE needs 'size' [h, w] and 'counts' (a string or a list of non-negative "
-                       "integers)", rejected, k, annotation_id=ref)
+            if not (
+                isinstance(rle_size, list)
+                and len(rle_size) == 2
+                and all(_is_int(v) for v in rle_size)
+                and (
+                    isinstance(counts, str)
+                    or (isinstance(counts, list) and all(_is_int(c) and c >= 0 for c in counts))
+                )
+            ):
+                report(
+                    "CC003",
+                    "an RLE needs 'size' [h, w] and 'counts' (a string or a list of non-negative integers)",
+                    rejected,
+                    k,
+                    annotation_id=ref,
+                )
                 return UNUSABLE
             if size is not None and (rle_size[0] != size[1] or rle_size[1] != size[0]):
-                report("CC003", f"RLE size {rle_size} is not the image's [{size[1]}, {size[0]}]", rejected, k,
-                       annotation_id=ref)
+                report(
+                    "CC003",
+                    f"RLE size {rle_size} is not the image's [{size[1]}, {size[0]}]",
+                    rejected,
+                    k,
+                    annotation_id=ref,
+                )
                 return UNUSABLE
             return RLE
         if not isinstance(seg, list):
@@ -317,13 +424,25 @@ class _Scanner:
                 continue
             where = f"polygon {j + 1} of {len(seg)}" if several else "the polygon"
             if n % 2:
-                report("CC103", f"{where} has an odd number of coordinates ({n})", rejected, k, annotation_id=ref)
+                report(
+                    "CC103", f"{where} has an odd number of coordinates ({n})", rejected, k, annotation_id=ref
+                )
             elif n == 4:
-                report("CC105", f"{where} has 4 numbers: pycocotools takes it for a box [x, y, w, h]", rejected, k,
-                       annotation_id=ref)
+                report(
+                    "CC105",
+                    f"{where} has 4 numbers: pycocotools takes it for a box [x, y, w, h]",
+                    rejected,
+                    k,
+                    annotation_id=ref,
+                )
             else:
-                report("CC104", f"{where} has {n // 2} point(s): a polygon needs at least 3", rejected, k,
-                       annotation_id=ref)
+                report(
+                    "CC104",
+                    f"{where} has {n // 2} point(s): a polygon needs at least 3",
+                    rejected,
+                    k,
+                    annotation_id=ref,
+                )
             kind = UNUSABLE
         return kind
 

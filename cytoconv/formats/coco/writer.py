@@ -23,8 +23,14 @@ from cytoconv.ir import Category, ImageRecord, Polygon, Rle
 class CocoWriter:
     """One COCO file: ``encode`` turns a record into JSON fragments (in workers), ``sink`` streams them out."""
 
-    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-                 report: Report) -> None:
+    def __init__(
+        self,
+        dest: Path,
+        categories: list[Category],
+        image_root: str | None,
+        options: WriteOptions,
+        report: Report,
+    ) -> None:
         self.dest = dest
         self.categories = categories
         self.options = options
@@ -38,15 +44,19 @@ class CocoWriter:
         Annotation entries lack their leading ``{"id":N,``: ids are given in order by the sink."""
         import orjson
 
-        from cytoconv.geometry import shapes as geo
+        from cytoconv.geometry import raster as geo
 
         opt = orjson.OPT_SERIALIZE_NUMPY
         image_id = index + 1
-        image = orjson.dumps({"id": image_id, "file_name": record.file_name, "width": record.width,
-                              "height": record.height})
+        image = orjson.dumps(
+            {"id": image_id, "file_name": record.file_name, "width": record.width, "height": record.height}
+        )
         record = label_as_box(record, report)  # folders -> COCO: one whole-image box per image
-        simple = [i for i, inst in enumerate(record.instances)
-                  if isinstance(inst.geometry, Polygon) and len(inst.geometry.rings) == 1]
+        simple = [
+            i
+            for i, inst in enumerate(record.instances)
+            if isinstance(inst.geometry, Polygon) and len(inst.geometry.rings) == 1
+        ]
         rings = [record.instances[i].geometry.rings[0] for i in simple]  # type: ignore[union-attr]
         areas = dict(zip(simple, geo.single_ring_areas(rings, record.height, record.width))) if simple else {}
         boxes = dict(zip(simple, geo.bounds_of_rings(rings)))
@@ -69,9 +79,14 @@ class CocoWriter:
                 bbox = [b.x, b.y, b.w, b.h]
             else:
                 segmentation, area, bbox = [], g.w * g.h, [g.x, g.y, g.w, g.h]
-            ann: dict[str, Any] = {"image_id": image_id, "category_id": inst.category_id,
-                                   "segmentation": segmentation, "area": area,
-                                   "bbox": bbox, "iscrowd": int(inst.iscrowd)}
+            ann: dict[str, Any] = {
+                "image_id": image_id,
+                "category_id": inst.category_id,
+                "segmentation": segmentation,
+                "area": area,
+                "bbox": bbox,
+                "iscrowd": int(inst.iscrowd),
+            }
             if inst.score is not None:
                 ann["score"] = inst.score
             if inst.attributes:
@@ -81,24 +96,35 @@ class CocoWriter:
 
     def _polygon_with_holes(self, g: Polygon, record: ImageRecord, report: Report) -> tuple[Any, int]:
         """COCO polygons cannot hold a hole: bridge it (exact), write RLE, fill it, or refuse (``--holes``)."""
-        from cytoconv.geometry import shapes as geo
+        from cytoconv.geometry import raster as geo
         from cytoconv.geometry.outline import bridge_holes
 
         policy = "rle" if self.options.segmentation == "rle" else self.options.holes
         if policy == "error":
-            raise FormatError(record.file_name, "an object with a hole (choose --holes bridge, rle or fill)",
-                              code="hole")
+            raise FormatError(
+                record.file_name, "an object with a hole (choose --holes bridge, rle or fill)", code="hole"
+            )
         if policy == "fill":
             report.notice("holes-filled", f"{record.file_name}: holes filled", count=sum(g.holes))
             filled = Polygon.trusted(kind="polygon", rings=g.parts, holes=[False] * len(g.parts))
             return [_compact(r) for r in filled.rings], geo.polygon_area(filled, record.height, record.width)
         if policy == "bridge":
             rings = bridge_holes(g)
-            report.notice("holes-bridged", f"{record.file_name}: holes joined to their outline by zero-width cuts",
-                          count=sum(g.holes))
+            report.notice(
+                "holes-bridged",
+                f"{record.file_name}: holes joined to their outline by zero-width cuts",
+                count=sum(g.holes),
+            )
             areas = geo.single_ring_areas(rings, record.height, record.width)
-            area = areas[0] if len(rings) == 1 else geo.polygon_area(
-                Polygon.trusted(kind="polygon", rings=rings, holes=[False] * len(rings)), record.height, record.width)
+            area = (
+                areas[0]
+                if len(rings) == 1
+                else geo.polygon_area(
+                    Polygon.trusted(kind="polygon", rings=rings, holes=[False] * len(rings)),
+                    record.height,
+                    record.width,
+                )
+            )
             return [_compact(r) for r in rings], area
         rle = geo.polygon_rle(g, record.height, record.width)
         return {"size": rle["size"], "counts": rle["counts"].decode("ascii")}, geo.rle_areas([rle])[0]
@@ -112,8 +138,11 @@ class CocoWriter:
         images: list[bytes] = []
         counter = [0]
         with atomic_file(self.dest, self.options.overwrite) as fh:
-            fh.write(b'{"info":' + orjson.dumps({"description": f"written by cytoconv {__version__}"})
-                     + b',"licenses":[],"annotations":[')
+            fh.write(
+                b'{"info":'
+                + orjson.dumps({"description": f"written by cytoconv {__version__}"})
+                + b',"licenses":[],"annotations":['
+            )
 
             def accept(fragment: tuple[bytes, list[bytes]]) -> None:
                 image, anns = fragment
@@ -141,7 +170,8 @@ def _write_annotations(fh: BinaryIO, anns: list[bytes], counter: list[int]) -> N
     fh.write(b"".join(parts))
 
 
-def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-           report: Report) -> CocoWriter:
+def writer(
+    dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
+) -> CocoWriter:
     """The registry's writer factory (``FormatInfo.writer``): one COCO JSON file at ``dest``."""
     return CocoWriter(dest, categories, image_root, options, report)
