@@ -10,17 +10,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 BALF_SAMPLE = FIXTURES / "balf_sample"
-REAL = Path(os.environ.get("CYTOCONV_REAL", ROOT.parent / "shared" / "real"))
+ASSETS = Path(__file__).resolve().parent / "assets"
+# The real public samples, vendored from ../shared/real (see tests/assets/README.md); CYTOCONV_REAL overrides.
+REAL = Path(os.environ.get("CYTOCONV_REAL", ASSETS / "real"))
 
 
 def real(name: str) -> Path:
-    """A folder of ../shared/real; missing: a failure under CI (CI=true), a skip elsewhere."""
+    """A folder of the vendored real samples, tests/assets/real/<name>; missing: a test failure."""
     path = REAL / name
     if not path.exists():
-        message = f"real sample {path} is missing (../shared/real must sit beside the repository)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        pytest.fail(f"real sample {path} is missing (vendored under tests/assets/real, or CYTOCONV_REAL)")
     return path
 
 
@@ -54,7 +53,7 @@ def yolo_dataset(root: Path, labels: dict[str, str], size: tuple[int, int] = (10
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """The console entry point called in-process: (exit code, stdout, stderr)."""
-    from cytoconv.entry import main
+    from cytoconv.cli.entry import main
 
     try:
         main(args)

@@ -12,7 +12,7 @@ from PIL import Image
 import cytoconv
 from cytoconv.api import crop
 from cytoconv.errors import FormatError, Report, UsageError
-from cytoconv.geometry.shapes import polygon_area
+from cytoconv.geometry.raster import polygon_area
 from cytoconv.ir import Box, Category, Dataset, ImageRecord, Instance, Polygon
 from cytoconv.ops.crop import CropOptions, crop_region, object_box, parse_color, parse_padding
 from tests.conftest import BALF_SAMPLE, real

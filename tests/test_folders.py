@@ -118,7 +118,7 @@ def test_names_give_the_order_and_unknown_folders_are_problems(tmp_path: Path) -
     assert [c.name for c in ds.categories] == ["c", "b", "a", "d"]
     with pytest.raises(FormatError) as info:
         cytoconv.read(src, options=ReadOptions(names=("a", "b")))
-    assert info.value.code == "unknown-category" and info.value.path == str(src / "c")
+    assert info.value.code == "unknown-class" and info.value.path == str(src / "c")
 
 
 def test_detect_tells_class_folders_from_other_layouts(tmp_path: Path) -> None:

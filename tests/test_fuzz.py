@@ -75,30 +75,44 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
     return b"\n".join(lines)
 
 
-def _check(read: Callable[[], object]) -> str:
+def _check(read: Callable[[], object]) -> object | None:
+    """What ``read`` returned, or None when it raised a cytoconv error (any other exception propagates)."""
     try:
-        read()
+        return read()
     except CytoconvError:
-        return "error"
-    return "read"
+        return None
 
 
 def _fuzz(tmp_path: Path, build: Callable[[Path], list[Path]], read: Callable[[Path], object], seed: int) -> None:
+    """``EXAMPLES`` damaged copies of a sample each read or raise a cytoconv error, and the damage is seen: the
+    undamaged copy reads (with images), and some damaged copies fail or read as something else."""
+    from pydantic import BaseModel
+
+    def view(dataset: object) -> dict[str, object]:
+        assert isinstance(dataset, BaseModel)
+        return dataset.model_dump(mode="json", exclude={"image_root", "info"})  # info names the case's folder
+
+    build(tmp_path / "undamaged")
+    undamaged = view(read(tmp_path / "undamaged"))
+    assert undamaged["images"], f"seed {seed}: the undamaged sample reads as no images"
     rng = random.Random(seed)
-    outcomes: dict[str, int] = {}
+    outcomes = {"error": 0, "changed": 0, "same": 0}
     for case in range(EXAMPLES):
         root = tmp_path / f"case{case}"
         targets = build(root)
         target = rng.choice(targets)
         target.write_bytes(mutate(target.read_bytes(), rng))
         try:
-            outcome = _check(functools.partial(read, root))
+            result = _check(functools.partial(read, root))
         except Exception as exc:
             pytest.fail(f"case {case} (seed {seed}): {target.name} made the reader raise "
                         f"{exc.__class__.__name__}: {exc}")
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        outcome = "error" if result is None else "same" if view(result) == undamaged else "changed"
+        outcomes[outcome] += 1
         shutil.rmtree(root)
-    assert sum(outcomes.values()) == EXAMPLES
+    assert outcomes["error"] + outcomes["changed"] > 0, (
+        f"seed {seed}: no damaged copy failed or read differently from the undamaged one, so the damage never "
+        f"reached the reader: {outcomes}")
 
 
 def _copy(src: Path, dest: Path, pattern: str = "*", limit: int = 3) -> list[Path]:

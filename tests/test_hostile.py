@@ -3,7 +3,6 @@ folder, and interrupted runs leave no partial output."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -181,7 +180,30 @@ def test_every_reader_error_is_a_cytoconv_error(tmp_path: Path) -> None:
     (tmp_path / "junk" / "x.json").write_bytes(b"\x00\xff")
     (tmp_path / "junk" / "x.xml").write_bytes(b"<a><b></a>")
     (tmp_path / "junk" / "x.png").write_bytes(b"\x89PNG\r\n\x1a\nnope")
-    for fmt in ("yolo", "coco", "voc", "folders", "manifest", "masks", "instance-masks", "object-masks"):
-        for path in (junk.parent, junk, tmp_path / "junk" / "x.json", tmp_path / "missing"):
-            with contextlib.suppress(CytoconvError):
-                cytoconv.read(path, fmt=fmt, options=ReadOptions(image_size=(10, 10)))
+    paths = (junk.parent, junk, tmp_path / "junk" / "x.json", tmp_path / "missing")
+    # The code of the error each reader raises on each of the paths; None: read without an error.
+    expected = {
+        "yolo": ("bad-image", "usage", "usage", "missing"),
+        "coco": ("missing", "not-well-formed", "not-well-formed", "missing"),
+        "voc": ("not-well-formed", "not-well-formed", "not-well-formed", "missing"),
+        "folders": ("missing", "missing", "missing", "missing"),
+        "manifest": ("missing", "not-well-formed", "not-well-formed", "missing"),
+        "masks": ("label-without-image", "bad-image", "bad-image", "missing"),
+        "instance-masks": ("label-without-image", "bad-image", "bad-image", "missing"),
+        # A folder without any <id>/images/ sample is read as an empty dataset, not refused (a gap, not a crash).
+        "object-masks": (None, "missing", "missing", "missing"),
+    }
+    got: dict[str, tuple[str | None, ...]] = {}
+    for fmt in expected:
+        codes: list[str | None] = []
+        for path in paths:
+            try:
+                dataset = cytoconv.read(path, fmt=fmt, options=ReadOptions(image_size=(10, 10)))
+            except CytoconvError as error:
+                codes.append(error.code if isinstance(error, FormatError) else type(error).__name__)
+                assert str(path) in str(error) and "\n" not in str(error), (fmt, path, str(error))
+            else:
+                codes.append(None)
+                assert dataset.images == [], (fmt, path)  # nothing made up from the junk
+        got[fmt] = tuple(codes)
+    assert got == expected

@@ -19,7 +19,7 @@ from cytoconv.api import ReadOptions, WriteOptions
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats.masks.maskio import mask_stem, natural_key, parse_class_map
 from cytoconv.geometry.outline import bridge_holes, trace
-from cytoconv.geometry.shapes import polygon_rle
+from cytoconv.geometry.raster import polygon_rle
 from tests.conftest import real
 
 WBC = ReadOptions(mask_classes=parse_class_map("wbc"))
@@ -120,12 +120,12 @@ def test_stray_values_strict_names_them_and_lenient_reports(tmp_path: Path) -> N
     root = real("segmentation_wbc") / "Dataset 2"
     with pytest.raises(FormatError) as info:
         cytoconv.read(root, fmt="masks", options=WBC)
-    assert info.value.code == "unmapped-value" and info.value.path is not None
+    assert info.value.code == "unmapped-mask-value" and info.value.path is not None
     assert info.value.path.endswith("034.png") and "2 (2 px), 7 (38 px)" in info.value.message
     report = Report(strict=False)
     ds = cytoconv.read(root, fmt="masks", options=WBC, report=report)
     assert len(ds.images) == 13
-    assert report.skipped["unmapped-value"] == 5
+    assert report.skipped["unmapped-mask-value"] == 5
     assert report.notices["unmapped-pixels"] > 0
 
 
@@ -174,7 +174,7 @@ def test_stardist_sparse_uint16_label_image(tmp_path: Path) -> None:
     labels = np.asarray(Image.open(folder / "mask2d.tif"))
     ids = [v for v in np.unique(labels) if v]
     assert len(ds.images[0].instances) == len(ids) == 125
-    from cytoconv.geometry.outline import to_mask
+    from cytoconv.geometry.raster import rasterise as to_mask
 
     for value, inst in zip(ids, ds.images[0].instances, strict=True):
         assert np.array_equal(to_mask(inst.geometry, 512, 512).astype(bool), labels == value)  # type: ignore[arg-type]
@@ -265,7 +265,7 @@ def test_overlapping_classes_are_counted_when_painted(tmp_path: Path) -> None:
     cytoconv.convert(BALF_SAMPLE, tmp_path / "m", to="masks", report=report)
     painted = cytoconv.read(tmp_path / "m", fmt="masks", options=ReadOptions(images=BALF_SAMPLE / "images"))
     original = cytoconv.read(BALF_SAMPLE)
-    from cytoconv.geometry.outline import to_mask
+    from cytoconv.geometry.raster import rasterise as to_mask
 
     for a, b in zip(original.images, painted.images, strict=True):
         want = np.zeros((640, 853), np.int32)
@@ -283,10 +283,14 @@ def test_instance_masks_keep_their_classes_through_instances_csv(tmp_path: Path)
 
     cytoconv.convert(BALF_SAMPLE, tmp_path / "i", to="instance-masks")
     back = cytoconv.read(tmp_path / "i", options=ReadOptions(images=BALF_SAMPLE / "images"))
-    assert [c.name for c in back.categories][:2] == ["erythrocyte", "ciliated columnar epithelial"]
     original = cytoconv.read(BALF_SAMPLE)
+    assert [(c.id, c.name) for c in back.categories] == [(c.id, c.name) for c in original.categories]
+    assert [c.name for c in back.categories][:2] == ["erythrocyte", "ciliated columnar epithelial"]
+    assert sum(len(b.instances) for b in back.images) == sum(len(a.instances) for a in original.images) == 108
     for a, b in zip(original.images, back.images, strict=True):
-        assert {i.category_id for i in b.instances} <= {i.category_id for i in a.instances}
+        assert Path(b.file_name).stem == Path(a.file_name).stem
+        # ids 1..N in object order, each with its class from instances.csv: every object, its class, in order
+        assert [i.category_id for i in b.instances] == [i.category_id for i in a.instances], a.file_name
 
 
 def test_lenient_skips_an_unreadable_mask(tmp_path: Path) -> None:
@@ -309,7 +313,7 @@ def test_simplify_is_opt_in_counted_and_close(tmp_path: Path) -> None:
     report = Report()
     simple = cytoconv.read(root, fmt="masks", report=report,
                            options=ReadOptions(mask_classes=WBC.mask_classes, simplify=1.0))
-    from cytoconv.geometry.outline import to_mask
+    from cytoconv.geometry.raster import rasterise as to_mask
 
     before = after = 0
     ious = []
