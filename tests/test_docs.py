@@ -189,3 +189,24 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     rules = (site / "reference" / "rules" / "index.html").read_text(encoding="utf-8")
     assert all(code in rules for code in RULES)
     assert "<!-- rules-table -->" not in rules
+
+
+def test_options_in_the_docs_exist() -> None:
+    """Every ``--option`` the user-facing pages name is an option of some cytoconv command."""
+    import click
+    import typer
+
+    from cytoconv.cli.app import app
+
+    root = typer.main.get_command(app)
+    ctx = click.Context(root)
+    known = {"--help", "--version"}
+    for name in ("convert", "resample", "stats", "draw", "crop", "split", "validate", "formats", "yolo2coco"):
+        command = root.get_command(ctx, name)
+        assert command is not None, name
+        known |= {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+    pages = [DOCS / "index.md", DOCS / "getting-started.md", DOCS / "coordinates.md"]
+    pages += sorted((DOCS / "formats").glob("*.md")) + sorted((DOCS / "commands").glob("*.md"))
+    for page in pages:
+        for option in set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", page.read_text(encoding="utf-8"))):
+            assert option in known, f"{page.relative_to(ROOT)}: {option} is no option of cytoconv"
