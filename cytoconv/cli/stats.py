@@ -64,7 +64,8 @@ def stats_command(
 
     A classification set (class folders) counts images per class. Image pixels are never decoded."""
     from cytoconv import api
-    from cytoconv.ops.stats import render, to_csv, to_json
+    from cytoconv.cli.stats_report import render
+    from cytoconv.ops.stats import to_csv, to_json
 
     if as_json and as_csv:
         raise UsageError("--json and --csv print different things on stdout; give one of them")

@@ -92,7 +92,8 @@ def parse_color(text: str) -> str:
 
 
 def object_box(geometry: Box | Polygon | Rle) -> Box:
-    from cytoconv.geometry.shapes import rle_bounds
+    """The object's box: a polygon's vertex bounds, an RLE's pixel bounds (what the crop is cut around)."""
+    from cytoconv.geometry.raster import rle_bounds
 
     if isinstance(geometry, Box):
         return geometry
@@ -128,22 +129,6 @@ def crop_region(box: Box, width: int, height: int, options: CropOptions) -> tupl
     if x1 <= x0 or y1 <= y0:
         return None
     return x0, y0, x1, y1
-
-
-def object_mask(geometry: Box | Polygon | Rle, region: tuple[int, int, int, int]) -> np.ndarray[Any, Any]:
-    """The object's pixels inside ``region`` (a boolean array of the region's shape), pycocotools raster."""
-    from cytoconv.geometry.shapes import polygon_mask, rle_mask
-
-    x0, y0, x1, y1 = region
-    if isinstance(geometry, Rle):
-        return rle_mask(geometry)[y0:y1, x0:x1]
-    if isinstance(geometry, Box):
-        g = geometry
-        ring = np.array([[g.x, g.y], [g.x + g.w, g.y], [g.x + g.w, g.y + g.h], [g.x, g.y + g.h]], dtype=np.float64)
-        geometry = Polygon.trusted(kind="polygon", rings=[ring], holes=[False])
-    offset = np.array([x0, y0], dtype=np.float64)
-    shifted = Polygon.trusted(kind="polygon", rings=[r - offset for r in geometry.rings], holes=list(geometry.holes))
-    return polygon_mask(shifted, y1 - y0, x1 - x0)
 
 
 def _source_stem(file_name: str) -> str:
@@ -229,6 +214,8 @@ class CropWriter:
               report: Report) -> tuple[Any, ...] | None:
         from PIL import Image, ImageColor
 
+        from cytoconv.geometry.raster import rasterise_window
+
         box = object_box(inst.geometry)
         region = crop_region(box, record.width, record.height, self.options)
         if region is None:
@@ -239,7 +226,7 @@ class CropWriter:
         if self.options.mask_background is not None:
             pixels = np.array(piece)
             color = ImageColor.getcolor(self.options.mask_background, piece.mode)
-            pixels[~object_mask(inst.geometry, region)] = color
+            pixels[~rasterise_window(inst.geometry, region)] = color
             piece = Image.fromarray(pixels, mode=piece.mode)
         if self.options.size is not None:
             piece = piece.resize(self.options.size, Image.Resampling.LANCZOS)

@@ -13,14 +13,14 @@ how a Pillow version rounds floats. Lines wider than one pixel are centred on th
 
 What is drawn. Polygon rings (outer rings and holes) and boxes as closed lines; an RLE mask as the
 band of its own pixels along its edge (``line_width`` deep), holes included. The fill, at
-``opacity``, covers exactly the pixels of the pycocotools raster, so a hole shows as a hole and
-what is filled is what COCO's ``area`` counts. A legend band under the image names the classes
+``opacity``, covers exactly the pixels of the pycocotools raster (``geometry.raster.union``; a box as
+its four-corner polygon, as the mask writers draw it), so a hole shows as a hole and what is filled is
+what COCO's ``area`` counts. A legend band under the image names the classes
 drawn, with their colours and counts (the image above it keeps its size and coordinates).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
@@ -73,11 +73,6 @@ def pixel_ring(ring: Points, hole: bool = False) -> npt.NDArray[np.int64]:
     return pixels
 
 
-def box_ring(box: Box) -> Points:
-    return np.array([[box.x, box.y], [box.x + box.w, box.y], [box.x + box.w, box.y + box.h],
-                     [box.x, box.y + box.h]], dtype=np.float64)
-
-
 def inner_band(mask: Mask, width: int) -> Mask:
     """The pixels of ``mask`` within ``width`` steps of a pixel outside it, diagonal steps included,
     so that the band is a closed 4-connected line like a drawn polygon outline, corners and all."""
@@ -94,30 +89,6 @@ def inner_band(mask: Mask, width: int) -> Mask:
         inner = shrunk
     band: Mask = mask & ~inner
     return band
-
-
-def raster(instances: Sequence[Instance], height: int, width: int) -> Mask:
-    """The union of the instances' pycocotools rasters (polygon holes cut out; a box: the pixels
-    whose centres it contains, as pycocotools would count them)."""
-    from cytoconv.geometry import shapes as geo
-
-    api = geo._mask_api()
-    out = np.zeros((height, width), dtype=bool)
-    rles: list[dict[str, Any]] = []
-    for inst in instances:
-        g = inst.geometry
-        if isinstance(g, Polygon):
-            rles.append(geo.polygon_rle(g, height, width))
-        elif isinstance(g, Box):
-            x0, x1 = max(0, math.ceil(g.x - 0.5)), min(width, math.ceil(g.x + g.w - 0.5))
-            y0, y1 = max(0, math.ceil(g.y - 0.5)), min(height, math.ceil(g.y + g.h - 0.5))
-            out[y0:y1, x0:x1] = True
-        else:
-            rles.append(geo.rle_to_pycoco(g))
-    if rles:
-        merged = api.merge(rles, intersect=False) if len(rles) > 1 else rles[0]
-        out |= api.decode(merged).astype(bool)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,6 +177,8 @@ class Painter:
         """The image with its objects drawn, or None (a problem reported in lenient mode)."""
         from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
+        from cytoconv.geometry.raster import box_ring, union
+
         path = self.image_path(record)
         if not path.is_file():
             report.problem(FormatError(path, "image not found: cannot draw on it", code="label-without-image"))
@@ -228,11 +201,12 @@ class Painter:
         for cid, group in by_class.items():
             rgb = np.array(self.colour(cid), dtype=np.float64)
             if alpha > 0:
-                filled = raster(group, record.height, record.width)
+                filled = union([i.geometry for i in group], record.height, record.width)
                 canvas[filled] = (canvas[filled] * (1.0 - alpha) + rgb * alpha).round().astype(np.uint8)
             masks = [i for i in group if not isinstance(i.geometry, (Polygon, Box))]
             if masks:
-                edge = inner_band(raster(masks, record.height, record.width), self.style.line_width)
+                edge = inner_band(union([i.geometry for i in masks], record.height, record.width),
+                                  self.style.line_width)
                 canvas[edge] = np.array(self.colour(cid), dtype=np.uint8)
         image = Image.fromarray(canvas)
         pen = ImageDraw.Draw(image)

@@ -80,27 +80,17 @@ def scale_instance(inst: Instance, sx: float, sy: float, height: int, width: int
 
 
 def _scale_rle(rle: Rle, sx: float, sy: float, height: int, width: int, method: str) -> Rle:
-    from pycocotools import mask as mask_api
-
+    from cytoconv.geometry import raster
     from cytoconv.geometry.outline import trace
-    from cytoconv.geometry.shapes import polygon_rle, rle_to_pycoco
 
-    mask = mask_api.decode(rle_to_pycoco(rle))
     if method == "nearest":
-        import cv2
-
-        resized = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
-        encoded = mask_api.encode(np.asfortranarray(resized.astype(np.uint8)))
-    else:
-        outline = trace(mask)
-        if outline is None:
-            encoded = mask_api.encode(np.zeros((height, width), dtype=np.uint8, order="F"))
-        else:
-            factor = np.array([sx, sy])
-            scaled = Polygon.trusted(kind="polygon", rings=[r * factor for r in outline.rings],
-                                     holes=list(outline.holes))
-            encoded = polygon_rle(scaled, height, width)
-    return Rle.trusted(kind="rle", height=height, width=width, counts=encoded["counts"].decode("ascii"))
+        return raster.resize_nearest(rle, height, width)
+    outline = trace(raster.rasterise(rle, rle.height, rle.width))
+    if outline is None:
+        return raster.encode(np.zeros((height, width), dtype=np.uint8))
+    factor = np.array([sx, sy])
+    scaled = Polygon.trusted(kind="polygon", rings=[r * factor for r in outline.rings], holes=list(outline.holes))
+    return raster.polygon_to_rle(scaled, height, width)
 
 
 def _clip(inst: Instance, width: int, height: int) -> Instance | None:
@@ -115,30 +105,13 @@ def _clip(inst: Instance, width: int, height: int) -> Instance | None:
         return Instance.trusted(category_id=inst.category_id, geometry=box, iscrowd=inst.iscrowd,
                                 score=inst.score, attributes=inst.attributes)
     if isinstance(g, Polygon):
-        import shapely
-        from shapely.geometry import Polygon as ShapelyPolygon
-        from shapely.geometry import box as shapely_box
+        from cytoconv.geometry.clip import clip_polygon
 
-        from cytoconv.geometry.shapes import part_groups
-
-        frame = shapely_box(0, 0, width, height)
-        rings: list[Any] = []
-        holes: list[bool] = []
-        for outer, inner in part_groups(g):
-            piece = shapely.make_valid(ShapelyPolygon(outer, inner)).intersection(frame)
-            for part in getattr(piece, "geoms", [piece]):
-                if part.geom_type != "Polygon" or part.is_empty or part.area == 0:
-                    continue
-                rings.append(np.asarray(part.exterior.coords[:-1], dtype=np.float64))
-                holes.append(False)
-                for interior in part.interiors:
-                    rings.append(np.asarray(interior.coords[:-1], dtype=np.float64))
-                    holes.append(True)
-        if not rings:
+        clipped = clip_polygon(g, width, height)
+        if clipped is None:
             return None
-        return Instance.trusted(category_id=inst.category_id, geometry=Polygon.trusted(
-            kind="polygon", rings=rings, holes=holes), iscrowd=inst.iscrowd, score=inst.score,
-            attributes=inst.attributes)
+        return Instance.trusted(category_id=inst.category_id, geometry=clipped, iscrowd=inst.iscrowd,
+                                score=inst.score, attributes=inst.attributes)
     return inst  # an RLE is rasterised inside its image already
 
 

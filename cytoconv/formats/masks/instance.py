@@ -21,7 +21,8 @@ from cytoconv.engine.atomic import atomic_dir
 from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats.masks.maskio import MASK_DIRS
-from cytoconv.formats.masks.semantic import geometry_of, mask_target, open_mask, paired_masks, rasterise
+from cytoconv.formats.masks.semantic import geometry_of, mask_target, open_mask, paired_masks
+from cytoconv.geometry.raster import rasterise
 from cytoconv.ir import Category, ImageRecord, Instance
 
 DEFAULT_NAME = "object"
@@ -133,7 +134,7 @@ class InstanceMaskWriter:
         rows = []
         overlap = 0
         for k, inst in enumerate(record.instances, start=1):
-            pixels = rasterise(inst, record.height, record.width)
+            pixels = rasterise(inst.geometry, record.height, record.width)
             overlap += int(np.count_nonzero(canvas[pixels]))
             canvas[pixels] = k
             rows.append((record.file_name, k, inst.category_id))

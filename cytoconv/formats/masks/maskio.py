@@ -124,9 +124,9 @@ def _grey_png(path: str) -> npt.NDArray[np.integer] | None:
     width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
     if not 0 < width * height <= 89_478_485:  # PIL's pixel limit: let PIL refuse a bomb in its own words
         return None
-    import cv2
+    from cytoconv.geometry.outline import decode_unchanged
 
-    arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    arr = decode_unchanged(path)
     if arr is None or arr.ndim != 2 or arr.shape != (height, width):
         return None
     return arr  # type: ignore[return-value,unused-ignore]

@@ -23,7 +23,8 @@ from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions
 from cytoconv.engine.files import image_size, is_image_name, safe_relative
 from cytoconv.errors import FormatError, Report, SkipUnit
 from cytoconv.formats.masks.maskio import natural_key, read_mask
-from cytoconv.formats.masks.semantic import geometry_of, rasterise
+from cytoconv.formats.masks.semantic import geometry_of
+from cytoconv.geometry.raster import rasterise
 from cytoconv.ir import Category, ImageRecord, Instance
 
 DEFAULT_NAME = "object"
@@ -128,7 +129,7 @@ class ObjectMaskWriter:
         folder.mkdir(parents=True)
         self._place_image(record, folder.parent / "images", report)
         for k, inst in enumerate(record.instances):
-            pixels = rasterise(inst, record.height, record.width)
+            pixels = rasterise(inst.geometry, record.height, record.width)
             Image.fromarray(pixels.astype(np.uint8) * 255).save(folder / f"{stem}_{k}.png")
         return stem
 

@@ -36,6 +36,7 @@ from cytoconv.formats.masks.maskio import (
     value_counts,
 )
 from cytoconv.geometry.outline import components, split_parts, trace
+from cytoconv.geometry.raster import encode, polygon_to_rle, rasterise
 from cytoconv.ir import Category, ImageRecord, Instance, Polygon, Rle
 
 # ---------------------------------------------------------------------------------------------
@@ -47,12 +48,9 @@ def geometry_of(mask: npt.NDArray[np.uint8], x0: int, y0: int, height: int, widt
     """One object's geometry from its (cropped) mask: an exact outline (simplified only with
     ``--simplify``), or an RLE of the full image."""
     if options.mask_geometry == "rle":
-        from pycocotools import mask as mask_api
-
         full = np.zeros((height, width), dtype=np.uint8, order="F")
         full[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]] = mask
-        rle = mask_api.encode(full)
-        return Rle.trusted(kind="rle", height=height, width=width, counts=rle["counts"].decode("ascii"))
+        return encode(full)
     traced = trace(mask, x0, y0)
     if traced is None or options.simplify <= 0:
         return traced
@@ -78,7 +76,7 @@ def instances_from(mask: npt.NDArray[np.bool_] | npt.NDArray[np.uint8], category
             return []
         polygons = [traced] if options.instances == "per-class" else split_parts(traced)
         if options.mask_geometry == "rle":
-            geometries.extend(_as_rle(p, height, width) for p in polygons)
+            geometries.extend(polygon_to_rle(p, height, width) for p in polygons)  # the mask itself
         else:
             geometries.extend(polygons)
         if options.simplify > 0:
@@ -105,14 +103,6 @@ def _simplified(geometries: list[Polygon | Rle], tolerance: float, report: Repor
             continue
         out.append(smaller)
     return out
-
-
-def _as_rle(polygon: Polygon, height: int, width: int) -> Rle:
-    """The exact raster of a traced outline (it is the mask itself) as a compressed RLE."""
-    from cytoconv.geometry.shapes import polygon_rle
-
-    rle = polygon_rle(polygon, height, width)
-    return Rle.trusted(kind="rle", height=height, width=width, counts=rle["counts"].decode("ascii"))
 
 
 def checked_size(mask_path: str, mask_shape: tuple[int, ...], image: str | None, options: ReadOptions) -> None:
@@ -251,23 +241,6 @@ def _check_strays(arr: npt.NDArray[np.integer], unit: MaskUnit, report: Report) 
 # Writing
 
 
-def rasterise(instance: Instance, height: int, width: int) -> npt.NDArray[np.bool_]:
-    """An instance's pixels with the one raster of the tool (pycocotools: pixel centre inside)."""
-    from pycocotools import mask as mask_api
-
-    from cytoconv.geometry.shapes import polygon_rle, polygon_rles, rle_to_pycoco
-
-    g = instance.geometry
-    if isinstance(g, Polygon):
-        rle = polygon_rle(g, height, width)
-    elif isinstance(g, Rle):
-        rle = rle_to_pycoco(g)
-    else:
-        corners = np.array([[g.x, g.y], [g.x + g.w, g.y], [g.x + g.w, g.y + g.h], [g.x, g.y + g.h]])
-        rle = polygon_rles([corners], height, width)[0]
-    return np.asarray(mask_api.decode(rle), dtype=bool)
-
-
 MAX_VALUE = 65535
 
 
@@ -345,7 +318,7 @@ class SemanticMaskWriter:
         canvas = np.zeros((record.height, record.width), dtype=np.uint16 if big else np.uint8)
         overlap = 0
         for inst in sorted(record.instances, key=lambda i: i.category_id):  # stated order: higher id on top
-            pixels = rasterise(inst, record.height, record.width)
+            pixels = rasterise(inst.geometry, record.height, record.width)
             taken = canvas[pixels]
             overlap += int(np.count_nonzero(taken[taken != values[inst.category_id]]))
             canvas[pixels] = values[inst.category_id]

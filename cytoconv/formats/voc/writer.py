@@ -146,7 +146,7 @@ class VocWriter:
                 box, contain = g.bounds(), True
                 report.notice("polygon-as-box", f"{record.file_name}: polygon written as its box")
             else:
-                from cytoconv.geometry.shapes import rle_bounds
+                from cytoconv.geometry.raster import rle_bounds
 
                 box, contain = rle_bounds(g), True
                 report.notice("mask-as-box", f"{record.file_name}: RLE mask written as its box")
