@@ -288,7 +288,9 @@ def ensure_set(balf: BalfSet, data: Path, gen: Path, python: str) -> None:
         if (out / "gen_summary.json").is_file():
             return
         cmd = [python, str(gen), "wbc", "--n", str(balf.images), "--out", str(out)]
-    elif all((data / f"{balf.name}{suffix}" / "gen_summary.json").is_file() for suffix in ("", "_coco", "_bbox")):
+    elif all(
+        (data / f"{balf.name}{suffix}" / "gen_summary.json").is_file() for suffix in ("", "_coco", "_bbox")
+    ):
         return
     else:
         cmd = [python, str(gen), "balf", "--n", str(balf.images), "--out", str(out)]
@@ -299,96 +301,241 @@ def ensure_set(balf: BalfSet, data: Path, gen: Path, python: str) -> None:
         raise CommandFailed(f"{shlex.join(cmd)}: exit status {done.returncode}\n{done.stderr.rstrip()}")
 
 
-def build_groups(tasks: list[str], sets: list[BalfSet], data: Path, floor: Path, python: str,
-                 cytoconv: str, reps: int) -> list[Group]:
+def build_groups(
+    tasks: list[str], sets: list[BalfSet], data: Path, floor: Path, python: str, cytoconv: str, reps: int
+) -> list[Group]:
     """The (task, set) groups to time, each cytoconv beside its floor."""
     fl = [python, str(floor)]
     groups: list[Group] = []
     if "T0" in tasks:
-        groups.append(Group(
-            "T0", None,
-            [Job("floor", [python, "-c", "import orjson, PIL.Image"], "."),
-             Job("cytoconv", [cytoconv, "--version"], ".")],
-            [], max(reps, T0_MIN_RUNS), "< 0.15 s",
-            lambda c, _f: c.wall < 0.15,
-        ))
+        groups.append(
+            Group(
+                "T0",
+                None,
+                [
+                    Job("floor", [python, "-c", "import orjson, PIL.Image"], "."),
+                    Job("cytoconv", [cytoconv, "--version"], "."),
+                ],
+                [],
+                max(reps, T0_MIN_RUNS),
+                "< 0.15 s",
+                lambda c, _f: c.wall < 0.15,
+            )
+        )
     if "T1" in tasks:
         for balf in sets:
             src = data / balf.name
             large = balf.key == "large"
-            groups.append(Group(
-                "T1", balf,
-                [Job("floor", [*fl, "t1", str(src), "{out}/floor.json"], "floor.json"),
-                 Job("cytoconv", [cytoconv, "convert", "--from", "yolo", "--to", "coco", str(src),
-                                  "{out}/coco.json", "-q"], "coco.json")],
-                [src], reps,
-                "<= 0.5x floor, peak < 1 GiB" if large else "peak < 1 GiB (0.5x: on large)",
-                (lambda c, f: c.wall <= 0.5 * f.wall and c.rss < GIB) if large else (lambda c, _f: c.rss < GIB),
-            ))
+            groups.append(
+                Group(
+                    "T1",
+                    balf,
+                    [
+                        Job("floor", [*fl, "t1", str(src), "{out}/floor.json"], "floor.json"),
+                        Job(
+                            "cytoconv",
+                            [
+                                cytoconv,
+                                "convert",
+                                "--from",
+                                "yolo",
+                                "--to",
+                                "coco",
+                                str(src),
+                                "{out}/coco.json",
+                                "-q",
+                            ],
+                            "coco.json",
+                        ),
+                    ],
+                    [src],
+                    reps,
+                    "<= 0.5x floor, peak < 1 GiB" if large else "peak < 1 GiB (0.5x: on large)",
+                    (lambda c, f: c.wall <= 0.5 * f.wall and c.rss < GIB)
+                    if large
+                    else (lambda c, _f: c.rss < GIB),
+                )
+            )
     if "T2" in tasks:
         coco = data / "balf_small_coco" / "annotations" / "instances_train.json"
-        groups.append(Group(
-            "T2", SETS["small"],
-            [Job("floor", [*fl, "t2", str(coco), "{out}/floor_labels"], "floor_labels"),
-             Job("cytoconv", [cytoconv, "convert", "--from", "coco", "--to", "yolo-seg", str(coco),
-                              "{out}/labels", "-q"], "labels")],
-            [data / "balf_small_coco"], reps, "<= 1.0x floor",
-            lambda c, f: c.wall <= f.wall,
-        ))
+        groups.append(
+            Group(
+                "T2",
+                SETS["small"],
+                [
+                    Job("floor", [*fl, "t2", str(coco), "{out}/floor_labels"], "floor_labels"),
+                    Job(
+                        "cytoconv",
+                        [
+                            cytoconv,
+                            "convert",
+                            "--from",
+                            "coco",
+                            "--to",
+                            "yolo-seg",
+                            str(coco),
+                            "{out}/labels",
+                            "-q",
+                        ],
+                        "labels",
+                    ),
+                ],
+                [data / "balf_small_coco"],
+                reps,
+                "<= 1.0x floor",
+                lambda c, f: c.wall <= f.wall,
+            )
+        )
     if "T3" in tasks:
         bbox = data / "balf_small_bbox"
-        groups.append(Group(
-            "T3", SETS["small"],
-            [Job("floor", [*fl, "t3", str(bbox), "{out}/floor_voc"], "floor_voc"),
-             Job("cytoconv", [cytoconv, "convert", "--from", "yolo", "--to", "voc", str(bbox), "{out}/voc", "-q"],
-                 "voc/Annotations")],
-            [bbox], reps, "<= 2.0x floor",
-            lambda c, f: c.wall <= 2.0 * f.wall,
-        ))
+        groups.append(
+            Group(
+                "T3",
+                SETS["small"],
+                [
+                    Job("floor", [*fl, "t3", str(bbox), "{out}/floor_voc"], "floor_voc"),
+                    Job(
+                        "cytoconv",
+                        [cytoconv, "convert", "--from", "yolo", "--to", "voc", str(bbox), "{out}/voc", "-q"],
+                        "voc/Annotations",
+                    ),
+                ],
+                [bbox],
+                reps,
+                "<= 2.0x floor",
+                lambda c, f: c.wall <= 2.0 * f.wall,
+            )
+        )
     if "T4" in tasks:
         wbc = data / WBC.name
         pycoco = [python, str(floor.parent / "pycoco_drive.py")]
         for seg in ("polygon", "rle"):
-            groups.append(Group(
-                "T4" if seg == "polygon" else "T4 rle", WBC,
-                [Job("floor", [*pycoco, "t4", str(wbc), "{out}/floor.json"], "floor.json"),
-                 Job("cytoconv", [cytoconv, "convert", "--from", "masks", "--to", "coco", str(wbc), "{out}/c.json",
-                                  "--classes", "wbc", "--segmentation", seg, "-j", "2", "-q"], "c.json")],
-                [wbc / "masks"], reps, "<= 1.0x floor",
-                lambda c, f: c.wall <= f.wall,
-            ))
+            groups.append(
+                Group(
+                    "T4" if seg == "polygon" else "T4 rle",
+                    WBC,
+                    [
+                        Job("floor", [*pycoco, "t4", str(wbc), "{out}/floor.json"], "floor.json"),
+                        Job(
+                            "cytoconv",
+                            [
+                                cytoconv,
+                                "convert",
+                                "--from",
+                                "masks",
+                                "--to",
+                                "coco",
+                                str(wbc),
+                                "{out}/c.json",
+                                "--classes",
+                                "wbc",
+                                "--segmentation",
+                                seg,
+                                "-j",
+                                "2",
+                                "-q",
+                            ],
+                            "c.json",
+                        ),
+                    ],
+                    [wbc / "masks"],
+                    reps,
+                    "<= 1.0x floor",
+                    lambda c, f: c.wall <= f.wall,
+                )
+            )
     if "T6" in tasks:
         for balf in sets:
             coco = data / f"{balf.name}_coco" / "annotations" / "instances_train.json"
-            groups.append(Group(
-                "T6", balf,
-                [Job("floor", [cytoconv, "convert", "--from", "coco", "--to", "coco", str(coco), "{out}/same.json",
-                               "-q"], "same.json"),
-                 Job("cytoconv", [cytoconv, "resample", "--from", "coco", str(coco), "{out}/big.json",
-                                  "--to-size", "4912x3684", "-q"], "big.json")],
-                [coco], reps, "<= 1.5x COCO -> COCO",
-                lambda c, f: c.wall <= 1.5 * f.wall,
-            ))
+            groups.append(
+                Group(
+                    "T6",
+                    balf,
+                    [
+                        Job(
+                            "floor",
+                            [
+                                cytoconv,
+                                "convert",
+                                "--from",
+                                "coco",
+                                "--to",
+                                "coco",
+                                str(coco),
+                                "{out}/same.json",
+                                "-q",
+                            ],
+                            "same.json",
+                        ),
+                        Job(
+                            "cytoconv",
+                            [
+                                cytoconv,
+                                "resample",
+                                "--from",
+                                "coco",
+                                str(coco),
+                                "{out}/big.json",
+                                "--to-size",
+                                "4912x3684",
+                                "-q",
+                            ],
+                            "big.json",
+                        ),
+                    ],
+                    [coco],
+                    reps,
+                    "<= 1.5x COCO -> COCO",
+                    lambda c, f: c.wall <= 1.5 * f.wall,
+                )
+            )
     if "T7" in tasks:
         for balf in sets:
             src = data / balf.name
-            groups.append(Group(
-                "T7", balf,
-                [Job("floor", [*fl, "t1", str(src), "{out}/floor.json"], "floor.json"),
-                 Job("cytoconv", [cytoconv, "stats", str(src), "--json", "-q"], ".")],
-                [src], reps, "peak < 1 GiB",
-                lambda c, _f: c.rss < GIB,
-            ))
+            groups.append(
+                Group(
+                    "T7",
+                    balf,
+                    [
+                        Job("floor", [*fl, "t1", str(src), "{out}/floor.json"], "floor.json"),
+                        Job("cytoconv", [cytoconv, "stats", str(src), "--json", "-q"], "."),
+                    ],
+                    [src],
+                    reps,
+                    "peak < 1 GiB",
+                    lambda c, _f: c.rss < GIB,
+                )
+            )
     if "T5" in tasks:
         root = data / FOLDERS.name
-        groups.append(Group(
-            "T5", FOLDERS,
-            [Job("floor", [*fl, "t5", str(root), "{out}/floor.json", "--sizes"], "floor.json"),
-             Job("cytoconv", [cytoconv, "convert", "--from", "folders", "--to", "manifest", str(root),
-                              "{out}/manifest.json", "-q"], "manifest.json")],
-            [root], reps, "<= 1.5x floor",
-            lambda c, f: c.wall <= 1.5 * f.wall,
-        ))
+        groups.append(
+            Group(
+                "T5",
+                FOLDERS,
+                [
+                    Job("floor", [*fl, "t5", str(root), "{out}/floor.json", "--sizes"], "floor.json"),
+                    Job(
+                        "cytoconv",
+                        [
+                            cytoconv,
+                            "convert",
+                            "--from",
+                            "folders",
+                            "--to",
+                            "manifest",
+                            str(root),
+                            "{out}/manifest.json",
+                            "-q",
+                        ],
+                        "manifest.json",
+                    ),
+                ],
+                [root],
+                reps,
+                "<= 1.5x floor",
+                lambda c, f: c.wall <= 1.5 * f.wall,
+            )
+        )
     return groups
 
 
@@ -401,16 +548,35 @@ def _rate(count: int, seconds: float) -> str:
 
 
 def table(results: list[tuple[Group, list[Stats]]]) -> str:
-    head = ["task", "set", "tool", "wall s (median)", "CPU s", "peak RSS MiB (max)", "images/s", "cells/s",
-            "x floor (wall)", "target", "result"]
+    head = [
+        "task",
+        "set",
+        "tool",
+        "wall s (median)",
+        "CPU s",
+        "peak RSS MiB (max)",
+        "images/s",
+        "cells/s",
+        "x floor (wall)",
+        "target",
+        "result",
+    ]
     rows = [head, ["---"] * 3 + ["---:"] * 6 + ["---"] * 2]
     for group, stats in results:
         floor = next(s for s in stats if s.tool == "floor")
         for s in stats:
             set_name = group.balf.name if group.balf else "-"
             if s.error is not None or not s.runs:
-                rows.append([group.task, set_name, s.tool, *["-"] * 6,
-                             group.target if s.tool == "cytoconv" else "-", "ERROR"])
+                rows.append(
+                    [
+                        group.task,
+                        set_name,
+                        s.tool,
+                        *["-"] * 6,
+                        group.target if s.tool == "cytoconv" else "-",
+                        "ERROR",
+                    ]
+                )
                 continue
             ok_floor = floor.error is None and bool(floor.runs)
             ratio = f"{s.wall / floor.wall:.2f}" if ok_floor else "-"
@@ -420,27 +586,51 @@ def table(results: list[tuple[Group, list[Stats]]]) -> str:
                 verdict, target = "n/a (floor failed)", group.target
             else:
                 verdict, target = ("PASS" if group.check(s, floor) else "FAIL"), group.target
-            rows.append([
-                group.task, set_name, s.tool, f"{s.wall:.3f}", f"{s.cpu:.2f}", f"{s.rss / 2**20:,.0f}",
-                _rate(group.balf.images, s.wall) if group.balf else "-",
-                _rate(group.balf.cells, s.wall) if group.balf and group.balf.cells else "-",
-                ratio, target, verdict,
-            ])
+            rows.append(
+                [
+                    group.task,
+                    set_name,
+                    s.tool,
+                    f"{s.wall:.3f}",
+                    f"{s.cpu:.2f}",
+                    f"{s.rss / 2**20:,.0f}",
+                    _rate(group.balf.images, s.wall) if group.balf else "-",
+                    _rate(group.balf.cells, s.wall) if group.balf and group.balf.cells else "-",
+                    ratio,
+                    target,
+                    verdict,
+                ]
+            )
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                    help="generated sets (default: $CYTOCONV_BENCH_DATA or %(default)s); missing ones are made")
-    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED,
-                    help="folder holding gen_balf.py and drivers/floor.py (default: %(default)s)")
-    ap.add_argument("--python", default=sys.executable,
-                    help="python for the floor and the generator; needs orjson, pillow, numpy (default: this one)")
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=DEFAULT_DATA,
+        help="generated sets (default: $CYTOCONV_BENCH_DATA or %(default)s); missing ones are made",
+    )
+    ap.add_argument(
+        "--shared",
+        type=Path,
+        default=DEFAULT_SHARED,
+        help="folder holding gen_balf.py and drivers/floor.py (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--python",
+        default=sys.executable,
+        help="python for the floor and the generator; needs orjson, pillow, numpy (default: this one)",
+    )
     bin_dir_cytoconv = Path(sys.executable).parent / "cytoconv"
-    ap.add_argument("--cytoconv", default=str(bin_dir_cytoconv) if bin_dir_cytoconv.exists()
-                    else (shutil.which("cytoconv") or "cytoconv"),
-                    help="the cytoconv console script (default: beside this python, else on PATH)")
+    ap.add_argument(
+        "--cytoconv",
+        default=str(bin_dir_cytoconv)
+        if bin_dir_cytoconv.exists()
+        else (shutil.which("cytoconv") or "cytoconv"),
+        help="the cytoconv console script (default: beside this python, else on PATH)",
+    )
     ap.add_argument("--sets", default="small", help="BALF sets for T1: small,large (T2 is balf_small only)")
     ap.add_argument("--reps", type=int, default=3, help="runs per command, interleaved; medians reported")
     ap.add_argument("--tasks", default="T0,T1,T2", help="comma list of T0 .. T7")
@@ -463,7 +653,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sets = [SETS[k] for k in dict.fromkeys(set_keys)]
     needed = {b.key: b for b in sets if {"T1", "T6", "T7"} & set(tasks)} | (
-        {"small": SETS["small"]} if {"T2", "T3"} & set(tasks) else {})
+        {"small": SETS["small"]} if {"T2", "T3"} & set(tasks) else {}
+    )
     if "T4" in tasks:
         needed[WBC.key] = WBC
     if "T5" in tasks:
@@ -500,8 +691,12 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"\n{label} {job.tool} FAILED: {error}\n", file=sys.stderr, flush=True)
                         continue
                     st.runs.append(run)
-                    print(f"{label} {job.tool} run {rep + 1}/{group.runs}: {run.wall:.3f} s wall, "
-                          f"{run.cpu:.2f} s CPU, {run.rss / 2**20:,.0f} MiB", file=sys.stderr, flush=True)
+                    print(
+                        f"{label} {job.tool} run {rep + 1}/{group.runs}: {run.wall:.3f} s wall, "
+                        f"{run.cpu:.2f} s CPU, {run.rss / 2**20:,.0f} MiB",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             results.append((group, stats))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -511,9 +706,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(results))
     print()
-    print(f"- cytoconv: {a.cytoconv}; floor: {a.python} {floor} (T0 floor: `python -c 'import orjson, PIL.Image'`)")
-    print(f"- {os.cpu_count()} cores; outputs on {scratch_root}; peak RSS {memory_note}; "
-          "forked workers' shared pages count once per process")
+    print(
+        f"- cytoconv: {a.cytoconv}; floor: {a.python} {floor} (T0 floor: `python -c 'import orjson, PIL.Image'`)"
+    )
+    print(
+        f"- {os.cpu_count()} cores; outputs on {scratch_root}; peak RSS {memory_note}; "
+        "forked workers' shared pages count once per process"
+    )
     return 1 if failed else 0
 
 

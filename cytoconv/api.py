@@ -52,8 +52,9 @@ def _source(path: Path, fmt: str | None) -> FormatInfo:
     return lookup(fmt)[0] if fmt else detect(path)
 
 
-def open_source(path: Path, fmt: str | None, options: ReadOptions,
-                report: Report) -> tuple[FormatInfo, FormatModule, ReadPlan]:
+def open_source(
+    path: Path, fmt: str | None, options: ReadOptions, report: Report
+) -> tuple[FormatInfo, FormatModule, ReadPlan]:
     """The one way a dataset on disk is opened: its format (``fmt``, else detected), the format's module and
     its reading plan (file names only: cheap). Every command that reads starts here, so that detection, its
     errors and the plan are the same whichever command asks."""
@@ -62,8 +63,13 @@ def open_source(path: Path, fmt: str | None, options: ReadOptions,
     return info, module, module.plan(path, options, report)
 
 
-def read(path: str | Path, fmt: str | None = None, options: ReadOptions | None = None,
-         report: Report | None = None, jobs: int = 1) -> Dataset:
+def read(
+    path: str | Path,
+    fmt: str | None = None,
+    options: ReadOptions | None = None,
+    report: Report | None = None,
+    jobs: int = 1,
+) -> Dataset:
     """Read a whole dataset into memory as the typed model. ``report`` collects what was skipped."""
     options = options or ReadOptions()
     report = report if report is not None else Report()
@@ -78,8 +84,14 @@ def read(path: str | Path, fmt: str | None = None, options: ReadOptions | None =
     return dataset
 
 
-def write(dataset: Dataset, dest: str | Path, to: str, options: WriteOptions | None = None,
-          report: Report | None = None, jobs: int = 1) -> Summary:
+def write(
+    dataset: Dataset,
+    dest: str | Path,
+    to: str,
+    options: WriteOptions | None = None,
+    report: Report | None = None,
+    jobs: int = 1,
+) -> Summary:
     """Write a dataset in memory to ``dest`` in format ``to`` (atomically)."""
     info, implied = lookup(to)
     options = replace(options or WriteOptions(), **implied)
@@ -88,10 +100,16 @@ def write(dataset: Dataset, dest: str | Path, to: str, options: WriteOptions | N
     return run(dataset_plan(dataset), load_record, writer, ReadOptions(), report, jobs)
 
 
-def stats(source: str | Path | Dataset, fmt: str | None = None, options: ReadOptions | None = None,
-          report: Report | None = None, jobs: int = 0, pixel_size: float | None = None,
-          progress: Callable[[int], None] | None = None,
-          on_plan: Callable[[ReadPlan], Any] | None = None) -> DatasetStats:
+def stats(
+    source: str | Path | Dataset,
+    fmt: str | None = None,
+    options: ReadOptions | None = None,
+    report: Report | None = None,
+    jobs: int = 0,
+    pixel_size: float | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[ReadPlan], Any] | None = None,
+) -> DatasetStats:
     """Statistics of a dataset on disk (any readable format; detected unless ``fmt``) or in memory
     (``cytoconv stats``): counts per class, object sizes, objects per image, image sizes, per split.
 
@@ -101,19 +119,32 @@ def stats(source: str | Path | Dataset, fmt: str | None = None, options: ReadOpt
     options = options or ReadOptions()
     report = report if report is not None else Report()
     if isinstance(source, Dataset):
-        return dataset_stats(dataset_plan(source), load_record, options, report, jobs or 1, pixel_size, progress)
+        return dataset_stats(
+            dataset_plan(source), load_record, options, report, jobs or 1, pixel_size, progress
+        )
     info, module, plan = open_source(Path(source), fmt, options, report)
     if on_plan is not None:
         on_plan(plan)
-    return dataset_stats(plan, module.load, options, report, jobs, pixel_size, progress, source=str(source),
-                         fmt=info.name)
+    return dataset_stats(
+        plan, module.load, options, report, jobs, pixel_size, progress, source=str(source), fmt=info.name
+    )
 
 
-def draw(source: str | Path | Dataset, dest: str | Path, fmt: str | None = None,
-         options: ReadOptions | None = None, report: Report | None = None, jobs: int = 0, *,
-         only: Sequence[str] = (), limit: int | None = None, style: DrawStyle | None = None,
-         overwrite: bool = False, progress: Callable[[int], None] | None = None,
-         on_plan: Callable[[ReadPlan], Any] | None = None) -> DrawResult:
+def draw(
+    source: str | Path | Dataset,
+    dest: str | Path,
+    fmt: str | None = None,
+    options: ReadOptions | None = None,
+    report: Report | None = None,
+    jobs: int = 0,
+    *,
+    only: Sequence[str] = (),
+    limit: int | None = None,
+    style: DrawStyle | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[ReadPlan], Any] | None = None,
+) -> DrawResult:
     """Draw every image of ``source`` (on disk or in memory) with its outlines in one colour per class into
     ``dest`` as PNG files named like the images (``cytoconv draw``; see ``cytoconv.ops.draw.draw_images``).
 
@@ -128,14 +159,33 @@ def draw(source: str | Path | Dataset, dest: str | Path, fmt: str | None = None,
     else:
         _, module, plan = open_source(Path(source), fmt, options, report)
         load = module.load
-    return draw_images(plan, load, dest, options, report, jobs, only=only, limit=limit, style=style,
-                       overwrite=overwrite, progress=progress, on_plan=on_plan)
+    return draw_images(
+        plan,
+        load,
+        dest,
+        options,
+        report,
+        jobs,
+        only=only,
+        limit=limit,
+        style=style,
+        overwrite=overwrite,
+        progress=progress,
+        on_plan=on_plan,
+    )
 
 
-def crop(src: str | Path, dest: str | Path, options: CropOptions | None = None, fmt: str | None = None,
-         read_options: ReadOptions | None = None, report: Report | None = None, jobs: int = 0,
-         progress: Callable[[int], None] | None = None,
-         on_plan: Callable[[ReadPlan], Any] | None = None) -> tuple[Summary, int]:
+def crop(
+    src: str | Path,
+    dest: str | Path,
+    options: CropOptions | None = None,
+    fmt: str | None = None,
+    read_options: ReadOptions | None = None,
+    report: Report | None = None,
+    jobs: int = 0,
+    progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[ReadPlan], Any] | None = None,
+) -> tuple[Summary, int]:
     """Crop every object of ``src`` into ``dest/<class>/`` with ``crops.csv`` (``cytoconv crop``); returns the
     reading summary and the crop count. A dataset without objects is noticed, not an error."""
     src = Path(src)
@@ -151,11 +201,20 @@ def crop(src: str | Path, dest: str | Path, options: CropOptions | None = None, 
     return summary, crops
 
 
-def split(src: str | Path, dest: str | Path, ratios: Sequence[float], seed: int = 0,
-          names: Sequence[str] = DEFAULT_NAMES, group_by: str | None = None, to: str | None = None,
-          fmt: str | None = None, read_options: ReadOptions | None = None,
-          write_options: WriteOptions | None = None, report: Report | None = None,
-          jobs: int = 0) -> tuple[Dataset, Summary]:
+def split(
+    src: str | Path,
+    dest: str | Path,
+    ratios: Sequence[float],
+    seed: int = 0,
+    names: Sequence[str] = DEFAULT_NAMES,
+    group_by: str | None = None,
+    to: str | None = None,
+    fmt: str | None = None,
+    read_options: ReadOptions | None = None,
+    write_options: WriteOptions | None = None,
+    report: Report | None = None,
+    jobs: int = 0,
+) -> tuple[Dataset, Summary]:
     """Read ``src``, set every image's split (stratified, seeded, groups kept together: ``cytoconv.ops.split``)
     and write ``dest`` in ``to`` (default: the input's format) (``cytoconv split``).
 
@@ -170,11 +229,15 @@ def split(src: str | Path, dest: str | Path, ratios: Sequence[float], seed: int 
         raise UsageError(f"cannot write {target.name}")
     write_options = replace(write_options or WriteOptions(), **implied)
     dataset = read(src, source.name, read_options, report, jobs=jobs)
-    result = split_dataset(dataset, ratios, seed, names, group_by, split_in_path=target.name == "yolo",
-                           report=report)
+    result = split_dataset(
+        dataset, ratios, seed, names, group_by, split_in_path=target.name == "yolo", report=report
+    )
     if target.name == "yolo":
-        report.notice("images-not-moved", f"{dest}: labels are under labels/<split>/; put (or link) the images "
-                      "under images/<split>/ beside them, as data.yaml says")
+        report.notice(
+            "images-not-moved",
+            f"{dest}: labels are under labels/<split>/; put (or link) the images "
+            "under images/<split>/ beside them, as data.yaml says",
+        )
     if target.name in _SPLIT_AWARE:
         summary = write(result, dest, target.name, write_options, report, jobs=jobs)
     else:
@@ -182,8 +245,15 @@ def split(src: str | Path, dest: str | Path, ratios: Sequence[float], seed: int 
     return result, summary
 
 
-def _write_per_split(dataset: Dataset, dest: Path, target: FormatInfo, names: Sequence[str], options: WriteOptions,
-                     report: Report, jobs: int) -> Summary:
+def _write_per_split(
+    dataset: Dataset,
+    dest: Path,
+    target: FormatInfo,
+    names: Sequence[str],
+    options: WriteOptions,
+    report: Report,
+    jobs: int,
+) -> Summary:
     """One output per split inside ``dest``: ``instances_<split>.json`` (COCO) or ``<split>/`` (folders)."""
     total = Summary(report=report)
     with atomic_dir(dest, options.overwrite) as tmp:
@@ -192,10 +262,17 @@ def _write_per_split(dataset: Dataset, dest: Path, target: FormatInfo, names: Se
             if not part:
                 continue
             out = tmp / (name if target.output_is_dir else f"instances_{name}.json")
-            subset = Dataset.trusted(categories=dataset.categories, images=part, image_root=dataset.image_root,
-                                     info=dataset.info)
-            summary = write(subset, out, target.name, replace(options, overwrite=False),
-                            Report(strict=report.strict), jobs=jobs)
+            subset = Dataset.trusted(
+                categories=dataset.categories, images=part, image_root=dataset.image_root, info=dataset.info
+            )
+            summary = write(
+                subset,
+                out,
+                target.name,
+                replace(options, overwrite=False),
+                Report(strict=report.strict),
+                jobs=jobs,
+            )
             total.images += summary.images
             total.empty_images += summary.empty_images
             total.instances.update(summary.instances)
@@ -205,10 +282,19 @@ def _write_per_split(dataset: Dataset, dest: Path, target: FormatInfo, names: Se
     return total
 
 
-def convert(src: str | Path, dest: str | Path, to: str, fmt: str | None = None,
-            read_options: ReadOptions | None = None, write_options: WriteOptions | None = None,
-            report: Report | None = None, jobs: int = 0, progress: Callable[[int], None] | None = None,
-            on_plan: Callable[[ReadPlan], Any] | None = None, resample: Resample | None = None) -> Summary:
+def convert(
+    src: str | Path,
+    dest: str | Path,
+    to: str,
+    fmt: str | None = None,
+    read_options: ReadOptions | None = None,
+    write_options: WriteOptions | None = None,
+    report: Report | None = None,
+    jobs: int = 0,
+    progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[ReadPlan], Any] | None = None,
+    resample: Resample | None = None,
+) -> Summary:
     """Stream ``src`` into ``dest``: image by image over ``jobs`` processes (0: all cores).
 
     ``resample`` moves every image to another resolution on the way (``cytoconv.ops.resample``)."""
@@ -228,8 +314,12 @@ def convert(src: str | Path, dest: str | Path, to: str, fmt: str | None = None,
     return run(plan, load, writer, read_options, report, jobs, progress)
 
 
-def resample_target(size: tuple[int, int] | None = None, scale: float | None = None, max_side: int | None = None,
-                    sizes_from: str | Path | None = None) -> TargetSize:
+def resample_target(
+    size: tuple[int, int] | None = None,
+    scale: float | None = None,
+    max_side: int | None = None,
+    sizes_from: str | Path | None = None,
+) -> TargetSize:
     """The new size of the images from exactly one of its four ways, checked: ``TargetSize`` itself accepts
     none or several, and ``sizes_from`` (a folder) must be read into a stem -> image map first."""
     from cytoconv.ops.resample import sizes_from_folder
@@ -257,12 +347,23 @@ def default_images_out(dest: str | Path) -> Path:
     return dest / "images" if dest.suffix == "" else dest.with_name(dest.stem + "_images")
 
 
-def resample(src: str | Path, dest: str | Path, target: TargetSize, to: str | None = None, fmt: str | None = None,
-             read_options: ReadOptions | None = None, write_options: WriteOptions | None = None,
-             report: Report | None = None, jobs: int = 0, images_out: str | Path | bool | None = None,
-             rle_method: Literal["outline", "nearest"] = "outline", clip: bool = False,
-             image_filter: str = "lanczos", progress: Callable[[int], None] | None = None,
-             on_plan: Callable[[ReadPlan], Any] | None = None) -> Summary:
+def resample(
+    src: str | Path,
+    dest: str | Path,
+    target: TargetSize,
+    to: str | None = None,
+    fmt: str | None = None,
+    read_options: ReadOptions | None = None,
+    write_options: WriteOptions | None = None,
+    report: Report | None = None,
+    jobs: int = 0,
+    images_out: str | Path | bool | None = None,
+    rle_method: Literal["outline", "nearest"] = "outline",
+    clip: bool = False,
+    image_filter: str = "lanczos",
+    progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[ReadPlan], Any] | None = None,
+) -> Summary:
     """Convert ``src`` to ``dest`` at another resolution (same format unless ``to``); with ``images_out``
     the images are resized too, into that folder (``True``: ``default_images_out(dest)``), which appears
     whole or not at all. ``resample_target`` builds a checked ``target``."""

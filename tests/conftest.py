@@ -40,8 +40,9 @@ def make_image(path: Path, width: int, height: int) -> Path:
     return path
 
 
-def yolo_dataset(root: Path, labels: dict[str, str], size: tuple[int, int] = (100, 80),
-                 names: list[str] | None = None) -> Path:
+def yolo_dataset(
+    root: Path, labels: dict[str, str], size: tuple[int, int] = (100, 80), names: list[str] | None = None
+) -> Path:
     """A tiny ultralytics-layout dataset: images/<stem>.png and labels/<stem>.txt."""
     for stem, text in labels.items():
         make_image(root / "images" / f"{stem}.png", *size)

@@ -15,12 +15,12 @@ from tests.conftest import run_cli as run
 GOOD = "0 0.1 0.1 0.5 0.1 0.5 0.5\n"
 
 
-
-
 def test_version_is_fast_and_right() -> None:
     from cytoconv import __version__
 
-    done = subprocess.run([sys.executable, "-m", "cytoconv", "--version"], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "cytoconv", "--version"], capture_output=True, text=True, check=True
+    )
     assert done.stdout.strip() == f"cytoconv {__version__}"
 
 
@@ -32,7 +32,9 @@ def test_yolo2coco_on_the_fixture(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert len(json.loads((tmp_path / "out.json").read_text())["annotations"]) == 108
 
 
-def test_existing_output_refused_without_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_existing_output_refused_without_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = write(tmp_path / "out.json", "keep me")
     code, _, err = run(["convert", str(BALF_SAMPLE), str(out), "--to", "coco", "-q"], capsys)
     assert code == 2 and "--overwrite" in err and out.read_text() == "keep me"
@@ -40,18 +42,22 @@ def test_existing_output_refused_without_overwrite(tmp_path: Path, capsys: pytes
     assert code == 0 and json.loads(out.read_text())["images"]
 
 
-@pytest.mark.parametrize(("content", "line", "words"), [
-    ("0 0.1 0.1 0.5 0.1 0.5\n", 1, "odd number of coordinates"),
-    (GOOD + "0 0.1 abc 0.5 0.1 0.5 0.5\n", 2, "not a number"),
-    (GOOD + GOOD + "0 0.1 NaN 0.5 0.1 0.5 0.5\n", 3, "not a finite number"),
-    ("-2 0.1 0.1 0.5 0.1 0.5 0.5\n", 1, "not a non-negative integer"),
-    ("9 0.1 0.1 0.5 0.1 0.5 0.5\n", 1, "outside the 2 classes"),
-    ("0 0.1 0.1 5.3 0.1 0.5 0.5\n", 1, "outside [0, 1] by more than the tolerance"),
-    ("0 0.5 0.5 0 0.1\n", 1, "box of zero size"),
-    (b"0 0.1 0.1 0.5 0.1 0.5 0.5\n0 0.1 \xff\n", 2, "not UTF-8"),
-])
-def test_bad_label_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | bytes,
-                                  line: int, words: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "line", "words"),
+    [
+        ("0 0.1 0.1 0.5 0.1 0.5\n", 1, "odd number of coordinates"),
+        (GOOD + "0 0.1 abc 0.5 0.1 0.5 0.5\n", 2, "not a number"),
+        (GOOD + GOOD + "0 0.1 NaN 0.5 0.1 0.5 0.5\n", 3, "not a finite number"),
+        ("-2 0.1 0.1 0.5 0.1 0.5 0.5\n", 1, "not a non-negative integer"),
+        ("9 0.1 0.1 0.5 0.1 0.5 0.5\n", 1, "outside the 2 classes"),
+        ("0 0.1 0.1 5.3 0.1 0.5 0.5\n", 1, "outside [0, 1] by more than the tolerance"),
+        ("0 0.5 0.5 0 0.1\n", 1, "box of zero size"),
+        (b"0 0.1 0.1 0.5 0.1 0.5 0.5\n0 0.1 \xff\n", 2, "not UTF-8"),
+    ],
+)
+def test_bad_label_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | bytes, line: int, words: str
+) -> None:
     root = yolo_dataset(tmp_path / "ds", {"a": GOOD, "b": ""}, names=["cell", "rbc"])
     label = write(root / "labels" / "b.txt", content)
     out = tmp_path / "out.json"

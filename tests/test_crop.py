@@ -51,8 +51,12 @@ def test_crop_region_padding_square_and_borders() -> None:
 
 
 def test_balf_fixture_one_crop_per_instance_sized_as_asked(tmp_path: Path) -> None:
-    summary, count = crop(BALF_SAMPLE, tmp_path / "crops", CropOptions(padding=0.1, padding_is_fraction=True,
-                                                                       square=True, size=(64, 48)), jobs=1)
+    summary, count = crop(
+        BALF_SAMPLE,
+        tmp_path / "crops",
+        CropOptions(padding=0.1, padding_is_fraction=True, square=True, size=(64, 48)),
+        jobs=1,
+    )
     assert count == 108 == sum(summary.instances.values())
     rows = _manifest(tmp_path / "crops")
     assert len(rows) == 108
@@ -77,7 +81,10 @@ def test_crop_without_options_is_the_box_and_pixels_match_the_source(tmp_path: P
     crop(BALF_SAMPLE, tmp_path / "c", jobs=1)
     rows = _manifest(tmp_path / "c")
     row = rows[5]
-    with Image.open(BALF_SAMPLE / "images" / row["source"]) as source, Image.open(tmp_path / "c" / row["crop"]) as im:
+    with (
+        Image.open(BALF_SAMPLE / "images" / row["source"]) as source,
+        Image.open(tmp_path / "c" / row["crop"]) as im,
+    ):
         region = tuple(int(row[k]) for k in ("crop_x", "crop_y"))
         size = (int(row["crop_w"]), int(row["crop_h"]))
         assert im.size == size
@@ -90,11 +97,23 @@ def test_mask_background_paints_exactly_the_pixels_outside_the_outline(tmp_path:
     image.parent.mkdir()
     Image.new("RGB", (40, 30), (200, 100, 50)).save(image)
     triangle = Polygon(rings=[np.array([[5.0, 5.0], [25.0, 5.0], [5.0, 25.0]])])
-    ds = Dataset(categories=[Category(id=1, name="cell")], image_root=str(image.parent), images=[
-        ImageRecord(file_name="a.png", width=40, height=30, instances=[Instance(category_id=1, geometry=triangle)])])
+    ds = Dataset(
+        categories=[Category(id=1, name="cell")],
+        image_root=str(image.parent),
+        images=[
+            ImageRecord(
+                file_name="a.png", width=40, height=30, instances=[Instance(category_id=1, geometry=triangle)]
+            )
+        ],
+    )
     cytoconv.write(ds, tmp_path / "coco.json", to="coco")
-    _, count = crop(tmp_path / "coco.json", tmp_path / "c", CropOptions(padding=2, mask_background="rgb(0,0,255)"),
-                    read_options=cytoconv.engine.contract.ReadOptions(images=image.parent), jobs=1)
+    _, count = crop(
+        tmp_path / "coco.json",
+        tmp_path / "c",
+        CropOptions(padding=2, mask_background="rgb(0,0,255)"),
+        read_options=cytoconv.engine.contract.ReadOptions(images=image.parent),
+        jobs=1,
+    )
     assert count == 1
     pixels = np.asarray(Image.open(tmp_path / "c" / "cell" / "a_000.png"))
     assert pixels.shape == (24, 24, 3)
@@ -120,10 +139,13 @@ def test_bccd_crops_are_the_voc_boxes(tmp_path: Path) -> None:
     for row in rows[:60]:
         stem = row["source"].rsplit(".", 1)[0]
         obj = ET.parse(bccd / "Annotations" / f"{stem}.xml").getroot().findall("object")[int(row["instance"])]
-        xmin, ymin, xmax, ymax = (int(obj.find("bndbox").findtext(k))  # type: ignore[union-attr]
-                                  for k in ("xmin", "ymin", "xmax", "ymax"))
-        assert (row["x"], row["y"], row["w"], row["h"]) == tuple(str(v) for v in (xmin - 1, ymin - 1,
-                                                                                   xmax - xmin + 1, ymax - ymin + 1))
+        xmin, ymin, xmax, ymax = (
+            int(obj.find("bndbox").findtext(k))  # type: ignore[union-attr]
+            for k in ("xmin", "ymin", "xmax", "ymax")
+        )
+        assert (row["x"], row["y"], row["w"], row["h"]) == tuple(
+            str(v) for v in (xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1)
+        )
         with Image.open(tmp_path / "c" / row["crop"]) as im:
             assert im.size == (xmax - xmin + 1, ymax - ymin + 1)
 
@@ -132,15 +154,29 @@ def test_two_sources_with_one_stem_do_not_collide(tmp_path: Path) -> None:
     for folder in ("a", "b"):
         (tmp_path / "img" / folder).mkdir(parents=True)
         Image.new("RGB", (10, 10)).save(tmp_path / "img" / folder / "x.png")
-    records = [ImageRecord(file_name=f"{d}/x.png", width=10, height=10,
-                           instances=[Instance(category_id=1, geometry=Box(x=1, y=1, w=3, h=3))]) for d in "ab"]
+    records = [
+        ImageRecord(
+            file_name=f"{d}/x.png",
+            width=10,
+            height=10,
+            instances=[Instance(category_id=1, geometry=Box(x=1, y=1, w=3, h=3))],
+        )
+        for d in "ab"
+    ]
     ds = Dataset(categories=[Category(id=1, name="a/b")], images=records, image_root=str(tmp_path / "img"))
     cytoconv.write(ds, tmp_path / "c.json", to="coco")
     report = Report()
-    crop(tmp_path / "c.json", tmp_path / "out", report=report,
-         read_options=cytoconv.engine.contract.ReadOptions(images=tmp_path / "img"), jobs=1)
-    assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.png")) == \
-        ["a_b/a__x_000.png", "a_b/b__x_000.png"]
+    crop(
+        tmp_path / "c.json",
+        tmp_path / "out",
+        report=report,
+        read_options=cytoconv.engine.contract.ReadOptions(images=tmp_path / "img"),
+        jobs=1,
+    )
+    assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.png")) == [
+        "a_b/a__x_000.png",
+        "a_b/b__x_000.png",
+    ]
     assert report.notices["name-sanitised"] == 1
 
 
@@ -148,8 +184,24 @@ def test_cli_crop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from cytoconv.cli.entry import main
 
     with pytest.raises(SystemExit) as exit_:
-        main(["crop", str(BALF_SAMPLE), str(tmp_path / "c"), "--padding", "10%", "--square", "--size", "32x32",
-              "--mask-background", "black", "--ext", "jpg", "-j", "2"])
+        main(
+            [
+                "crop",
+                str(BALF_SAMPLE),
+                str(tmp_path / "c"),
+                "--padding",
+                "10%",
+                "--square",
+                "--size",
+                "32x32",
+                "--mask-background",
+                "black",
+                "--ext",
+                "jpg",
+                "-j",
+                "2",
+            ]
+        )
     assert exit_.value.code == 0
     assert "108 crops" in capsys.readouterr().err
     crops = sorted((tmp_path / "c").rglob("*.jpg"))

@@ -21,15 +21,19 @@ BACKGROUND = (200, 180, 190)  # conftest.make_image
 PLAIN = DrawStyle(line_width=1, opacity=0.0, legend=False)
 
 
-
-
-def one_image(tmp_path: Path, instances: list[Instance], size: tuple[int, int] = (20, 16),
-              name: str = "a.png", label: int | None = None) -> Dataset:
+def one_image(
+    tmp_path: Path,
+    instances: list[Instance],
+    size: tuple[int, int] = (20, 16),
+    name: str = "a.png",
+    label: int | None = None,
+) -> Dataset:
     make_image(tmp_path / "img" / name, *size)
-    return Dataset(categories=[Category(id=1, name="cell"), Category(id=2, name="other")],
-                   images=[ImageRecord(file_name=name, width=size[0], height=size[1], instances=instances,
-                                       label=label)],
-                   image_root=str(tmp_path / "img"))
+    return Dataset(
+        categories=[Category(id=1, name="cell"), Category(id=2, name="other")],
+        images=[ImageRecord(file_name=name, width=size[0], height=size[1], instances=instances, label=label)],
+        image_root=str(tmp_path / "img"),
+    )
 
 
 def coloured(png: Path, rgb: tuple[int, int, int]) -> set[tuple[int, int]]:
@@ -51,9 +55,22 @@ def border(x0: int, x1: int, y0: int, y1: int) -> set[tuple[int, int]]:
 CELL = class_colours([1, 2])[1]
 
 
-def test_balf_fixture_vertex_pixels_have_their_class_colour(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_cli(["draw", str(BALF_SAMPLE), str(tmp_path / "out"), "--opacity", "0", "--line-width", "1",
-                            "--no-legend"], capsys)
+def test_balf_fixture_vertex_pixels_have_their_class_colour(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(
+        [
+            "draw",
+            str(BALF_SAMPLE),
+            str(tmp_path / "out"),
+            "--opacity",
+            "0",
+            "--line-width",
+            "1",
+            "--no-legend",
+        ],
+        capsys,
+    )
     assert code == 0 and "drew 20 of 20 images" in err
     first = (BALF_SAMPLE / "labels" / "balf_001.txt").read_text().splitlines()[0].split()
     category_id = int(first[0]) + 1
@@ -71,7 +88,10 @@ def test_balf_fixture_vertex_pixels_have_their_class_colour(tmp_path: Path, caps
 def test_balf_legend_band_shows_the_classes_of_the_image(tmp_path: Path) -> None:
     result = draw(BALF_SAMPLE, tmp_path / "out", jobs=1)
     assert (result.drawn, result.read) == (20, 20)
-    classes = {int(line.split()[0]) + 1 for line in (BALF_SAMPLE / "labels" / "balf_001.txt").read_text().splitlines()}
+    classes = {
+        int(line.split()[0]) + 1
+        for line in (BALF_SAMPLE / "labels" / "balf_001.txt").read_text().splitlines()
+    }
     picture = np.asarray(Image.open(tmp_path / "out" / "balf_001.png").convert("RGB"))
     assert picture.shape[1] == 853 and picture.shape[0] > 640
     band = picture[640:]
@@ -95,8 +115,11 @@ def test_fractional_box_and_pixel_rule() -> None:
 def test_polygon_hole_is_left_clear_and_fill_is_the_raster(tmp_path: Path) -> None:
     outer = np.array([[2, 2], [18, 2], [18, 18], [2, 18]], dtype=float)
     hole = np.array([[7, 7], [13, 7], [13, 13], [7, 13]], dtype=float)
-    ds = one_image(tmp_path, [Instance(category_id=1, geometry=Polygon(rings=[outer, hole], holes=[False, True]))],
-                   size=(24, 22))
+    ds = one_image(
+        tmp_path,
+        [Instance(category_id=1, geometry=Polygon(rings=[outer, hole], holes=[False, True]))],
+        size=(24, 22),
+    )
     draw(ds, tmp_path / "out", style=DrawStyle(line_width=1, opacity=1.0, legend=False))
     assert coloured(tmp_path / "out" / "a.png", CELL) == square(2, 17) - square(7, 12)
     assert coloured(tmp_path / "out" / "a.png", BACKGROUND) >= square(7, 12)  # the whole hole shows the image
@@ -107,7 +130,9 @@ def test_rle_drawn_from_its_mask(tmp_path: Path) -> None:
     block[5:11, 4:10] = 1
     block[7:9, 6:8] = 0  # a hole
     rle = mask_api.encode(block)
-    ds = one_image(tmp_path, [Instance(category_id=2, geometry=Rle(height=16, width=20, counts=rle["counts"].decode()))])
+    ds = one_image(
+        tmp_path, [Instance(category_id=2, geometry=Rle(height=16, width=20, counts=rle["counts"].decode()))]
+    )
     draw(ds, tmp_path / "out", style=PLAIN)
     other = class_colours([1, 2])[2]
     assert coloured(tmp_path / "out" / "a.png", other) == border(4, 9, 5, 10) | border(5, 8, 6, 9)
@@ -117,11 +142,16 @@ def test_rle_drawn_from_its_mask(tmp_path: Path) -> None:
 
 def test_only_and_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = draw(BALF_SAMPLE, tmp_path / "two", limit=2)
-    assert result.drawn == 2 and sorted(p.name for p in (tmp_path / "two").iterdir()) == ["balf_001.png",
-                                                                                             "balf_002.png"]
+    assert result.drawn == 2 and sorted(p.name for p in (tmp_path / "two").iterdir()) == [
+        "balf_001.png",
+        "balf_002.png",
+    ]
     eosinophil = class_colours(range(1, 8))[7]
-    with_eos = sorted(p.stem for p in (BALF_SAMPLE / "labels").iterdir() if any(
-        line.split()[0] == "6" for line in p.read_text().splitlines() if line.strip()))
+    with_eos = sorted(
+        p.stem
+        for p in (BALF_SAMPLE / "labels").iterdir()
+        if any(line.split()[0] == "6" for line in p.read_text().splitlines() if line.strip())
+    )
     result = draw(BALF_SAMPLE, tmp_path / "eos", only=["Eosinophil"], style=PLAIN)
     assert sorted(p.stem for p in (tmp_path / "eos").iterdir()) == with_eos
     for png in (tmp_path / "eos").iterdir():
@@ -137,7 +167,9 @@ def test_missing_image_is_a_format_error_naming_it(tmp_path: Path) -> None:
     ds.images[0].file_name = "sub/missing.png"
     with pytest.raises(FormatError) as caught:
         draw(ds, tmp_path / "out")
-    assert caught.value.code == "label-without-image" and caught.value.path == str(tmp_path / "img" / "sub" / "missing.png")
+    assert caught.value.code == "label-without-image" and caught.value.path == str(
+        tmp_path / "img" / "sub" / "missing.png"
+    )
     assert not (tmp_path / "out").exists() and [p.name for p in tmp_path.iterdir()] == ["img"]
     report = Report(strict=False)
     result = draw(ds, tmp_path / "out", report=report)

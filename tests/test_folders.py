@@ -17,7 +17,16 @@ from cytoconv.formats import detect
 from cytoconv.ir import Category, Dataset, ImageRecord
 from tests.conftest import BALF_SAMPLE, make_image, real, write
 
-PBC_CLASSES = ["basophil", "eosinophil", "erythroblast", "ig", "lymphocyte", "monocyte", "neutrophil", "platelet"]
+PBC_CLASSES = [
+    "basophil",
+    "eosinophil",
+    "erythroblast",
+    "ig",
+    "lymphocyte",
+    "monocyte",
+    "neutrophil",
+    "platelet",
+]
 
 
 def _pbc() -> Path:
@@ -35,12 +44,16 @@ def _files(root: Path) -> list[str]:
 def test_pbc_44_images_in_8_classes_and_the_fake_jpeg_reported(tmp_path: Path) -> None:
     report = Report()
     ds = cytoconv.read(_pbc(), report=report)
-    assert [c.name for c in ds.categories] == PBC_CLASSES and [c.id for c in ds.categories] == list(range(1, 9))
+    assert [c.name for c in ds.categories] == PBC_CLASSES and [c.id for c in ds.categories] == list(
+        range(1, 9)
+    )
     assert len(ds.images) == 44
     names = {c.id: c.name for c in ds.categories}
     assert all(names[r.label] == r.file_name.split("/")[0] for r in ds.images if r.label is not None)
     assert all(not r.instances and r.split is None for r in ds.images)
-    per_class = {n: sum(1 for r in ds.images if r.label is not None and names[r.label] == n) for n in PBC_CLASSES}
+    per_class = {
+        n: sum(1 for r in ds.images if r.label is not None and names[r.label] == n) for n in PBC_CLASSES
+    }
     assert per_class == {**dict.fromkeys(PBC_CLASSES, 5), "ig": 8, "neutrophil": 6}
     assert report.notices == {"junk-skipped": 1}
     assert report.examples["junk-skipped"][0].endswith("neutrophil/.DS_169665.jpg")
@@ -62,7 +75,10 @@ def test_fake_jpeg_is_not_an_image_by_content_whatever_its_name(tmp_path: Path) 
     ds = cytoconv.read(root, fmt="folders", report=report)
     assert sorted(r.file_name for r in ds.images) == ["a/x.png", "b/y.dat"]
     assert report.notices == {"not-an-image": 2, "outside-class-folder": 1}
-    assert any(e.endswith("DS_copy.jpg: not an image by its content; skipped") for e in report.examples["not-an-image"])
+    assert any(
+        e.endswith("DS_copy.jpg: not an image by its content; skipped")
+        for e in report.examples["not-an-image"]
+    )
 
 
 def test_image_kind_knows_the_usual_formats() -> None:
@@ -77,16 +93,22 @@ def test_image_kind_knows_the_usual_formats() -> None:
 
 def test_chula_spaces_read_and_written_back_with_the_same_names(tmp_path: Path) -> None:
     ds = cytoconv.read(_chula())
-    assert [c.name for c in ds.categories] == ["HE", "HS", "Iron deficiency anemia", "Megaloblastic anemia",
-                                               "Thalassemia"]
+    assert [c.name for c in ds.categories] == [
+        "HE",
+        "HS",
+        "Iron deficiency anemia",
+        "Megaloblastic anemia",
+        "Thalassemia",
+    ]
     assert {(r.width, r.height) for r in ds.images} == {(1280, 960), (640, 480)}
     cytoconv.convert(_chula(), tmp_path / "copy", to="folders", jobs=1)
     assert _files(tmp_path / "copy") == _files(_chula())[1:]  # all but the .DS_Store
     for name in _files(tmp_path / "copy"):
         assert (tmp_path / "copy" / name).read_bytes() == (_chula() / name).read_bytes()
     again = cytoconv.read(tmp_path / "copy")
-    assert [(r.file_name, r.label, r.width) for r in again.images] == [(r.file_name, r.label, r.width)
-                                                                      for r in ds.images]
+    assert [(r.file_name, r.label, r.width) for r in again.images] == [
+        (r.file_name, r.label, r.width) for r in ds.images
+    ]
 
 
 def test_link_makes_hard_links(tmp_path: Path) -> None:
@@ -98,13 +120,20 @@ def test_link_makes_hard_links(tmp_path: Path) -> None:
 
 def test_split_layout_read_and_written(tmp_path: Path) -> None:
     src = tmp_path / "src"
-    for split, cls, name in [("train", "a", "1.png"), ("train", "b", "2.png"), ("val", "a", "3.png"),
-                             ("test", "c", "4.png")]:
+    for split, cls, name in [
+        ("train", "a", "1.png"),
+        ("train", "b", "2.png"),
+        ("val", "a", "3.png"),
+        ("test", "c", "4.png"),
+    ]:
         make_image(src / split / cls / name, 6, 5)
     ds = cytoconv.read(src)
     assert [(r.file_name, r.split, r.label) for r in ds.images] == [
-        ("test/c/4.png", "test", 3), ("train/a/1.png", "train", 1), ("train/b/2.png", "train", 2),
-        ("val/a/3.png", "val", 1)]
+        ("test/c/4.png", "test", 3),
+        ("train/a/1.png", "train", 1),
+        ("train/b/2.png", "train", 2),
+        ("val/a/3.png", "val", 1),
+    ]
     cytoconv.write(ds, tmp_path / "out", to="folders")
     assert _files(tmp_path / "out") == _files(src)
 
@@ -144,7 +173,9 @@ def test_unsafe_and_unplaceable_class_names(tmp_path: Path) -> None:
     make_image(tmp_path / "img" / "x.png", 4, 4)
     record = ImageRecord(file_name="x.png", width=4, height=4, label=1)
     report = Report()
-    ds = Dataset(categories=[Category(id=1, name="band/seg")], images=[record], image_root=str(tmp_path / "img"))
+    ds = Dataset(
+        categories=[Category(id=1, name="band/seg")], images=[record], image_root=str(tmp_path / "img")
+    )
     cytoconv.write(ds, tmp_path / "ok", to="folders", report=report)
     assert _files(tmp_path / "ok") == ["band_seg/x.png"] and report.notices["name-sanitised"] >= 1
     for bad in ("..", "a\x00b"):
@@ -152,8 +183,11 @@ def test_unsafe_and_unplaceable_class_names(tmp_path: Path) -> None:
         with pytest.raises(FormatError) as info:
             cytoconv.write(ds, tmp_path / "bad", to="folders")
         assert info.value.code == "unsafe-name"
-    unlabelled = Dataset(categories=[], images=[ImageRecord(file_name="x.png", width=4, height=4)],
-                         image_root=str(tmp_path / "img"))
+    unlabelled = Dataset(
+        categories=[],
+        images=[ImageRecord(file_name="x.png", width=4, height=4)],
+        image_root=str(tmp_path / "img"),
+    )
     with pytest.raises(FormatError) as info:
         cytoconv.write(unlabelled, tmp_path / "none", to="folders")
     assert info.value.code == "no-label" and not (tmp_path / "none").exists()
@@ -170,8 +204,9 @@ def test_manifest_csv_round_trip(tmp_path: Path) -> None:
     assert rows[1] == ["basophil/BA_100102.jpg", "basophil", "360", "363"] and len(rows) == 45
     back = cytoconv.read(tmp_path / "m.csv", fmt="manifest", options=ReadOptions(images=_pbc()))
     original = cytoconv.read(_pbc())
-    assert [(r.file_name, r.label, r.width, r.height) for r in back.images] == \
-        [(r.file_name, r.label, r.width, r.height) for r in original.images]
+    assert [(r.file_name, r.label, r.width, r.height) for r in back.images] == [
+        (r.file_name, r.label, r.width, r.height) for r in original.images
+    ]
     assert detect(tmp_path / "m.csv").name == "manifest"
 
 
@@ -180,8 +215,13 @@ def test_manifest_json_is_coco_like_with_labels_and_sizes(tmp_path: Path) -> Non
     data = json.loads((tmp_path / "m.json").read_text())
     assert data["image_root"] == str(_chula().resolve())
     assert data["categories"][2] == {"id": 3, "name": "Iron deficiency anemia"}
-    assert data["images"][3] == {"id": 4, "file_name": "Iron deficiency anemia/Iron deficiency anemia_1.JPG",
-                                 "label": 3, "width": 1280, "height": 960}
+    assert data["images"][3] == {
+        "id": 4,
+        "file_name": "Iron deficiency anemia/Iron deficiency anemia_1.JPG",
+        "label": 3,
+        "width": 1280,
+        "height": 960,
+    }
     for image in data["images"]:
         assert (_chula() / image["file_name"]).is_file()
     back = cytoconv.read(tmp_path / "m.json", fmt="manifest")
@@ -195,10 +235,13 @@ def test_manifest_csv_without_sizes_reads_headers_and_keeps_splits(tmp_path: Pat
     ds = cytoconv.read(tmp_path / "imgs" / "list.csv", fmt="manifest")
     assert [(c.id, c.name) for c in ds.categories] == [(1, "x, y"), (2, "z")]
     assert [(r.file_name, r.label, r.width, r.height, r.split) for r in ds.images] == [
-        ("a b.png", 1, 7, 3, "train"), ("c.png", 2, 2, 9, "val")]
+        ("a b.png", 1, 7, 3, "train"),
+        ("c.png", 2, 2, 9, "val"),
+    ]
     cytoconv.write(ds, tmp_path / "out.csv", to="manifest")
-    assert (tmp_path / "out.csv").read_text() == 'file,label,width,height,split\na b.png,"x, y",7,3,train\n' \
-                                                 "c.png,z,2,9,val\n"
+    assert (
+        tmp_path / "out.csv"
+    ).read_text() == 'file,label,width,height,split\na b.png,"x, y",7,3,train\nc.png,z,2,9,val\n'
 
 
 def test_manifest_bad_rows_name_the_line(tmp_path: Path) -> None:

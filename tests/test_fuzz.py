@@ -27,8 +27,25 @@ from tests.conftest import BALF_SAMPLE, real
 
 EXAMPLES = int(os.environ.get("CYTOCONV_FUZZ_EXAMPLES", "200"))
 NUMBER = re.compile(rb"-?\d+(\.\d+)?([eE][-+]?\d+)?")
-EVIL_NUMBERS = [b"NaN", b"nan", b"inf", b"-Infinity", b"1e308", b"1e999", b"-0", b"-0.0", b"99999999999999999999999",
-                b"0x1F", b"1_000", b"", b"--1", b"1e", b".", b"\x00", b"\xff\xfe"]
+EVIL_NUMBERS = [
+    b"NaN",
+    b"nan",
+    b"inf",
+    b"-Infinity",
+    b"1e308",
+    b"1e999",
+    b"-0",
+    b"-0.0",
+    b"99999999999999999999999",
+    b"0x1F",
+    b"1_000",
+    b"",
+    b"--1",
+    b"1e",
+    b".",
+    b"\x00",
+    b"\xff\xfe",
+]
 STRUCTURE = [b"\n", b" ", b",", b":", b"{", b"}", b"[", b"]", b"<", b">", b"/", b'"']
 
 
@@ -58,8 +75,14 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
         return out
     if kind == 4:  # encodings and BOMs
         text = data.decode("utf-8", "replace")
-        return rng.choice([b"\xef\xbb\xbf" + data, b"\xff\xfe" + text.encode("utf-16-le"),
-                           text.encode("utf-16"), text.encode("latin-1", "replace") + b"\xe9\xff"])
+        return rng.choice(
+            [
+                b"\xef\xbb\xbf" + data,
+                b"\xff\xfe" + text.encode("utf-16-le"),
+                text.encode("utf-16"),
+                text.encode("latin-1", "replace") + b"\xe9\xff",
+            ]
+        )
     lines = data.split(b"\n")
     if kind == 5:  # duplicate lines
         i = rng.randrange(len(lines))
@@ -83,7 +106,9 @@ def _check(read: Callable[[], object]) -> object | None:
         return None
 
 
-def _fuzz(tmp_path: Path, build: Callable[[Path], list[Path]], read: Callable[[Path], object], seed: int) -> None:
+def _fuzz(
+    tmp_path: Path, build: Callable[[Path], list[Path]], read: Callable[[Path], object], seed: int
+) -> None:
     """``EXAMPLES`` damaged copies of a sample each read or raise a cytoconv error, and the damage is seen: the
     undamaged copy reads (with images), and some damaged copies fail or read as something else."""
     from pydantic import BaseModel
@@ -105,14 +130,17 @@ def _fuzz(tmp_path: Path, build: Callable[[Path], list[Path]], read: Callable[[P
         try:
             result = _check(functools.partial(read, root))
         except Exception as exc:
-            pytest.fail(f"case {case} (seed {seed}): {target.name} made the reader raise "
-                        f"{exc.__class__.__name__}: {exc}")
+            pytest.fail(
+                f"case {case} (seed {seed}): {target.name} made the reader raise "
+                f"{exc.__class__.__name__}: {exc}"
+            )
         outcome = "error" if result is None else "same" if view(result) == undamaged else "changed"
         outcomes[outcome] += 1
         shutil.rmtree(root)
     assert outcomes["error"] + outcomes["changed"] > 0, (
         f"seed {seed}: no damaged copy failed or read differently from the undamaged one, so the damage never "
-        f"reached the reader: {outcomes}")
+        f"reached the reader: {outcomes}"
+    )
 
 
 def _copy(src: Path, dest: Path, pattern: str = "*", limit: int = 3) -> list[Path]:
@@ -143,8 +171,12 @@ def test_fuzz_coco(tmp_path: Path) -> None:
         shutil.copy(src / "_annotations.coco.json", root / "_annotations.coco.json")
         return [root / "_annotations.coco.json"]
 
-    _fuzz(tmp_path, build, lambda root: cytoconv.read(root / "_annotations.coco.json", fmt="coco",
-                                                      report=Report(strict=False)), 3)
+    _fuzz(
+        tmp_path,
+        build,
+        lambda root: cytoconv.read(root / "_annotations.coco.json", fmt="coco", report=Report(strict=False)),
+        3,
+    )
 
 
 def test_fuzz_coco_written_by_cytoconv(tmp_path: Path) -> None:
@@ -193,7 +225,9 @@ def test_fuzz_instance_and_object_masks(tmp_path: Path) -> None:
         shutil.copytree(sample, root / sample.name)
         return sorted((root / sample.name / "masks").glob("*.png"))[:3]
 
-    _fuzz(tmp_path, build, lambda root: cytoconv.read(root, fmt="object-masks", report=Report(strict=False)), 7)
+    _fuzz(
+        tmp_path, build, lambda root: cytoconv.read(root, fmt="object-masks", report=Report(strict=False)), 7
+    )
 
 
 def test_fuzz_folders_and_manifest(tmp_path: Path) -> None:
@@ -210,4 +244,6 @@ def test_fuzz_folders_and_manifest(tmp_path: Path) -> None:
 
 def test_mutations_are_repeatable() -> None:
     data = b"0 0.1 0.2 0.3 0.4 0.5 0.6\n1 0.5 0.5 0.1 0.1\n"
-    assert [mutate(data, random.Random(9)) for _ in range(3)] == [mutate(data, random.Random(9)) for _ in range(3)]
+    assert [mutate(data, random.Random(9)) for _ in range(3)] == [
+        mutate(data, random.Random(9)) for _ in range(3)
+    ]

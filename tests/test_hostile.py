@@ -24,16 +24,24 @@ GOOD = "0 0.1 0.1 0.5 0.1 0.5 0.5\n"
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cytoconv", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "cytoconv", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _png_header(width: int, height: int) -> bytes:
     """A PNG whose header claims a huge size and whose data is a few bytes: a decompression bomb."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_decompression_bomb_image_is_refused(tmp_path: Path) -> None:
@@ -55,14 +63,17 @@ def test_decompression_bomb_mask_is_refused(tmp_path: Path) -> None:
     assert info.value.path is not None and info.value.path.endswith("a.png")
 
 
-@pytest.mark.parametrize("text", [
-    "[" * 100_000 + "]" * 100_000,
-    '{"images": [], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [NaN, 0, 1, 1]}], '
-    '"categories": []}',
-    '{"images": [{"id": 1, "file_name": "a.jpg", "width": 1e999, "height": 5}], "categories": []}',
-    '{"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}], "categories": [{"id": 1, "name": "c"}],'
-    ' "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 1e308, 0, 1, Infinity]]}]}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"images": [], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [NaN, 0, 1, 1]}], '
+        '"categories": []}',
+        '{"images": [{"id": 1, "file_name": "a.jpg", "width": 1e999, "height": 5}], "categories": []}',
+        '{"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}], "categories": [{"id": 1, "name": "c"}],'
+        ' "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 1e308, 0, 1, Infinity]]}]}',
+    ],
+)
 def test_hostile_json_is_one_line_error(tmp_path: Path, text: str) -> None:
     src = write(tmp_path / "in.json", text)
     done = cli("coco2yolo", str(src), str(tmp_path / "y"))
@@ -76,7 +87,9 @@ def test_polygon_with_a_million_vertices_is_read(tmp_path: Path) -> None:
 
     angles = np.linspace(0, 2 * np.pi, 1_000_000, endpoint=False)
     xy = np.stack([0.5 + 0.4 * np.cos(angles), 0.5 + 0.4 * np.sin(angles)], axis=1).reshape(-1)
-    root = yolo_dataset(tmp_path / "ds", {"a": "0 " + " ".join(f"{v:.6f}" for v in xy) + "\n"}, names=["cell"])
+    root = yolo_dataset(
+        tmp_path / "ds", {"a": "0 " + " ".join(f"{v:.6f}" for v in xy) + "\n"}, names=["cell"]
+    )
     started = time.perf_counter()
     cytoconv.convert(root, tmp_path / "o.json", to="coco", jobs=1)
     assert time.perf_counter() - started < 30
@@ -94,9 +107,11 @@ def test_symlink_loop_is_not_followed(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["../../escape.jpg", "/etc/passwd.jpg", "C:/x/y.jpg", "a\x00b.jpg"])
 def test_file_names_from_the_data_never_leave_the_output(tmp_path: Path, name: str) -> None:
-    doc = {"images": [{"id": 1, "file_name": name, "width": 10, "height": 10}],
-           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 5, 1, 5, 5]]}],
-           "categories": [{"id": 1, "name": "cell"}]}
+    doc = {
+        "images": [{"id": 1, "file_name": name, "width": 10, "height": 10}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 5, 1, 5, 5]]}],
+        "categories": [{"id": 1, "name": "cell"}],
+    }
     src = write(tmp_path / "in.json", json.dumps(doc))
     for target in ("yolo", "masks", "instance-masks", "object-masks", "voc"):
         out = tmp_path / "out" / target
@@ -124,9 +139,11 @@ def test_output_that_is_the_input_is_refused(tmp_path: Path) -> None:
         assert done.returncode == 2, done.stderr
     assert (root / "labels" / "a.txt").read_text() == GOOD
     cytoconv.convert(root, tmp_path / "box" / "ann.json", to="coco")
-    for args in (["coco2yolo", str(tmp_path / "box" / "ann.json"), str(tmp_path / "box")],
-                 ["draw", str(tmp_path / "box" / "ann.json"), str(tmp_path / "box")],
-                 ["yolo2coco", str(root), str(tmp_path / "o.json"), "--images", str(tmp_path / "o.json")]):
+    for args in (
+        ["coco2yolo", str(tmp_path / "box" / "ann.json"), str(tmp_path / "box")],
+        ["draw", str(tmp_path / "box" / "ann.json"), str(tmp_path / "box")],
+        ["yolo2coco", str(root), str(tmp_path / "o.json"), "--images", str(tmp_path / "o.json")],
+    ):
         done = cli(*args, "--overwrite")
         assert done.returncode == 2 and "input" in done.stderr, done.stderr
     assert (tmp_path / "box" / "ann.json").is_file()  # --overwrite would have deleted it
@@ -144,9 +161,24 @@ def _big_dataset(root: Path, images: int = 4000) -> Path:
 def test_interrupt_leaves_nothing_behind(tmp_path: Path, sig: int) -> None:
     root = _big_dataset(tmp_path / "ds")
     out = tmp_path / "out.json"
-    proc = subprocess.Popen([sys.executable, "-m", "cytoconv", "yolo2coco", str(root), str(out),
-                             "--image-size", "853x640", "-q", "--names", "cell"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cytoconv",
+            "yolo2coco",
+            str(root),
+            str(out),
+            "--image-size",
+            "853x640",
+            "-q",
+            "--names",
+            "cell",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 30
     while not any(p.name.startswith(".out.json") for p in tmp_path.iterdir()) and time.time() < deadline:
         time.sleep(0.02)  # wait until the output is being written
@@ -161,9 +193,25 @@ def test_interrupt_leaves_nothing_behind(tmp_path: Path, sig: int) -> None:
 def test_sigkill_leaves_at_most_a_marked_temporary(tmp_path: Path) -> None:
     root = _big_dataset(tmp_path / "ds")
     out = tmp_path / "out.json"
-    proc = subprocess.Popen([sys.executable, "-m", "cytoconv", "yolo2coco", str(root), str(out),
-                             "--image-size", "853x640", "-q", "--names", "cell", "-j", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cytoconv",
+            "yolo2coco",
+            str(root),
+            str(out),
+            "--image-size",
+            "853x640",
+            "-q",
+            "--names",
+            "cell",
+            "-j",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 30
     while not any(p.name.startswith(".out.json") for p in tmp_path.iterdir()) and time.time() < deadline:
         time.sleep(0.02)

@@ -26,10 +26,10 @@ ALLOWED: dict[str, set[str]] = {
     "cytoconv.formats": BOTTOM | {"cytoconv.engine", "cytoconv.geometry"},
     "cytoconv.ops": BOTTOM | {"cytoconv.engine", "cytoconv.geometry"},
     "cytoconv.validate": BOTTOM | {"cytoconv.engine", "cytoconv.formats", "cytoconv.geometry"},
-    "cytoconv.api": BOTTOM | {"cytoconv.engine", "cytoconv.geometry", "cytoconv.formats", "cytoconv.ops",
-                              "cytoconv.validate"},
-    "cytoconv.cli": BOTTOM | {"cytoconv.api", "cytoconv.engine", "cytoconv.formats", "cytoconv.validate",
-                              "cytoconv.ops"},
+    "cytoconv.api": BOTTOM
+    | {"cytoconv.engine", "cytoconv.geometry", "cytoconv.formats", "cytoconv.ops", "cytoconv.validate"},
+    "cytoconv.cli": BOTTOM
+    | {"cytoconv.api", "cytoconv.engine", "cytoconv.formats", "cytoconv.validate", "cytoconv.ops"},
     "cytoconv.__main__": {"cytoconv.cli"},
 }
 # outside library -> the parts that alone may import it
@@ -45,8 +45,12 @@ OUTSIDE: dict[str, set[str]] = {
 
 def test_every_part_imports_only_what_its_layer_allows() -> None:
     graph = build(ROOT)
-    wrong = sorted(f"{module} -> {target}" for module, targets in graph.items() for target in targets
-                   if part_of(target) != part_of(module) and part_of(target) not in ALLOWED[part_of(module)])
+    wrong = sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if part_of(target) != part_of(module) and part_of(target) not in ALLOWED[part_of(module)]
+    )
     assert wrong == []
 
 
@@ -63,8 +67,13 @@ def test_heavy_outside_libraries_stay_in_their_part() -> None:
     for path in sorted((ROOT / "cytoconv").rglob("*.py")):
         module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
             for name in names:
                 top = name.split(".")[0]
                 if top in OUTSIDE and part_of(module) not in OUTSIDE[top]:

@@ -66,9 +66,14 @@ def test_wbc_masks_to_coco_are_pixel_exact(tmp_path: Path, segmentation: str) ->
     root = real("segmentation_wbc") / "Dataset 1"
     out = tmp_path / "wbc.json"
     report = Report()
-    summary = cytoconv.convert(root, out, to="coco", report=report,
-                               read_options=ReadOptions(mask_classes=WBC.mask_classes, mask_geometry=segmentation),
-                               write_options=WriteOptions(segmentation=segmentation))
+    summary = cytoconv.convert(
+        root,
+        out,
+        to="coco",
+        report=report,
+        read_options=ReadOptions(mask_classes=WBC.mask_classes, mask_geometry=segmentation),
+        write_options=WriteOptions(segmentation=segmentation),
+    )
     assert summary.images == 40
     coco = COCO(str(out))
     ring_areas = []
@@ -92,7 +97,9 @@ def test_wbc_masks_to_yolo_and_back_are_identical(tmp_path: Path) -> None:
     images.mkdir()
     for bmp in root.glob("*.bmp"):
         shutil.copy(bmp, images / bmp.name)
-    cytoconv.convert(root, tmp_path / "y", to="yolo", read_options=WBC, write_options=WriteOptions(holes="bridge"))
+    cytoconv.convert(
+        root, tmp_path / "y", to="yolo", read_options=WBC, write_options=WriteOptions(holes="bridge")
+    )
     cytoconv.convert(tmp_path / "y", tmp_path / "c.json", to="coco", read_options=ReadOptions(images=images))
     coco = COCO(str(tmp_path / "c.json"))
     for image in coco.dataset["images"]:
@@ -104,8 +111,9 @@ def test_wbc_masks_to_yolo_and_back_are_identical(tmp_path: Path) -> None:
 def test_per_class_instances_keep_a_lobed_nucleus_whole(tmp_path: Path) -> None:
     root = real("segmentation_wbc") / "Dataset 1"
     components = cytoconv.read(root, fmt="masks", options=WBC)
-    per_class = cytoconv.read(root, fmt="masks", options=ReadOptions(mask_classes=WBC.mask_classes,
-                                                                       instances="per-class"))
+    per_class = cytoconv.read(
+        root, fmt="masks", options=ReadOptions(mask_classes=WBC.mask_classes, instances="per-class")
+    )
     nuclei = [sum(i.category_id == 2 for i in im.instances) for im in components.images]
     whole = [sum(i.category_id == 2 for i in im.instances) for im in per_class.images]
     assert max(nuclei) > 1 and set(whole) == {1}
@@ -132,13 +140,20 @@ def test_stray_values_strict_names_them_and_lenient_reports(tmp_path: Path) -> N
 def test_dsb_per_object_masks_match_the_rle_csv(tmp_path: Path) -> None:
     root = real("dsb2018_stage1_test_masks")
     out = tmp_path / "dsb.json"
-    summary = cytoconv.convert(root / "stage1_test", out, to="coco", write_options=WriteOptions(segmentation="rle"),
-                               read_options=ReadOptions(mask_geometry="rle"))
+    summary = cytoconv.convert(
+        root / "stage1_test",
+        out,
+        to="coco",
+        write_options=WriteOptions(segmentation="rle"),
+        read_options=ReadOptions(mask_geometry="rle"),
+    )
     assert sum(summary.instances.values()) == 317
     rows: dict[str, list[tuple[str, int, int]]] = {}
     with open(root / "stage1_solution.csv", newline="") as fh:
         for row in csv.DictReader(fh):
-            rows.setdefault(row["ImageId"], []).append((row["EncodedPixels"], int(row["Height"]), int(row["Width"])))
+            rows.setdefault(row["ImageId"], []).append(
+                (row["EncodedPixels"], int(row["Height"]), int(row["Width"]))
+            )
     coco = COCO(str(out))
     for image in coco.dataset["images"]:
         image_id = Path(image["file_name"]).stem
@@ -201,12 +216,19 @@ def test_bbbc039_class_in_the_red_channel(tmp_path: Path) -> None:
 def test_semantic_masks_written_and_read_back(tmp_path: Path) -> None:
     root = real("segmentation_wbc") / "Dataset 1"
     cytoconv.convert(root, tmp_path / "c.json", to="coco", read_options=WBC)
-    cytoconv.convert(tmp_path / "c.json", tmp_path / "m", to="masks",
-                     read_options=ReadOptions(images=root), write_options=WriteOptions(mask_classes=WBC.mask_classes))
+    cytoconv.convert(
+        tmp_path / "c.json",
+        tmp_path / "m",
+        to="masks",
+        read_options=ReadOptions(images=root),
+        write_options=WriteOptions(mask_classes=WBC.mask_classes),
+    )
     classes = json.loads((tmp_path / "m" / "masks" / "classes.json").read_text())
     assert classes == {"0": "background", "128": "cytoplasm", "255": "nucleus"}
     for png in root.glob("*.png"):
-        assert np.array_equal(np.asarray(Image.open(tmp_path / "m" / "masks" / png.name)), np.asarray(Image.open(png)))
+        assert np.array_equal(
+            np.asarray(Image.open(tmp_path / "m" / "masks" / png.name)), np.asarray(Image.open(png))
+        )
 
 
 def test_mask_image_size_mismatch_is_an_error(tmp_path: Path) -> None:
@@ -233,8 +255,9 @@ def test_lenient_size_mismatch_leaves_the_image_out(tmp_path: Path) -> None:
 
 def test_stardist_image_and_mask_in_one_folder(tmp_path: Path) -> None:
     folder = real("stardist_dsb_label_tif") / "stardist" / "data" / "images"
-    summary = cytoconv.convert(folder, tmp_path / "s.json", to="coco", fmt="instance-masks",
-                               read_options=ReadOptions(images=folder))
+    summary = cytoconv.convert(
+        folder, tmp_path / "s.json", to="coco", fmt="instance-masks", read_options=ReadOptions(images=folder)
+    )
     assert summary.images == 1 and sum(summary.instances.values()) == 125
 
 
@@ -244,7 +267,9 @@ def test_masks_without_a_class_map_write_back_identical(tmp_path: Path) -> None:
     classes = json.loads((tmp_path / "m" / "masks" / "classes.json").read_text())
     assert classes == {"0": "background", "128": "value_128", "255": "value_255"}
     for png in sorted(root.glob("*.png"))[:10]:
-        assert np.array_equal(np.asarray(Image.open(tmp_path / "m" / "masks" / png.name)), np.asarray(Image.open(png)))
+        assert np.array_equal(
+            np.asarray(Image.open(tmp_path / "m" / "masks" / png.name)), np.asarray(Image.open(png))
+        )
 
 
 def test_writing_a_class_of_several_values_is_refused(tmp_path: Path) -> None:
@@ -253,8 +278,13 @@ def test_writing_a_class_of_several_values_is_refused(tmp_path: Path) -> None:
     root = real("segmentation_wbc") / "Dataset 1"
     cell = parse_class_map("wbc-cell")
     with pytest.raises(UsageError, match="several values"):
-        cytoconv.convert(root, tmp_path / "m", to="masks", read_options=ReadOptions(mask_classes=cell),
-                         write_options=WriteOptions(mask_classes=cell))
+        cytoconv.convert(
+            root,
+            tmp_path / "m",
+            to="masks",
+            read_options=ReadOptions(mask_classes=cell),
+            write_options=WriteOptions(mask_classes=cell),
+        )
     assert not (tmp_path / "m").exists()
 
 
@@ -311,8 +341,9 @@ def test_simplify_is_opt_in_counted_and_close(tmp_path: Path) -> None:
     root = real("segmentation_wbc") / "Dataset 1"
     exact = cytoconv.read(root, fmt="masks", options=WBC)
     report = Report()
-    simple = cytoconv.read(root, fmt="masks", report=report,
-                           options=ReadOptions(mask_classes=WBC.mask_classes, simplify=1.0))
+    simple = cytoconv.read(
+        root, fmt="masks", report=report, options=ReadOptions(mask_classes=WBC.mask_classes, simplify=1.0)
+    )
     from cytoconv.geometry.raster import rasterise as to_mask
 
     before = after = 0
@@ -333,9 +364,14 @@ def test_simplify_is_opt_in_counted_and_close(tmp_path: Path) -> None:
 def test_bbbc039_class_maps_are_exact_through_coco(tmp_path: Path, segmentation: str) -> None:
     root = real("bbbc039_deeptrack") / "cell nuclei"
     out = tmp_path / "c.json"
-    cytoconv.convert(root, out, to="coco", fmt="masks",
-                     read_options=ReadOptions(channel=0, mask_geometry=segmentation),  # type: ignore[arg-type]
-                     write_options=WriteOptions(segmentation=segmentation))  # type: ignore[arg-type]
+    cytoconv.convert(
+        root,
+        out,
+        to="coco",
+        fmt="masks",
+        read_options=ReadOptions(channel=0, mask_geometry=segmentation),  # type: ignore[arg-type]
+        write_options=WriteOptions(segmentation=segmentation),
+    )  # type: ignore[arg-type]
     coco = COCO(str(out))
     names = {c["id"]: c["name"] for c in coco.dataset["categories"]}
     for image in coco.dataset["images"]:
@@ -349,9 +385,14 @@ def test_bbbc039_class_maps_are_exact_through_coco(tmp_path: Path, segmentation:
 def test_cellpose_label_images_are_exact_through_coco(tmp_path: Path, segmentation: str) -> None:
     root = real("omnipose_cp_masks") / "docs" / "test_files"
     out = tmp_path / "c.json"
-    cytoconv.convert(root, out, to="coco", fmt="instance-masks",
-                     read_options=ReadOptions(mask_geometry=segmentation),  # type: ignore[arg-type]
-                     write_options=WriteOptions(segmentation=segmentation))  # type: ignore[arg-type]
+    cytoconv.convert(
+        root,
+        out,
+        to="coco",
+        fmt="instance-masks",
+        read_options=ReadOptions(mask_geometry=segmentation),  # type: ignore[arg-type]
+        write_options=WriteOptions(segmentation=segmentation),
+    )  # type: ignore[arg-type]
     coco = COCO(str(out))
     for image in coco.dataset["images"]:
         labels = np.asarray(Image.open(root / "masks" / (Path(image["file_name"]).stem + "_cp_masks.tif")))

@@ -56,8 +56,11 @@ def test_every_format_error_names_a_slug_of_the_vocabulary() -> None:
 
 
 def test_every_notice_is_listed() -> None:
-    unknown = [f"{where}:{call.lineno}: {call.args[0].value}" for where, call in _calls("notice")
-               if call.args and isinstance(call.args[0], ast.Constant) and call.args[0].value not in NOTICES]
+    unknown = [
+        f"{where}:{call.lineno}: {call.args[0].value}"
+        for where, call in _calls("notice")
+        if call.args and isinstance(call.args[0], ast.Constant) and call.args[0].value not in NOTICES
+    ]
     assert unknown == []
 
 
@@ -66,8 +69,12 @@ def test_every_code_a_sink_or_finding_gets_is_listed() -> None:
     for name in ("sink", "finding", "on", "wants"):
         for where, call in _calls(name):
             first = call.args[0] if call.args else None
-            if isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value.startswith("CC") \
-                    and first.value not in PROBLEMS:
+            if (
+                isinstance(first, ast.Constant)
+                and isinstance(first.value, str)
+                and first.value.startswith("CC")
+                and first.value not in PROBLEMS
+            ):
                 unknown.append(f"{where}:{call.lineno}: {first.value}")
     assert unknown == []
 
@@ -75,7 +82,12 @@ def test_every_code_a_sink_or_finding_gets_is_listed() -> None:
 # ---------------------------------------------------------------------------------------------
 # One parser, one verdict: YOLO files made up by hypothesis
 
-GOOD = ["0 0.5 0.5 0.2 0.2", "1 0.25 0.25 0.1 0.3", "0 0.1 0.1 0.4 0.1 0.25 0.4", "1 0.6 0.6 0.9 0.6 0.75 0.9"]
+GOOD = [
+    "0 0.5 0.5 0.2 0.2",
+    "1 0.25 0.25 0.1 0.3",
+    "0 0.1 0.1 0.4 0.1 0.25 0.4",
+    "1 0.6 0.6 0.9 0.6 0.75 0.9",
+]
 BAD = [
     "0 abc 0.5 0.2 0.2",  # not a number
     "0",  # a class id alone
@@ -94,10 +106,14 @@ BAD = [
 
 
 @settings(max_examples=60, deadline=None)
-@given(lines=st.lists(st.sampled_from(GOOD + BAD), min_size=1, max_size=8, unique=True),
-       crlf=st.booleans(), tabs=st.booleans())
-def test_convert_stops_where_validate_reports_the_first_error(tmp_path_factory: pytest.TempPathFactory,
-                                                              lines: list[str], crlf: bool, tabs: bool) -> None:
+@given(
+    lines=st.lists(st.sampled_from(GOOD + BAD), min_size=1, max_size=8, unique=True),
+    crlf=st.booleans(),
+    tabs=st.booleans(),
+)
+def test_convert_stops_where_validate_reports_the_first_error(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str], crlf: bool, tabs: bool
+) -> None:
     root = tmp_path_factory.mktemp("ds")
     (root / "labels").mkdir()
     (root / "data.yaml").write_text("names: [a, b]\n")
@@ -107,7 +123,9 @@ def test_convert_stops_where_validate_reports_the_first_error(tmp_path_factory: 
     report = validate([root / "labels" / "x.txt"], Settings(), jobs=1)
     errors = sorted((f.line or 0, f.code) for f in report.findings if f.severity == "error")
     try:
-        cytoconv.convert(root, tmp_path_factory.mktemp("out") / "c.json", to="coco", read_options=_sized(), jobs=1)
+        cytoconv.convert(
+            root, tmp_path_factory.mktemp("out") / "c.json", to="coco", read_options=_sized(), jobs=1
+        )
         stopped = None
     except FormatError as error:
         assert error.path is not None and Path(error.path).resolve() == label.resolve()

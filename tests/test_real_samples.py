@@ -16,7 +16,9 @@ from tests.conftest import real
 
 def test_roboflow_yolov8_seg_all_splits_and_residue_reported(tmp_path: Path) -> None:
     report = Report()
-    summary = cytoconv.convert(real("cell_seg_yolov8_roboflow"), tmp_path / "c.json", to="coco", report=report)
+    summary = cytoconv.convert(
+        real("cell_seg_yolov8_roboflow"), tmp_path / "c.json", to="coco", report=report
+    )
     assert summary.images == 9
     assert summary.instances == {1: 374}
     assert report.notices["junk-skipped"] >= 4  # __MACOSX/ and three .DS_Store
@@ -50,8 +52,9 @@ def test_rbc_coco_to_yolo_boxes_and_back_loses_no_box(tmp_path: Path) -> None:
     src = real("rbc_coco_roboflow")
     summary = cytoconv.convert(src, tmp_path / "y", to="yolo-det")
     assert summary.images == 30 and summary.instances == {1: 662, 2: 29}
-    back = cytoconv.convert(tmp_path / "y", tmp_path / "b.json", to="coco",
-                            read_options=cytoconv.api.ReadOptions(images=src))
+    back = cytoconv.convert(
+        tmp_path / "y", tmp_path / "b.json", to="coco", read_options=cytoconv.api.ReadOptions(images=src)
+    )
     assert sum(back.instances.values()) == 691
     original = {}
     for split in ("test", "valid"):

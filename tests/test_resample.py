@@ -56,17 +56,27 @@ def test_up_then_down_returns_the_original_to_1e_9() -> None:
 def test_yolo_numbers_do_not_change_and_coco_numbers_scale(tmp_path: Path) -> None:
     cytoconv.api.resample(BALF_SAMPLE, tmp_path / "y", TargetSize(scale=2.0))
     for src in (BALF_SAMPLE / "labels").glob("*.txt"):
-        assert (tmp_path / "y" / "labels" / src.name).read_text() == src.read_text().replace("0.", "0.") or \
-            np.allclose(np.fromstring(src.read_text(), sep=" "), np.fromstring(
-                (tmp_path / "y" / "labels" / src.name).read_text(), sep=" "), atol=5e-8)
+        assert (tmp_path / "y" / "labels" / src.name).read_text() == src.read_text().replace(
+            "0.", "0."
+        ) or np.allclose(
+            np.fromstring(src.read_text(), sep=" "),
+            np.fromstring((tmp_path / "y" / "labels" / src.name).read_text(), sep=" "),
+            atol=5e-8,
+        )
     cytoconv.convert(BALF_SAMPLE, tmp_path / "a.json", to="coco")
     cytoconv.api.resample(tmp_path / "a.json", tmp_path / "b.json", TargetSize(size=(4265, 1280)))
     a, b = (json.loads((tmp_path / n).read_text()) for n in ("a.json", "b.json"))
     assert {(im["width"], im["height"]) for im in b["images"]} == {(4265, 1280)}
     for x, y in zip(a["annotations"], b["annotations"], strict=True):
-        np.testing.assert_allclose(y["segmentation"][0][0::2], np.array(x["segmentation"][0][0::2]) * 5, rtol=1e-12)
-        np.testing.assert_allclose(y["segmentation"][0][1::2], np.array(x["segmentation"][0][1::2]) * 2, rtol=1e-12)
-        assert y["bbox"] == pytest.approx([x["bbox"][0] * 5, x["bbox"][1] * 2, x["bbox"][2] * 5, x["bbox"][3] * 2])
+        np.testing.assert_allclose(
+            y["segmentation"][0][0::2], np.array(x["segmentation"][0][0::2]) * 5, rtol=1e-12
+        )
+        np.testing.assert_allclose(
+            y["segmentation"][0][1::2], np.array(x["segmentation"][0][1::2]) * 2, rtol=1e-12
+        )
+        assert y["bbox"] == pytest.approx(
+            [x["bbox"][0] * 5, x["bbox"][1] * 2, x["bbox"][2] * 5, x["bbox"][3] * 2]
+        )
 
 
 def test_wbc_rle_up_and_down_is_the_original_mask(tmp_path: Path) -> None:
@@ -78,9 +88,13 @@ def test_wbc_rle_up_and_down_is_the_original_mask(tmp_path: Path) -> None:
         up = step_up(record, Report())
         down = step_down(up, Report())
         for a, b, big in zip(record.instances, down.instances, up.instances, strict=True):
-            assert isinstance(a.geometry, Rle) and isinstance(b.geometry, Rle) and isinstance(big.geometry, Rle)
-            ma, mb = (mask_api.decode({"size": [g.height, g.width], "counts": g.counts.encode()})  # type: ignore[union-attr]
-                      for g in (a.geometry, b.geometry))
+            assert (
+                isinstance(a.geometry, Rle) and isinstance(b.geometry, Rle) and isinstance(big.geometry, Rle)
+            )
+            ma, mb = (
+                mask_api.decode({"size": [g.height, g.width], "counts": g.counts.encode()})  # type: ignore[union-attr]
+                for g in (a.geometry, b.geometry)
+            )
             assert np.array_equal(ma, mb)
             area_big = mask_api.area({"size": [up.height, up.width], "counts": big.geometry.counts.encode()})  # type: ignore[union-attr]
             assert area_big == 4 * int(ma.sum())
@@ -104,7 +118,9 @@ def test_sizes_from_maps_each_image_and_reports_orphans(tmp_path: Path) -> None:
     assert report.skipped["no-partner"] == 1
     data = json.loads((tmp_path / "small.json").read_text())
     assert [(im["file_name"], im["width"], im["height"]) for im in data["images"]] == [
-        ("a.jpg", 853, 640), ("b.jpg", 853, 640)]
+        ("a.jpg", 853, 640),
+        ("b.jpg", 853, 640),
+    ]
     by_image = {a["image_id"]: a for a in data["annotations"]}
     assert by_image[1]["bbox"] == pytest.approx([0, 0, 853, 640])
     assert by_image[2]["segmentation"][0] == pytest.approx([0, 0, 853, 0, 853, 640])
@@ -112,8 +128,14 @@ def test_sizes_from_maps_each_image_and_reports_orphans(tmp_path: Path) -> None:
 
 def test_resize_images_and_clip(tmp_path: Path) -> None:
     report = Report()
-    summary = cytoconv.api.resample(BALF_SAMPLE, tmp_path / "y", TargetSize(max_side=400), report=report,
-                                    images_out=tmp_path / "y_images", clip=True)
+    summary = cytoconv.api.resample(
+        BALF_SAMPLE,
+        tmp_path / "y",
+        TargetSize(max_side=400),
+        report=report,
+        images_out=tmp_path / "y_images",
+        clip=True,
+    )
     assert summary.images == 20
     with Image.open(tmp_path / "y_images" / "balf_001.jpg") as im:
         assert im.size == (400, 300)
@@ -122,8 +144,9 @@ def test_resize_images_and_clip(tmp_path: Path) -> None:
     clipped = Resample(TargetSize(scale=1.0), clip=True)(record, report)
     ring = clipped.instances[0].geometry.rings[0]  # type: ignore[union-attr]
     assert ring[:, 0].max() == 853 and report.notices["clipped"] == 1
-    gone = Resample(TargetSize(scale=1.0), clip=True)(_record([Instance(category_id=1, geometry=Box(
-        x=900, y=0, w=10, h=10))], BALF_SMALL), report)
+    gone = Resample(TargetSize(scale=1.0), clip=True)(
+        _record([Instance(category_id=1, geometry=Box(x=900, y=0, w=10, h=10))], BALF_SMALL), report
+    )
     assert not gone.instances and report.notices["vanished"] == 1
 
 
@@ -132,13 +155,20 @@ def test_existing_images_out_refused(tmp_path: Path) -> None:
     from cytoconv.errors import UsageError
 
     with pytest.raises(UsageError):
-        cytoconv.api.resample(BALF_SAMPLE, tmp_path / "y", TargetSize(scale=0.5), images_out=tmp_path / "imgs")
+        cytoconv.api.resample(
+            BALF_SAMPLE, tmp_path / "y", TargetSize(scale=0.5), images_out=tmp_path / "imgs"
+        )
     assert not (tmp_path / "y").exists()
 
 
 def test_write_options_pass_through(tmp_path: Path) -> None:
-    cytoconv.api.resample(BALF_SAMPLE, tmp_path / "c.json", TargetSize(scale=0.5), to="coco",
-                          write_options=WriteOptions(segmentation="rle"))
+    cytoconv.api.resample(
+        BALF_SAMPLE,
+        tmp_path / "c.json",
+        TargetSize(scale=0.5),
+        to="coco",
+        write_options=WriteOptions(segmentation="rle"),
+    )
     data = json.loads((tmp_path / "c.json").read_text())
     assert all(isinstance(a["segmentation"], dict) for a in data["annotations"])
     assert data["images"][0]["width"] == 426

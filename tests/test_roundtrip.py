@@ -32,7 +32,10 @@ def test_yolo_to_coco_loads_in_pycocotools_with_exact_areas(tmp_path: Path) -> N
     assert len(anns) == sum(summary.instances.values()) == 108
     assert [a["id"] for a in anns] == list(range(1, 109))
     assert sorted(coco.getImgIds()) == list(range(1, 21))
-    assert [c["name"] for c in coco.dataset["categories"]][:2] == ["erythrocyte", "ciliated columnar epithelial"]
+    assert [c["name"] for c in coco.dataset["categories"]][:2] == [
+        "erythrocyte",
+        "ciliated columnar epithelial",
+    ]
     assert [c["id"] for c in coco.dataset["categories"]] == list(range(1, 8))
     for ann in anns:
         assert coco.annToMask(ann).sum() == ann["area"] > 0
@@ -59,8 +62,13 @@ def test_yolo_coco_yolo_same_normalised_numbers(tmp_path: Path) -> None:
 def test_coco_yolo_coco_same_boxes_areas_and_names(tmp_path: Path) -> None:
     cytoconv.convert(BALF_SAMPLE, tmp_path / "a.json", to="coco", jobs=1)
     cytoconv.convert(tmp_path / "a.json", tmp_path / "y", to="yolo", jobs=1)
-    cytoconv.convert(tmp_path / "y", tmp_path / "b.json", to="coco", jobs=1,
-                     read_options=ReadOptions(image_size=(853, 640)))
+    cytoconv.convert(
+        tmp_path / "y",
+        tmp_path / "b.json",
+        to="coco",
+        jobs=1,
+        read_options=ReadOptions(image_size=(853, 640)),
+    )
     a, b = (json.loads((tmp_path / n).read_text()) for n in ("a.json", "b.json"))
     assert [c["name"] for c in a["categories"]] == [c["name"] for c in b["categories"]]
     assert len(a["annotations"]) == len(b["annotations"])

@@ -23,8 +23,10 @@ NAMES = ("train", "val", "test")
 def _classification(sizes: dict[str, int], prefix: str = "img") -> list[ImageRecord]:
     records = []
     for label, (_, n) in enumerate(sizes.items(), start=1):
-        records += [ImageRecord(file_name=f"{prefix}_{label}_{k}.png", width=4, height=4, label=label)
-                    for k in range(n)]
+        records += [
+            ImageRecord(file_name=f"{prefix}_{label}_{k}.png", width=4, height=4, label=label)
+            for k in range(n)
+        ]
     return records
 
 
@@ -77,8 +79,10 @@ def test_groups_never_straddle_splits_and_stay_stratified() -> None:
     records = []
     for patient in range(40):
         label = 1 + patient % 4
-        records += [ImageRecord(file_name=f"sub/patient{patient}_{k}.png", width=4, height=4, label=label)
-                    for k in range(1 + patient % 3)]
+        records += [
+            ImageRecord(file_name=f"sub/patient{patient}_{k}.png", width=4, height=4, label=label)
+            for k in range(1 + patient % 3)
+        ]
     records.append(ImageRecord(file_name="stray.png", width=4, height=4, label=1))
     report = Report()
     chosen = assign(records, RATIOS, 3, group_by=r"^(patient\d+)_", report=report)
@@ -99,8 +103,16 @@ def test_multi_class_images_balanced_per_class() -> None:
     records = []
     for k in range(200):
         classes = {1} | ({2} if k % 3 == 0 else set()) | ({3} if k % 7 == 0 else set())
-        records.append(ImageRecord(file_name=f"{k}.png", width=4, height=4, instances=[
-            Instance(category_id=c, geometry=Box(x=0, y=0, w=1, h=1)) for c in sorted(classes)]))
+        records.append(
+            ImageRecord(
+                file_name=f"{k}.png",
+                width=4,
+                height=4,
+                instances=[
+                    Instance(category_id=c, geometry=Box(x=0, y=0, w=1, h=1)) for c in sorted(classes)
+                ],
+            )
+        )
     records += [ImageRecord(file_name=f"empty{k}.png", width=4, height=4) for k in range(10)]
     chosen = assign(records, RATIOS, 5)
     for counts in _per_class(records, chosen).values():
@@ -134,13 +146,19 @@ def test_bccd_split_voc_image_sets_and_coco_per_split(tmp_path: Path) -> None:
     _within_one(result.images, [NAMES.index(r.split or "") for r in result.images], RATIOS)
     sets = {f.stem: f.read_text().split() for f in (tmp_path / "voc" / "ImageSets" / "Main").glob("*.txt")}
     assert sorted(sets) == sorted(NAMES)
-    assert sorted(i for ids in sets.values() for i in ids) == sorted(r.file_name.rsplit(".", 1)[0]
-                                                                     for r in result.images)
+    assert sorted(i for ids in sets.values() for i in ids) == sorted(
+        r.file_name.rsplit(".", 1)[0] for r in result.images
+    )
     split(bccd, tmp_path / "coco", RATIOS, seed=2, to="coco", report=Report(strict=False))
     files = sorted(p.name for p in (tmp_path / "coco").iterdir())
     assert files == ["instances_test.json", "instances_train.json", "instances_val.json"]
-    images = {s: {im["file_name"] for im in json.loads((tmp_path / "coco" / f"instances_{s}.json").read_text())
-                  ["images"]} for s in NAMES}
+    images = {
+        s: {
+            im["file_name"]
+            for im in json.loads((tmp_path / "coco" / f"instances_{s}.json").read_text())["images"]
+        }
+        for s in NAMES
+    }
     assert images == {s: {r.file_name for r in result.images if r.split == s} for s in NAMES}
 
 

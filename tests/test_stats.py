@@ -33,18 +33,33 @@ from cytoconv.ops.stats import (
 from tests.conftest import BALF_SAMPLE, real, run_cli, write
 
 # The PBC paper's Table 1 (Acevedo et al. 2020): images per class and their share in %.
-PBC = [("neutrophil", 3329, 19.48), ("eosinophil", 3117, 18.24), ("basophil", 1218, 7.13),
-       ("lymphocyte", 1214, 7.10), ("monocyte", 1420, 8.31), ("ig", 2895, 16.94),
-       ("erythroblast", 1551, 9.07), ("platelet", 2348, 13.74)]
-
-
+PBC = [
+    ("neutrophil", 3329, 19.48),
+    ("eosinophil", 3117, 18.24),
+    ("basophil", 1218, 7.13),
+    ("lymphocyte", 1214, 7.10),
+    ("monocyte", 1420, 8.31),
+    ("ig", 2895, 16.94),
+    ("erythroblast", 1551, 9.07),
+    ("platelet", 2348, 13.74),
+]
 
 
 def pbc_dataset() -> Dataset:
     categories = [Category(id=k + 1, name=name) for k, (name, _, _) in enumerate(PBC)]
-    images = [ImageRecord.trusted(file_name=f"{name}/{i}.jpg", width=360, height=363, split=None, label=k + 1,
-                                  instances=[], attributes={})
-              for k, (name, count, _) in enumerate(PBC) for i in range(count)]
+    images = [
+        ImageRecord.trusted(
+            file_name=f"{name}/{i}.jpg",
+            width=360,
+            height=363,
+            split=None,
+            label=k + 1,
+            instances=[],
+            attributes={},
+        )
+        for k, (name, count, _) in enumerate(PBC)
+        for i in range(count)
+    ]
     return Dataset(categories=categories, images=images)
 
 
@@ -84,7 +99,9 @@ def test_class_folders_reader_counts_images_per_class(tmp_path: Path) -> None:
     write(tmp_path / "tree" / "neutrophil" / ".DS_Store", b"\0\0\0\1Bud1")
     stats = compute_stats(tmp_path / "tree", fmt="folders")
     assert stats.counted == "images"
-    assert [(r.name, r.count, r.images) for r in stats.total.classes] == [(n, c, c) for n, c in counts.items()]
+    assert [(r.name, r.count, r.images) for r in stats.total.classes] == [
+        (n, c, c) for n, c in counts.items()
+    ]
     assert [round(r.share_percent or 0, 2) for r in stats.total.classes] == [50.0, 16.67, 33.33]
     assert [(s.width, s.height, s.images) for s in stats.total.image_sizes] == [(36, 40, 6)]
 
@@ -100,8 +117,11 @@ def test_real_pbc_class_folders_counted_by_folder_not_prefix() -> None:
     assert sum(expected.values()) == stats.total.images == 44
     shares = {r.name: r.share_percent for r in stats.total.classes}
     assert shares["ig"] == pytest.approx(100 * 8 / 44) and shares["neutrophil"] == pytest.approx(100 * 6 / 44)
-    assert {(s.width, s.height): s.images for s in stats.total.image_sizes} == {(360, 363): 39, (366, 369): 3,
-                                                                                (360, 360): 2}
+    assert {(s.width, s.height): s.images for s in stats.total.image_sizes} == {
+        (360, 363): 39,
+        (366, 369): 3,
+        (360, 360): 2,
+    }
     assert stats.noticed["junk-skipped"] == 1
 
 
@@ -115,13 +135,18 @@ def yolo_lines(folder: Path) -> dict[Path, list[list[float]]]:
     for path in sorted(folder.rglob("*.txt")):
         if "__MACOSX" in path.parts or path.name.startswith(".") or path.name == "classes.txt":
             continue
-        out[path] = [[float(v) for v in line.split()] for line in path.read_text().splitlines() if line.strip()]
+        out[path] = [
+            [float(v) for v in line.split()] for line in path.read_text().splitlines() if line.strip()
+        ]
     return out
 
 
 def image_for(label: Path) -> Path:
-    images = label.parent.parent.parent / "images" / label.parent.name if label.parent.name == "test" \
+    images = (
+        label.parent.parent.parent / "images" / label.parent.name
+        if label.parent.name == "test"
         else label.parent.parent / "images"
+    )
     return next(p for p in images.iterdir() if p.stem == label.stem)
 
 
@@ -141,7 +166,13 @@ def test_roboflow_polygons_counts_areas_and_splits() -> None:
     assert len(areas) == 374
     stats = compute_stats(root, jobs=1)
     total = stats.total
-    assert (total.images, total.instances, total.polygons, total.boxes, total.vertices) == (9, 374, 374, 0, vertices)
+    assert (total.images, total.instances, total.polygons, total.boxes, total.vertices) == (
+        9,
+        374,
+        374,
+        0,
+        vertices,
+    )
     [row] = total.classes
     assert (row.id, row.name, row.count, row.share_percent, row.images) == (1, "cell", 374, 100.0, 9)
     assert row.area_mean_px == pytest.approx(statistics.fmean(areas), rel=1e-12)
@@ -187,7 +218,9 @@ def test_txl_boxes_with_duplicates_and_five_image_sizes() -> None:
         assert row.diameter_median_um == pytest.approx(row.diameter_median_px * 0.5, rel=1e-12)  # type: ignore[operator]
     assert [r.count for r in stats.total.classes] == [42, 644, 13]
     assert {(s.width, s.height): s.images for s in stats.total.image_sizes} == dict(sizes)
-    assert [(s.width, s.height) for s in stats.total.image_sizes][:1] == [(360, 363)]  # the most frequent first
+    assert [(s.width, s.height) for s in stats.total.image_sizes][:1] == [
+        (360, 363)
+    ]  # the most frequent first
 
 
 def test_coco_boxes_unused_category_and_splits() -> None:
@@ -202,7 +235,12 @@ def test_coco_boxes_unused_category_and_splits() -> None:
     stats = compute_stats(root, fmt="coco", jobs=1)
     rows = {r.id: r for r in stats.total.classes}
     assert sorted(rows) == [0, 1, 2]
-    assert (rows[0].name, rows[0].count, rows[0].share_percent, rows[0].area_mean_px) == ("RBC-WBC", 0, 0.0, None)
+    assert (rows[0].name, rows[0].count, rows[0].share_percent, rows[0].area_mean_px) == (
+        "RBC-WBC",
+        0,
+        0.0,
+        None,
+    )
     assert (rows[1].count, rows[2].count) == (662, 29)
     for cid in (1, 2):
         assert rows[cid].area_mean_px == pytest.approx(statistics.fmean(areas[cid]), rel=1e-12)
@@ -218,19 +256,28 @@ def test_holes_rle_and_multi_part_areas_are_the_pycocotools_raster() -> None:
     block = np.zeros((40, 50), dtype=np.uint8, order="F")
     block[5:15, 20:27] = 1
     rle = mask_api.encode(block)
-    images = [ImageRecord(file_name="a.png", width=50, height=40, instances=[
-        Instance(category_id=1, geometry=Polygon(rings=[outer, hole], holes=[False, True])),
-        Instance(category_id=1, geometry=Polygon(rings=[outer[:3], hole])),
-        Instance(category_id=2, geometry=Rle(height=40, width=50, counts=rle["counts"].decode())),
-        Instance(category_id=2, geometry=Box(x=0.5, y=0.5, w=2.5, h=4)),
-    ])]
+    images = [
+        ImageRecord(
+            file_name="a.png",
+            width=50,
+            height=40,
+            instances=[
+                Instance(category_id=1, geometry=Polygon(rings=[outer, hole], holes=[False, True])),
+                Instance(category_id=1, geometry=Polygon(rings=[outer[:3], hole])),
+                Instance(category_id=2, geometry=Rle(height=40, width=50, counts=rle["counts"].decode())),
+                Instance(category_id=2, geometry=Box(x=0.5, y=0.5, w=2.5, h=4)),
+            ],
+        )
+    ]
     ds = Dataset(categories=[Category(id=1, name="a"), Category(id=2, name="b")], images=images)
     stats = compute_stats(ds)
     cols = stats.columns
     assert cols is not None
 
     def raster(rings: list[np.ndarray]) -> np.ndarray:
-        return mask_api.decode(mask_api.merge(mask_api.frPyObjects([r.reshape(-1).tolist() for r in rings], 40, 50)))
+        return mask_api.decode(
+            mask_api.merge(mask_api.frPyObjects([r.reshape(-1).tolist() for r in rings], 40, 50))
+        )
 
     with_hole = raster([outer]).astype(bool) & ~raster([hole]).astype(bool)
     assert cols.area.tolist() == [with_hole.sum(), raster([outer[:3], hole]).sum(), 70, 10.0]
@@ -242,7 +289,9 @@ def test_holes_rle_and_multi_part_areas_are_the_pycocotools_raster() -> None:
 def test_lenient_run_counts_what_it_skipped(tmp_path: Path) -> None:
     from tests.conftest import yolo_dataset
 
-    root = yolo_dataset(tmp_path / "ds", {"a": "0 0.1 0.1 0.5 0.1 0.5 0.5\n0 0.1 x 0.5 0.1 0.5 0.5\n", "b": ""})
+    root = yolo_dataset(
+        tmp_path / "ds", {"a": "0 0.1 0.1 0.5 0.1 0.5 0.5\n0 0.1 x 0.5 0.1 0.5 0.5\n", "b": ""}
+    )
     with pytest.raises(Exception, match="not a number"):
         compute_stats(root)
     stats = compute_stats(root, report=Report(strict=False))
@@ -256,11 +305,22 @@ def test_empty_dataset_and_display_bins() -> None:
     assert stats.total.images == 0 and stats.total.instances_per_image.max is None
     assert stats.total.classes[0].share_percent is None
     validate(to_dict(stats))
-    assert display_bins([(0, 1), (2, 3), (5, 2)], max_rows=12) == [(0, 0, 1), (1, 1, 0), (2, 2, 3), (3, 3, 0),
-                                                                    (4, 4, 0), (5, 5, 2)]
+    assert display_bins([(0, 1), (2, 3), (5, 2)], max_rows=12) == [
+        (0, 0, 1),
+        (1, 1, 0),
+        (2, 2, 3),
+        (3, 3, 0),
+        (4, 4, 0),
+        (5, 5, 2),
+    ]
     assert display_bins([(0, 4), (30, 1)], max_rows=4) == [(0, 7, 4), (8, 15, 0), (16, 23, 0), (24, 30, 1)]
     bins = display_bins([(21, 1), (40, 3), (68, 1)])
-    assert len(bins) == 12 and bins[0] == (21, 24, 1) and bins[-1] == (65, 68, 1) and sum(b[2] for b in bins) == 5
+    assert (
+        len(bins) == 12
+        and bins[0] == (21, 24, 1)
+        and bins[-1] == (65, 68, 1)
+        and sum(b[2] for b in bins) == 5
+    )
 
 
 def test_pixel_size_must_be_positive() -> None:
@@ -277,12 +337,18 @@ def test_cli_json_is_only_data_and_matches_the_schema(capsys: pytest.CaptureFixt
     assert code == 0 and "{" not in err  # the data goes to stdout only
     document = json.loads(out)
     validate(document)
-    assert document["schema_version"] == 1 and document["format"] == "yolo" and document["counted"] == "instances"
+    assert (
+        document["schema_version"] == 1
+        and document["format"] == "yolo"
+        and document["counted"] == "instances"
+    )
     total = document["total"]
     assert (total["images"], total["images_without_objects"], total["instances"]) == (20, 1, 108)
     assert [c["count"] for c in total["classes"]] == [18, 8, 6, 41, 21, 11, 3]
     assert list(total["classes"][0]) == list(CLASS_KEYS)
-    assert total["classes"][0]["area_mean_um2"] == pytest.approx(total["classes"][0]["area_mean_px"] / 16, abs=1e-3)
+    assert total["classes"][0]["area_mean_um2"] == pytest.approx(
+        total["classes"][0]["area_mean_px"] / 16, abs=1e-3
+    )
     assert document["splits"] == []  # images/ and labels/ with no split folder
     assert sum(h["images"] for h in total["instances_per_image"]["histogram"]) == 20
 
@@ -338,14 +404,16 @@ def test_plot_shows_one_bar_per_class(tmp_path: Path) -> None:
 
 def test_plot_through_the_cli_skips_empty_classes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "rbc.png"
-    code, stdout, err = run_cli(["stats", str(real("rbc_coco_roboflow")), "--from", "coco", "--plot", str(out),
-                                 "--json"], capsys)
+    code, stdout, err = run_cli(
+        ["stats", str(real("rbc_coco_roboflow")), "--from", "coco", "--plot", str(out), "--json"], capsys
+    )
     assert code == 0 and json.loads(stdout)["total"]["instances"] == 691 and "wrote" in err
     assert bars_in_top_panel(out, set(class_colours([0, 1, 2]).values())) == 2  # RBC-WBC has no objects
 
 
-def test_plot_without_matplotlib_is_a_clear_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_plot_without_matplotlib_is_a_clear_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
@@ -379,7 +447,10 @@ def test_jpeg_size_from_the_sof_marker_or_from_pil(tmp_path: Path) -> None:
     exif[0x0112] = 6  # turned by 90 degrees: displayed as 640 wide, 853 high
     Image.new("RGB", (853, 640)).save(rotated, exif=exif)
     assert _plain_jpeg_size(rotated) is None  # EXIF present: PIL decides
-    assert image_size(rotated) == (640, 853) and image_size(rotated, apply_exif_orientation=False) == (853, 640)
+    assert image_size(rotated) == (640, 853) and image_size(rotated, apply_exif_orientation=False) == (
+        853,
+        640,
+    )
     png = tmp_path / "a.png"
     Image.new("RGB", (5, 7)).save(png)
     assert _plain_jpeg_size(png) is None and image_size(png) == (5, 7)
@@ -387,10 +458,19 @@ def test_jpeg_size_from_the_sof_marker_or_from_pil(tmp_path: Path) -> None:
     assert _plain_jpeg_size(truncated) is None
 
 
-@pytest.mark.parametrize("text", [
-    "0 0.1 0.2 0.3\n1 0.5 0.25 0.125 0.75\n", "0 -0 0.5\n", "0 0.5 -0", "0 -0.0 1e-16 1E+2\n",
-    "0 0.12345678901234567 2.7328566760003855e-17", "0 0.1\n\n1 0.2\n", "0 .5 1.", "0 00.5 -01",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0 0.1 0.2 0.3\n1 0.5 0.25 0.125 0.75\n",
+        "0 -0 0.5\n",
+        "0 0.5 -0",
+        "0 -0.0 1e-16 1E+2\n",
+        "0 0.12345678901234567 2.7328566760003855e-17",
+        "0 0.1\n\n1 0.2\n",
+        "0 .5 1.",
+        "0 00.5 -01",
+    ],
+)
 def test_yolo_numbers_are_the_same_doubles_as_numpy(text: str) -> None:
     from cytoconv.formats.yolo.syntax import numbers as _numbers
 
@@ -408,9 +488,15 @@ def test_yolo_numbers_never_take_json_values(text: str) -> None:
 
 def test_splits_sorted_with_the_images_that_have_none_last() -> None:
     box = Instance(category_id=1, geometry=Box(x=0, y=0, w=2, h=3))
-    images = [ImageRecord(file_name=f"{k}.png", width=10, height=10, split=split, instances=[box] * k)
-              for k, split in enumerate(["val", "train", None, "train"])]
+    images = [
+        ImageRecord(file_name=f"{k}.png", width=10, height=10, split=split, instances=[box] * k)
+        for k, split in enumerate(["val", "train", None, "train"])
+    ]
     stats = compute_stats(Dataset(categories=[Category(id=1, name="cell")], images=images))
-    assert [(s.split, s.images, s.instances) for s in stats.splits] == [("train", 2, 4), ("val", 1, 0), (None, 1, 2)]
+    assert [(s.split, s.images, s.instances) for s in stats.splits] == [
+        ("train", 2, 4),
+        ("val", 1, 0),
+        (None, 1, 2),
+    ]
     assert stats.total.instances == 6 and stats.total.classes[0].area_median_px == 6.0
     validate(to_dict(stats))

@@ -19,8 +19,14 @@ import pytest
 
 from tests.conftest import ROOT, write
 
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.org", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.org",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.org",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
 
 
 def git(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -33,11 +39,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[s
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     base = tmp_path_factory.mktemp("hook")
-    env = {**os.environ, **GIT_ENV, "PRE_COMMIT_HOME": str(base / "pre-commit-home"),
-           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    env = {
+        **os.environ,
+        **GIT_ENV,
+        "PRE_COMMIT_HOME": str(base / "pre-commit-home"),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
     env.pop("CYTOCONV_DEBUG", None)
     hooks = base / "cytoconv"
-    shutil.copytree(ROOT / "cytoconv", hooks / "cytoconv", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        ROOT / "cytoconv", hooks / "cytoconv", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
     for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml"):
         shutil.copy(ROOT / name, hooks / name)
     git(hooks, "init", "-q", env=env)
@@ -47,11 +59,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[s
     repo = base / "lab"
     repo.mkdir()
     git(repo, "init", "-q", env=env)
-    write(repo / ".pre-commit-config.yaml", f"repos:\n  - repo: {hooks}\n    rev: {rev}\n    hooks:\n"
-          "      - id: cytoconv-validate\n")
+    write(
+        repo / ".pre-commit-config.yaml",
+        f"repos:\n  - repo: {hooks}\n    rev: {rev}\n    hooks:\n      - id: cytoconv-validate\n",
+    )
     write(repo / "data.yaml", "names: [red, white]\n")
-    subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=repo, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"], cwd=repo, env=env, check=True, capture_output=True
+    )
     yield repo, env
 
 
@@ -85,10 +100,12 @@ def test_a_bad_coco_file_is_blocked_too(lab: tuple[Path, dict[str, str]]) -> Non
     repo, env = lab
     git(repo, "reset", "-q", "--hard", "HEAD", env=env)
     git(repo, "clean", "-qfd", env=env)
-    write(repo / "annotations" / "instances_val.json",
-          '{"images": [{"id": 1, "file_name": "a.png", "width": 10, "height": 10}], "categories": '
-          '[{"id": 1, "name": "cell"}], "annotations": [{"id": 1, "image_id": 2, "category_id": 1, '
-          '"bbox": [1, 1, 2, 2], "area": 4, "segmentation": [], "iscrowd": 0}]}\n')
+    write(
+        repo / "annotations" / "instances_val.json",
+        '{"images": [{"id": 1, "file_name": "a.png", "width": 10, "height": 10}], "categories": '
+        '[{"id": 1, "name": "cell"}], "annotations": [{"id": 1, "image_id": 2, "category_id": 1, '
+        '"bbox": [1, 1, 2, 2], "area": 4, "segmentation": [], "iscrowd": 0}]}\n',
+    )
     code, out = commit(repo, env, "coco")
     assert code != 0
     assert "annotations/instances_val.json: CC605 [error] annotation 1: image id 2 is not in 'images'" in out

@@ -21,6 +21,7 @@ def codes(findings: list[Finding], root: Path) -> Counter[tuple[str, str]]:
 def _crosses(points: list[tuple[float, float]]) -> bool:
     """Whether two non-adjacent edges of a closed outline cross properly: a plain O(n^2) check, independent of
     shapely, to confirm what validate reports."""
+
     def side(p: tuple[float, float], q: tuple[float, float], r: tuple[float, float]) -> float:
         return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
 
@@ -56,9 +57,12 @@ def test_cell_seg_roboflow_polygons() -> None:
 def test_txl_pbc_duplicate_lines() -> None:
     root = real("txl_pbc_yolo") / "TXL_PBC"
     report = validate([root], Settings(), jobs=1)
-    assert codes(report.findings, root) == Counter({
-        ("labels/test/4e2139d2-7d0c-56a5-91d5-abfa72c21efa.txt", "CC401"): 38 - 18,
-        ("labels/test/6a5b8c22-30f6-57f7-b780-458a620a9622.txt", "CC401"): 33 - 17})
+    assert codes(report.findings, root) == Counter(
+        {
+            ("labels/test/4e2139d2-7d0c-56a5-91d5-abfa72c21efa.txt", "CC401"): 38 - 18,
+            ("labels/test/6a5b8c22-30f6-57f7-b780-458a620a9622.txt", "CC401"): 33 - 17,
+        }
+    )
     assert report.checked == 35  # the classes.txt inside labels/test is not a label file
     assert report.fixable == 36
 
@@ -83,7 +87,7 @@ def test_bccd_two_zero_area_boxes() -> None:
     assert report.checked == 56
     for f in report.findings:  # the line named is the <object> holding PROVENANCE's degenerate box
         assert f.line is not None
-        text = Path(f.path).read_text().splitlines()[f.line - 1:f.line + 12]
+        text = Path(f.path).read_text().splitlines()[f.line - 1 : f.line + 12]
         assert text[0].strip() == "<object>"
         box = {"BloodImage_00338.xml": "504", "BloodImage_00343.xml": "181"}[Path(f.path).name]
         assert f"<xmin>{box}</xmin>" in "".join(text).replace(" ", "").replace("\t", "")
@@ -93,20 +97,34 @@ def test_rbc_coco_annotation_ids_from_zero() -> None:
     """PROVENANCE: ids start at 0 in each split; COCOeval then cannot match annotation 0 (a warning, exit 0)."""
     root = real("rbc_coco_roboflow")
     report = validate([root], Settings(), jobs=1)
-    assert [(Path(os.path.relpath(f.path, root)).as_posix(), f.code, f.annotation_id) for f in report.findings] == [
-        ("test/_annotations.coco.json", "CC604", 0), ("valid/_annotations.coco.json", "CC604", 0)]
+    assert [
+        (Path(os.path.relpath(f.path, root)).as_posix(), f.code, f.annotation_id) for f in report.findings
+    ] == [("test/_annotations.coco.json", "CC604", 0), ("valid/_annotations.coco.json", "CC604", 0)]
     assert report.exit_code == 0
 
 
 def test_wbc_stray_mask_values() -> None:
     root = real("segmentation_wbc")
-    report = validate([root / "Dataset 1", root / "Dataset 2"], Settings(mask_classes="wbc"), fmt="masks", jobs=1)
+    report = validate(
+        [root / "Dataset 1", root / "Dataset 2"], Settings(mask_classes="wbc"), fmt="masks", jobs=1
+    )
     got = sorted((Path(f.path).name, f.pixel_value) for f in report.findings)
     assert {f.code for f in report.findings} == {"CC502"}
     assert all("Dataset 2" in f.path for f in report.findings)
-    assert got == [("034.png", 2), ("034.png", 7), ("034.png", 25), ("034.png", 42), ("034.png", 44),
-                   ("034.png", 45), ("035.png", 3), ("047.png", 7), ("050.png", 9), ("076.png", 24),
-                   ("076.png", 37), ("076.png", 50)]
+    assert got == [
+        ("034.png", 2),
+        ("034.png", 7),
+        ("034.png", 25),
+        ("034.png", 42),
+        ("034.png", 44),
+        ("034.png", 45),
+        ("035.png", 3),
+        ("047.png", 7),
+        ("050.png", 9),
+        ("076.png", 24),
+        ("076.png", 37),
+        ("076.png", 50),
+    ]
     assert report.checked == 53
 
 
@@ -119,8 +137,9 @@ def test_bbbc039_one_empty_mask() -> None:
 
 
 def test_instance_and_object_masks_are_clean() -> None:
-    omnipose = validate([real("omnipose_cp_masks") / "docs" / "test_files"], Settings(), fmt="instance-masks",
-                        jobs=1)
+    omnipose = validate(
+        [real("omnipose_cp_masks") / "docs" / "test_files"], Settings(), fmt="instance-masks", jobs=1
+    )
     assert omnipose.findings == [] and omnipose.checked == 3
     stardist = real("stardist_dsb_label_tif") / "stardist" / "data" / "images" / "mask2d.tif"
     one = validate([stardist], Settings(), fmt="instance-masks", jobs=1)

@@ -35,10 +35,13 @@ def test_polygon_denormalised_per_axis() -> None:
     np.testing.assert_array_equal(inst.geometry.rings[0], [[0, 0], [853, 0], [853, 640]])
 
 
-@pytest.mark.parametrize("text", [
-    "0 1.4130111222501992e-16 0.5 2.7328566760003855e-17 0.25 1.0 1.0",  # scientific notation, 17 digits
-    "0\t1e-17  0.5 0 0.25 1 1",  # tabs and double spaces take the careful path
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0 1.4130111222501992e-16 0.5 2.7328566760003855e-17 0.25 1.0 1.0",  # scientific notation, 17 digits
+        "0\t1e-17  0.5 0 0.25 1 1",  # tabs and double spaces take the careful path
+    ],
+)
 def test_scientific_notation_and_odd_spacing(text: str) -> None:
     lines = parse_text(text, "a.txt", Report())
     assert len(lines) == 1
@@ -51,16 +54,19 @@ def test_no_final_newline_crlf_and_blank_lines() -> None:
     assert [(ln.number, ln.class_index) for ln in lines] == [(1, 0), (3, 1)]
 
 
-@pytest.mark.parametrize(("text", "line", "code"), [
-    ("0 0.1 0.1 0.2 0.1 0.2 0.2\n0 0.1 x 0.2 0.1 0.2 0.2\n", 2, "malformed-line"),
-    ("0 0.1 nan 0.2 0.1 0.2 0.2\n", 1, "non-finite"),
-    ("0 0.1 inf 0.2 0.1 0.2 0.2\n", 1, "non-finite"),
-    ("0 0.1 0.1 0.2 0.1 0.2\n", 1, "odd-coordinates"),
-    ("\n\n0 0.1 0.2\n", 3, "too-few-points"),
-    ("5\n", 1, "malformed-line"),
-    ("-1 0.1 0.1 0.2 0.1 0.2 0.2\n", 1, "bad-class-id"),
-    ("1.5 0.1 0.1 0.2 0.1 0.2 0.2\n", 1, "bad-class-id"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "code"),
+    [
+        ("0 0.1 0.1 0.2 0.1 0.2 0.2\n0 0.1 x 0.2 0.1 0.2 0.2\n", 2, "malformed-line"),
+        ("0 0.1 nan 0.2 0.1 0.2 0.2\n", 1, "non-finite"),
+        ("0 0.1 inf 0.2 0.1 0.2 0.2\n", 1, "non-finite"),
+        ("0 0.1 0.1 0.2 0.1 0.2\n", 1, "odd-coordinates"),
+        ("\n\n0 0.1 0.2\n", 3, "too-few-points"),
+        ("5\n", 1, "malformed-line"),
+        ("-1 0.1 0.1 0.2 0.1 0.2 0.2\n", 1, "bad-class-id"),
+        ("1.5 0.1 0.1 0.2 0.1 0.2 0.2\n", 1, "bad-class-id"),
+    ],
+)
 def test_malformed_lines_name_line_and_code(text: str, line: int, code: str) -> None:
     with pytest.raises(FormatError) as info:
         parse_text(text, "lab.txt", Report(strict=True))
@@ -87,7 +93,8 @@ def test_format_line_round_trips_to_1e_7() -> None:
 @given(
     cls=st.integers(min_value=0, max_value=79),
     values=st.lists(st.floats(min_value=0.0, max_value=1.0, allow_nan=False), min_size=6, max_size=60).filter(
-        lambda v: len(v) % 2 == 0),
+        lambda v: len(v) % 2 == 0
+    ),
 )
 @settings(max_examples=200, deadline=None)
 def test_format_then_parse_is_exact_to_precision(cls: int, values: list[float]) -> None:

@@ -42,7 +42,9 @@ def imports_of(path: Path, name: str, is_package: bool, known: set[str]) -> set[
                 anchor = package.split(".")
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
-            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+            targets = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names
+            ]
         elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
             func = node.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
@@ -116,9 +118,12 @@ def main() -> None:
     parser.add_argument("--modules", action="store_true", help="module-level arrows instead of parts")
     args = parser.parse_args()
     graph = build(args.root)
-    lines = sum(len((args.root / PACKAGE).joinpath(*m.split(".")[1:]).with_suffix(".py").read_text().splitlines())
-                if (args.root / PACKAGE).joinpath(*m.split(".")[1:]).with_suffix(".py").exists() else 0
-                for m in graph)
+    lines = sum(
+        len((args.root / PACKAGE).joinpath(*m.split(".")[1:]).with_suffix(".py").read_text().splitlines())
+        if (args.root / PACKAGE).joinpath(*m.split(".")[1:]).with_suffix(".py").exists()
+        else 0
+        for m in graph
+    )
     print(f"{len(graph)} modules, about {lines} lines (packages' __init__ not counted)")
     if args.modules:
         for name in sorted(graph):

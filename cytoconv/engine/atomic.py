@@ -40,7 +40,9 @@ def refuse_overlap(dest: Path, *inputs: Path | None) -> None:
         if src.is_dir() and out.is_relative_to(src):
             raise UsageError(f"{dest}: the output must not be inside the input {given}")
         if src.is_relative_to(out):
-            raise UsageError(f"{dest}: the input {given} is inside this output; writing it would delete the input")
+            raise UsageError(
+                f"{dest}: the input {given} is inside this output; writing it would delete the input"
+            )
 
 
 def check_destination(dest: Path, overwrite: bool) -> None:

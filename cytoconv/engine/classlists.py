@@ -44,8 +44,9 @@ def read_yaml(path: Path) -> tuple[Any, ListProblem | None]:
         return None, ListProblem(f"cannot read ({exc})")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        return None, ListProblem(f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                                 mark.line + 1 if mark is not None else None)
+        return None, ListProblem(
+            f"not valid YAML: {getattr(exc, 'problem', exc)}", mark.line + 1 if mark is not None else None
+        )
 
 
 def names_of(data: Any) -> tuple[list[str] | None, ListProblem | None]:
@@ -83,7 +84,9 @@ def read_names(path: Path) -> tuple[list[str] | None, str | None]:
     names, problem = read_list(path)
     if problem is None:
         return names, None
-    return None, problem.message.replace(":", f" at line {problem.line}:", 1) if problem.line else problem.message
+    return None, problem.message.replace(
+        ":", f" at line {problem.line}:", 1
+    ) if problem.line else problem.message
 
 
 def yaml_list_in(folder: Path) -> Path | None:
@@ -93,8 +96,11 @@ def yaml_list_in(folder: Path) -> Path | None:
         if (folder / name).is_file():
             return folder / name
     try:
-        candidates = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.name not in YAML_NAMES
-                            and not p.name.startswith("."))
+        candidates = sorted(
+            p
+            for p in folder.iterdir()
+            if p.suffix in (".yaml", ".yml") and p.name not in YAML_NAMES and not p.name.startswith(".")
+        )
     except OSError:
         return None
     for candidate in candidates:

@@ -95,7 +95,12 @@ class FormatModule(Protocol):
 
 class WriterFactory(Protocol):
     def __call__(
-        self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
+        self,
+        dest: Path,
+        categories: list[Category],
+        image_root: str | None,
+        options: WriteOptions,
+        report: Report,
     ) -> Writer: ...
 
 
@@ -108,19 +113,27 @@ def label_as_box(record: ImageRecord, report: Report) -> ImageRecord:
 
     report.notice("label-as-box", f"{record.file_name}: image label written as a whole-image box")
     box = Box.trusted(kind="box", x=0.0, y=0.0, w=float(record.width), h=float(record.height))
-    instance = Instance.trusted(category_id=record.label, geometry=box, iscrowd=False, score=None, attributes={})
+    instance = Instance.trusted(
+        category_id=record.label, geometry=box, iscrowd=False, score=None, attributes={}
+    )
     return ImageRecord.trusted(**{**record.__dict__, "instances": [instance]})
 
 
 def dataset_from(plan: ReadPlan, records: Iterator[ImageRecord] | list[ImageRecord]) -> Dataset:
-    return Dataset(categories=plan.categories, images=list(records), image_root=plan.image_root, info=plan.info)
+    return Dataset(
+        categories=plan.categories, images=list(records), image_root=plan.image_root, info=plan.info
+    )
 
 
 def dataset_plan(dataset: Dataset) -> ReadPlan:
     """A dataset already in memory as a plan whose units are its records (loaded by ``load_record``), so that
     writing, drawing or counting a ``Dataset`` runs through the same pipeline as a dataset read from disk."""
-    return ReadPlan(categories=list(dataset.categories), units=list(dataset.images), image_root=dataset.image_root,
-                    info=dataset.info)
+    return ReadPlan(
+        categories=list(dataset.categories),
+        units=list(dataset.images),
+        image_root=dataset.image_root,
+        info=dataset.info,
+    )
 
 
 def load_record(unit: ImageRecord, options: ReadOptions, report: Report) -> ImageRecord:

@@ -67,7 +67,9 @@ def image_size(path: str | Path, apply_exif_orientation: bool = True) -> tuple[i
                     width, height = height, width
             return int(width), int(height)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise FormatError(path, f"not a readable image ({exc.__class__.__name__}: {exc})", code="bad-image") from None
+        raise FormatError(
+            path, f"not a readable image ({exc.__class__.__name__}: {exc})", code="bad-image"
+        ) from None
     except Image.DecompressionBombError as exc:
         raise FormatError(path, f"image header is implausibly large: {exc}", code="bad-image") from None
 
@@ -112,7 +114,9 @@ def read_text(path: Path) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise FormatError(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line=line, code="unreadable") from None
+        raise FormatError(
+            path, f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line=line, code="unreadable"
+        ) from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -120,8 +124,16 @@ def safe_relative(name: str, where: str | Path) -> str:
     """A data-derived relative path that must stay inside its output folder: no ``..``, no absolute path."""
     norm = name.replace("\\", "/")
     parts = [p for p in norm.split("/") if p not in ("", ".")]
-    if "\x00" in name or norm.startswith("/") or (len(norm) > 1 and norm[1] == ":") or ".." in parts or not parts:
-        raise FormatError(where, f"unsafe file name {name!r}: it would leave the output folder", code="unsafe-path")
+    if (
+        "\x00" in name
+        or norm.startswith("/")
+        or (len(norm) > 1 and norm[1] == ":")
+        or ".." in parts
+        or not parts
+    ):
+        raise FormatError(
+            where, f"unsafe file name {name!r}: it would leave the output folder", code="unsafe-path"
+        )
     return "/".join(parts)
 
 
@@ -137,8 +149,11 @@ def folder_names(categories: list[Category], report: Report) -> dict[int, str]:
         out[category.id] = folder_name(category.name, report)
         other = owner.setdefault(out[category.id], category.name)
         if other != category.name:
-            raise FormatError(category.name, f"classes {other!r} and {category.name!r} would share the folder "
-                              f"{out[category.id]!r}", code="name-collision")
+            raise FormatError(
+                category.name,
+                f"classes {other!r} and {category.name!r} would share the folder {out[category.id]!r}",
+                code="name-collision",
+            )
     return out
 
 
@@ -156,9 +171,17 @@ def folder_name(name: str, report: Report) -> str:
 
 # Leading bytes of the image formats in IMAGE_EXTENSIONS (offset 0 unless said otherwise).
 _MAGIC = (
-    (b"\xff\xd8\xff", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
-    (b"BM", "bmp"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"), (b"II+\x00", "tiff"), (b"MM\x00+", "tiff"),
-    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "jp2"), (b"\xff\x4f\xff\x51", "jp2"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"BM", "bmp"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"II+\x00", "tiff"),
+    (b"MM\x00+", "tiff"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "jp2"),
+    (b"\xff\x4f\xff\x51", "jp2"),
 )
 
 

@@ -93,8 +93,15 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def stream(plan: ReadPlan, load: Loader, writer: Writer | None, options: ReadOptions, report: Report,
-           jobs: int = 0, progress: Callable[[int], None] | None = None) -> Iterator[tuple[list[Any], Summary]]:
+def stream(
+    plan: ReadPlan,
+    load: Loader,
+    writer: Writer | None,
+    options: ReadOptions,
+    report: Report,
+    jobs: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[list[Any], Summary]]:
     """Yield (encoded pieces, partial summary) chunk by chunk, in order."""
     jobs = jobs or default_jobs()
     total = len(plan.units)
@@ -113,8 +120,9 @@ def stream(plan: ReadPlan, load: Loader, writer: Writer | None, options: ReadOpt
         return
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_process,
-                             initargs=(state,)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=ctx, initializer=_init_process, initargs=(state,)
+    ) as pool:
         try:
             for bounds, result in zip(chunks, pool.map(_run_chunk, chunks)):
                 if progress:
@@ -125,8 +133,15 @@ def stream(plan: ReadPlan, load: Loader, writer: Writer | None, options: ReadOpt
             raise
 
 
-def run(plan: ReadPlan, load: Loader, writer: Writer, options: ReadOptions, report: Report, jobs: int = 0,
-        progress: Callable[[int], None] | None = None) -> Summary:
+def run(
+    plan: ReadPlan,
+    load: Loader,
+    writer: Writer,
+    options: ReadOptions,
+    report: Report,
+    jobs: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
     """Convert: every unit loaded, encoded and handed to the writer's sink in order."""
     summary = Summary(report=report)
     with writer.sink() as accept:

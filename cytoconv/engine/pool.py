@@ -41,9 +41,15 @@ def _init_worker(state: dict[str, Any]) -> None:
     STATE.update(state)
 
 
-def ordered_map(work: Callable[[tuple[int, int]], Result], total: int, state: dict[str, Any], jobs: int = 0,
-                serial_below: int = 600, progress: Callable[[int], None] | None = None,
-                bounds: Sequence[tuple[int, int]] | None = None) -> Iterator[Result]:
+def ordered_map(
+    work: Callable[[tuple[int, int]], Result],
+    total: int,
+    state: dict[str, Any],
+    jobs: int = 0,
+    serial_below: int = 600,
+    progress: Callable[[int], None] | None = None,
+    bounds: Sequence[tuple[int, int]] | None = None,
+) -> Iterator[Result]:
     """``work(bounds)`` for every chunk of ``range(total)``, yielded in order. ``work`` must be a module-level
     function (it is pickled by name) that reads what it needs from ``STATE``, which holds ``state`` while the
     map runs. Fewer than ``serial_below`` items, or one job, run in this process."""
@@ -63,8 +69,12 @@ def ordered_map(work: Callable[[tuple[int, int]], Result], total: int, state: di
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     STATE.update(state)  # forked workers inherit it; under spawn the initializer sets it
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(method),
-                                 initializer=_init_worker, initargs=(state,)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=multiprocessing.get_context(method),
+            initializer=_init_worker,
+            initargs=(state,),
+        ) as pool:
             try:
                 for piece, result in zip(cut, pool.map(work, cut)):
                     if progress:

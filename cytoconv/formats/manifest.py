@@ -64,8 +64,12 @@ def detect(path: Path) -> bool:
         first = head.split(b"\n", 1)[0].decode("utf-8", "replace").lower()
         columns = {c.strip().strip('"') for c in first.split(",")}
         return bool(columns & set(FILE_COLUMNS)) and bool(columns & set(LABEL_COLUMNS))
-    return path.suffix.lower() == ".json" and b'"images"' in head and b'"label"' in head \
+    return (
+        path.suffix.lower() == ".json"
+        and b'"images"' in head
+        and b'"label"' in head
         and b'"annotations"' not in head
+    )
 
 
 def _positive_int(value: Any) -> int | None:
@@ -82,7 +86,9 @@ def _positive_int(value: Any) -> int | None:
 def _read_csv(path: Path, options: ReadOptions, report: Report) -> tuple[list[tuple[Any, ...]], list[str]]:
     """Rows ``(file, label name, width, height, split, line)`` and the class names in id order."""
     text = read_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter="\t" if path.suffix.lower() == ".tsv" else ","
+    )
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
@@ -91,16 +97,20 @@ def _read_csv(path: Path, options: ReadOptions, report: Report) -> tuple[list[tu
     file_col = next((col[c] for c in FILE_COLUMNS if c in col), None)
     label_col = next((col[c] for c in LABEL_COLUMNS if c in col), None)
     if file_col is None or label_col is None:
-        raise FormatError(path, f"the header needs a file and a label column, got {header}", line=1,
-                          code="bad-manifest")
+        raise FormatError(
+            path, f"the header needs a file and a label column, got {header}", line=1, code="bad-manifest"
+        )
     rows: list[tuple[Any, ...]] = []
     for row in reader:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            report.problem(FormatError(path, f"{len(row)} columns, the header has {len(header)}", line=line,
-                                       code="bad-row"))
+            report.problem(
+                FormatError(
+                    path, f"{len(row)} columns, the header has {len(header)}", line=line, code="bad-row"
+                )
+            )
             continue
 
         def cell(name: str, row: list[str] = row) -> str | None:
@@ -109,10 +119,18 @@ def _read_csv(path: Path, options: ReadOptions, report: Report) -> tuple[list[tu
         width, height = cell("width"), cell("height")
         w, h = _positive_int(width), _positive_int(height)
         if (width and w is None) or (height and h is None):
-            report.problem(FormatError(path, f"width/height must be positive integers, got {width!r}, {height!r}",
-                                       line=line, code="bad-row"))
+            report.problem(
+                FormatError(
+                    path,
+                    f"width/height must be positive integers, got {width!r}, {height!r}",
+                    line=line,
+                    code="bad-row",
+                )
+            )
             continue
-        rows.append((row[file_col].strip(), row[label_col].strip() or None, w, h, cell("split") or None, line))
+        rows.append(
+            (row[file_col].strip(), row[label_col].strip() or None, w, h, cell("split") or None, line)
+        )
     if options.names is not None:
         names = list(options.names)
     else:
@@ -128,7 +146,9 @@ def _read_json(path: Path, report: Report) -> tuple[list[tuple[Any, ...]], list[
         raise FormatError(path, "a JSON manifest needs an 'images' list", code="bad-manifest")
     categories = []
     for k, cat in enumerate(data.get("categories") or []):
-        if not (isinstance(cat, dict) and isinstance(cat.get("id"), int) and isinstance(cat.get("name"), str)):
+        if not (
+            isinstance(cat, dict) and isinstance(cat.get("id"), int) and isinstance(cat.get("name"), str)
+        ):
             raise FormatError(path, f"category {k}: needs an integer 'id' and a 'name'", code="bad-manifest")
         categories.append(Category.trusted(id=cat["id"], name=cat["name"], supercategory=None))
     rows: list[tuple[Any, ...]] = []
@@ -138,12 +158,23 @@ def _read_json(path: Path, report: Report) -> tuple[list[tuple[Any, ...]], list[
             continue
         label = image.get("label")
         if label is not None and (not isinstance(label, int) or isinstance(label, bool)):
-            report.problem(FormatError(path, f"image {k} ({image['file_name']}): 'label' must be a category id",
-                                       code="bad-row"))
+            report.problem(
+                FormatError(
+                    path, f"image {k} ({image['file_name']}): 'label' must be a category id", code="bad-row"
+                )
+            )
             continue
         split = image.get("split")
-        rows.append((image["file_name"], label, _positive_int(image.get("width")), _positive_int(image.get("height")),
-                     split if isinstance(split, str) else None, None))
+        rows.append(
+            (
+                image["file_name"],
+                label,
+                _positive_int(image.get("width")),
+                _positive_int(image.get("height")),
+                split if isinstance(split, str) else None,
+                None,
+            )
+        )
     root = data.get("image_root")
     return rows, categories, root if isinstance(root, str) else None
 
@@ -174,15 +205,23 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         if isinstance(label, str):
             label_id = by_name.get(label)
             if label_id is None:
-                report.problem(FormatError(path, f"class {label!r} is not among the class names", line=line,
-                                           code="unknown-class"))
+                report.problem(
+                    FormatError(
+                        path, f"class {label!r} is not among the class names", line=line, code="unknown-class"
+                    )
+                )
                 continue
             label = label_id
         elif label is not None and label not in known_ids:
-            report.problem(FormatError(path, f"{file_name}: label {label} is not a category id", line=line,
-                                       code="unknown-class"))
+            report.problem(
+                FormatError(
+                    path, f"{file_name}: label {label} is not a category id", line=line, code="unknown-class"
+                )
+            )
             continue
-        units.append(ManifestUnit(file_name, label, width, height, split, os.path.join(image_root, file_name), where))
+        units.append(
+            ManifestUnit(file_name, label, width, height, split, os.path.join(image_root, file_name), where)
+        )
     return ReadPlan(categories=categories, units=units, image_root=image_root, info={"source": str(path)})
 
 
@@ -192,11 +231,21 @@ def load(unit: ManifestUnit, options: ReadOptions, report: Report) -> ImageRecor
         try:
             width, height = image_size(unit.image, options.apply_exif_orientation)
         except FormatError as error:
-            report.problem(FormatError(unit.where, f"no width/height given and {error.message} ({unit.image})",
-                                       code=error.code))
+            report.problem(
+                FormatError(
+                    unit.where, f"no width/height given and {error.message} ({unit.image})", code=error.code
+                )
+            )
             raise SkipUnit(str(error)) from None
-    return ImageRecord.trusted(file_name=unit.file_name, width=width, height=height, split=unit.split,
-                               label=unit.label, instances=[], attributes={})
+    return ImageRecord.trusted(
+        file_name=unit.file_name,
+        width=width,
+        height=height,
+        split=unit.split,
+        label=unit.label,
+        instances=[],
+        attributes={},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,8 +255,14 @@ def load(unit: ManifestUnit, options: ReadOptions, report: Report) -> ImageRecor
 class ManifestWriter:
     """CSV rows or JSON image entries, one per image, in dataset order."""
 
-    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-                 report: Report) -> None:
+    def __init__(
+        self,
+        dest: Path,
+        categories: list[Category],
+        image_root: str | None,
+        options: WriteOptions,
+        report: Report,
+    ) -> None:
         self.dest = dest
         self.options = options
         self.image_root = image_root
@@ -226,8 +281,13 @@ class ManifestWriter:
             return record.file_name, label, record.width, record.height, record.split
         import orjson
 
-        entry: dict[str, Any] = {"id": index + 1, "file_name": record.file_name, "label": record.label,
-                                 "width": record.width, "height": record.height}
+        entry: dict[str, Any] = {
+            "id": index + 1,
+            "file_name": record.file_name,
+            "label": record.label,
+            "width": record.width,
+            "height": record.height,
+        }
         if record.split is not None:
             entry["split"] = record.split
         return orjson.dumps(entry)
@@ -244,8 +304,13 @@ class ManifestWriter:
 
         with atomic_file(self.dest, self.options.overwrite) as fh:
             info = {"description": f"written by cytoconv {__version__}", "format": FORMAT_MARK}
-            fh.write(b'{"info":' + orjson.dumps(info) + b',"image_root":' + orjson.dumps(self.image_root)
-                     + b',"images":[')
+            fh.write(
+                b'{"info":'
+                + orjson.dumps(info)
+                + b',"image_root":'
+                + orjson.dumps(self.image_root)
+                + b',"images":['
+            )
             first = [True]
 
             def accept(entry: bytes) -> None:
@@ -269,6 +334,7 @@ class ManifestWriter:
             fh.write(text.getvalue().encode("utf-8"))
 
 
-def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-           report: Report) -> ManifestWriter:
+def writer(
+    dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
+) -> ManifestWriter:
     return ManifestWriter(dest, categories, image_root, options, report)

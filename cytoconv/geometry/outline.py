@@ -117,8 +117,9 @@ def _on_grid(chain: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
 def components(mask: Mask, connectivity: int = 8) -> Iterator[tuple[npt.NDArray[np.uint8], int, int]]:
     """Each connected component of ``mask`` as (its own cropped mask, x offset, y offset)."""
     cv2 = _cv2()
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(np.asarray(mask, dtype=np.uint8),
-                                                              connectivity=connectivity)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        np.asarray(mask, dtype=np.uint8), connectivity=connectivity
+    )
     for k in range(1, count):
         x, y, w, h = (int(v) for v in stats[k, :4])
         yield (labels[y : y + h, x : x + w] == k).astype(np.uint8), x, y
@@ -151,8 +152,10 @@ def bridge_holes(polygon: Polygon) -> list[Points]:
 def split_parts(polygon: Polygon) -> list[Polygon]:
     """Each outer ring with its own holes as a polygon of its own (the 8-connected components of a
     traced mask)."""
-    return [Polygon.trusted(kind="polygon", rings=[outer, *holes], holes=[False] + [True] * len(holes))
-            for outer, holes in part_groups(polygon)]
+    return [
+        Polygon.trusted(kind="polygon", rings=[outer, *holes], holes=[False] + [True] * len(holes))
+        for outer, holes in part_groups(polygon)
+    ]
 
 
 def bridge_parts(rings: list[Points]) -> Points:
@@ -173,7 +176,9 @@ def simplify(polygon: Polygon, tolerance: float) -> tuple[Polygon | None, int]:
     holes: list[bool] = []
     dropped = 0
     for outer, inner in part_groups(polygon):
-        kept_outer = cv2.approxPolyDP(outer.astype(np.float32).reshape(-1, 1, 2), tolerance, True).reshape(-1, 2)
+        kept_outer = cv2.approxPolyDP(outer.astype(np.float32).reshape(-1, 1, 2), tolerance, True).reshape(
+            -1, 2
+        )
         if len(kept_outer) < 3:
             dropped += len(outer) + sum(len(h) for h in inner)
             continue
@@ -189,4 +194,3 @@ def simplify(polygon: Polygon, tolerance: float) -> tuple[Polygon | None, int]:
     if not rings:
         return None, dropped
     return Polygon.trusted(kind="polygon", rings=rings, holes=holes), dropped
-

@@ -31,7 +31,9 @@ def invalid_reasons(rings: list[npt.NDArray[np.float64]]) -> list[str | None]:
     todo = []
     for k, ring in enumerate(rings):
         distinct = len(ring) - (1 if 1 < len(ring) <= 3 and np.array_equal(ring[0], ring[-1]) else 0)
-        if distinct < 3:  # (only rings of 3 points or fewer can have fewer than 3 once a closing repeat is off)
+        if (
+            distinct < 3
+        ):  # (only rings of 3 points or fewer can have fewer than 3 once a closing repeat is off)
             out[k] = f"too few points ({distinct} distinct)"
         else:
             todo.append(k)

@@ -38,10 +38,31 @@ from cytoconv.errors import FormatError, Report, UsageError
 from cytoconv.ir import Box, Category, ImageRecord, Instance, Polygon, Rle
 
 MANIFEST = "crops.csv"
-MANIFEST_COLUMNS = ("crop", "source", "instance", "class", "x", "y", "w", "h", "crop_x", "crop_y", "crop_w",
-                    "crop_h", "split")
+MANIFEST_COLUMNS = (
+    "crop",
+    "source",
+    "instance",
+    "class",
+    "x",
+    "y",
+    "w",
+    "h",
+    "crop_x",
+    "crop_y",
+    "crop_w",
+    "crop_h",
+    "split",
+)
 EDGE_TOLERANCE = 1e-3  # px: a box edge this close to a whole pixel is not widened to the next one
-FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "tif": "TIFF", "tiff": "TIFF", "bmp": "BMP", "webp": "WEBP"}
+FORMATS = {
+    "png": "PNG",
+    "jpg": "JPEG",
+    "jpeg": "JPEG",
+    "tif": "TIFF",
+    "tiff": "TIFF",
+    "bmp": "BMP",
+    "webp": "WEBP",
+}
 
 
 @dataclass(frozen=True)
@@ -69,7 +90,9 @@ def parse_padding(text: str) -> tuple[float, bool]:
         else:
             value, fraction = float(int(raw)), False
     except ValueError:
-        raise UsageError(f"--padding must be pixels (12, 12px) or a fraction (0.1, 10%), got {text!r}") from None
+        raise UsageError(
+            f"--padding must be pixels (12, 12px) or a fraction (0.1, 10%), got {text!r}"
+        ) from None
     if not math.isfinite(value) or value < 0:
         raise UsageError(f"--padding must be a finite number >= 0, got {text!r}")
     return value, fraction
@@ -87,7 +110,9 @@ def parse_color(text: str) -> str:
     try:
         ImageColor.getrgb(raw)
     except ValueError:
-        raise UsageError(f"--mask-background: not a colour: {text!r} (black, white, #rrggbb, r,g,b)") from None
+        raise UsageError(
+            f"--mask-background: not a colour: {text!r} (black, white, #rrggbb, r,g,b)"
+        ) from None
     return raw
 
 
@@ -146,8 +171,15 @@ class CropWriter:
     """A writer for ``pipeline.run``: ``encode`` crops one image's objects into the sink's folder (in a
     worker process) and returns their manifest rows; the sink writes ``crops.csv`` in dataset order."""
 
-    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: CropOptions,
-                 report: Report, inferred_name: str = "class_{index}") -> None:
+    def __init__(
+        self,
+        dest: Path,
+        categories: list[Category],
+        image_root: str | None,
+        options: CropOptions,
+        report: Report,
+        inferred_name: str = "class_{index}",
+    ) -> None:
         if options.ext.lower() not in FORMATS:
             raise UsageError(f"--ext must be one of {', '.join(FORMATS)}, got {options.ext!r}")
         self.dest = dest
@@ -188,30 +220,45 @@ class CropWriter:
         from PIL import Image, ImageOps, UnidentifiedImageError
 
         if self.image_root is None:
-            raise FormatError(record.file_name, "the dataset does not say where its images are (give --images)",
-                              code="label-without-image")
+            raise FormatError(
+                record.file_name,
+                "the dataset does not say where its images are (give --images)",
+                code="label-without-image",
+            )
         path = os.path.join(self.image_root, safe_relative(record.file_name, record.file_name))
         if not os.path.isfile(path):
-            report.problem(FormatError(path, "image not found (give --images DIR)", code="label-without-image"))
+            report.problem(
+                FormatError(path, "image not found (give --images DIR)", code="label-without-image")
+            )
             return None
         try:
             with Image.open(path) as opened:
                 image = ImageOps.exif_transpose(opened) if self.options.apply_exif_orientation else opened
                 image.load()
         except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-            report.problem(FormatError(path, f"cannot decode the image ({exc.__class__.__name__}: {exc})",
-                                       code="bad-image"))
+            report.problem(
+                FormatError(
+                    path, f"cannot decode the image ({exc.__class__.__name__}: {exc})", code="bad-image"
+                )
+            )
             return None
         if image.size != (record.width, record.height):
-            report.problem(FormatError(path, f"the image is {image.size[0]}x{image.size[1]} but the annotations "
-                                       f"say {record.width}x{record.height}", code="size-mismatch"))
+            report.problem(
+                FormatError(
+                    path,
+                    f"the image is {image.size[0]}x{image.size[1]} but the annotations "
+                    f"say {record.width}x{record.height}",
+                    code="size-mismatch",
+                )
+            )
             return None
         if self.options.mask_background is not None and image.mode not in ("RGB", "RGBA", "L"):
             image = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "RGB")
         return image
 
-    def _crop(self, image: Any, record: ImageRecord, k: int, inst: Instance, stem: str, fmt: str,
-              report: Report) -> tuple[Any, ...] | None:
+    def _crop(
+        self, image: Any, record: ImageRecord, k: int, inst: Instance, stem: str, fmt: str, report: Report
+    ) -> tuple[Any, ...] | None:
         from PIL import Image, ImageColor
 
         from cytoconv.geometry.raster import rasterise_window
@@ -219,8 +266,11 @@ class CropWriter:
         box = object_box(inst.geometry)
         region = crop_region(box, record.width, record.height, self.options)
         if region is None:
-            report.problem(FormatError(record.file_name, f"instance {k}: its box lies outside the image",
-                                       code="empty-crop"))
+            report.problem(
+                FormatError(
+                    record.file_name, f"instance {k}: its box lies outside the image", code="empty-crop"
+                )
+            )
             return None
         piece = image.crop(region)
         if self.options.mask_background is not None:
@@ -241,11 +291,25 @@ class CropWriter:
             with open(target, "xb") as fh:
                 piece.save(fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
         except FileExistsError:
-            raise FormatError(rel, "two crops would get this name (two images with one name?)",
-                              code="name-collision") from None
+            raise FormatError(
+                rel, "two crops would get this name (two images with one name?)", code="name-collision"
+            ) from None
         x0, y0, x1, y1 = region
-        return (rel, record.file_name, k, class_name, _number(box.x), _number(box.y), _number(box.w),
-                _number(box.h), x0, y0, x1 - x0, y1 - y0, record.split or "")
+        return (
+            rel,
+            record.file_name,
+            k,
+            class_name,
+            _number(box.x),
+            _number(box.y),
+            _number(box.w),
+            _number(box.h),
+            x0,
+            y0,
+            x1 - x0,
+            y1 - y0,
+            record.split or "",
+        )
 
     @contextmanager
     def sink(self) -> Iterator[Callable[[Any], None]]:
@@ -261,8 +325,16 @@ class CropWriter:
             self.crops = len(rows)
 
 
-def crop_objects(plan: ReadPlan, load: Loader, dest: str | Path, options: CropOptions, read_options: ReadOptions,
-                 report: Report, jobs: int = 0, progress: Callable[[int], None] | None = None) -> tuple[Summary, int]:
+def crop_objects(
+    plan: ReadPlan,
+    load: Loader,
+    dest: str | Path,
+    options: CropOptions,
+    read_options: ReadOptions,
+    report: Report,
+    jobs: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Summary, int]:
     """Crop every object of the images of ``plan`` (each loaded by ``load``) into ``dest/<class>/``, with
     ``crops.csv``; returns the reading summary and the number of crops. The images are decoded with the EXIF
     orientation of ``read_options``, the one their sizes were read with."""

@@ -119,8 +119,16 @@ class Painter:
     """Shaped like a format writer: ``encode`` draws one image into the sink's temporary folder (in
     a worker process) and returns its relative output name, or None when nothing is drawn."""
 
-    def __init__(self, image_root: str | None, colours: dict[int, RGB], names: dict[int, str],
-                 only: frozenset[int] | None, style: DrawStyle, exif: bool, fallback_name: Callable[[int], str]):
+    def __init__(
+        self,
+        image_root: str | None,
+        colours: dict[int, RGB],
+        names: dict[int, str],
+        only: frozenset[int] | None,
+        style: DrawStyle,
+        exif: bool,
+        fallback_name: Callable[[int], str],
+    ):
         self.image_root = image_root
         self.colours = colours
         self.names = names
@@ -169,8 +177,11 @@ class Painter:
             with open(target, "xb") as fh:
                 picture.save(fh, format="PNG", compress_level=1)
         except FileExistsError:
-            raise FormatError(record.file_name, f"two images would be drawn as {rel} (same name, other "
-                              "extension)", code="name-collision") from None
+            raise FormatError(
+                record.file_name,
+                f"two images would be drawn as {rel} (same name, other extension)",
+                code="name-collision",
+            ) from None
         return rel
 
     def picture(self, record: ImageRecord, instances: Sequence[Instance], report: Report) -> Any:
@@ -181,18 +192,27 @@ class Painter:
 
         path = self.image_path(record)
         if not path.is_file():
-            report.problem(FormatError(path, "image not found: cannot draw on it", code="label-without-image"))
+            report.problem(
+                FormatError(path, "image not found: cannot draw on it", code="label-without-image")
+            )
             return None
         try:
             with Image.open(path) as opened:
                 canvas = _to_rgb(ImageOps.exif_transpose(opened) if self.exif else opened)
         except (UnidentifiedImageError, OSError, ValueError) as exc:
-            report.problem(FormatError(path, f"not a readable image ({exc.__class__.__name__}: {exc})",
-                                       code="bad-image"))
+            report.problem(
+                FormatError(path, f"not a readable image ({exc.__class__.__name__}: {exc})", code="bad-image")
+            )
             return None
         if canvas.shape[:2] != (record.height, record.width):
-            report.problem(FormatError(path, f"the image is {canvas.shape[1]}x{canvas.shape[0]} but its annotations are "
-                                       f"for {record.width}x{record.height}", code="size-mismatch"))
+            report.problem(
+                FormatError(
+                    path,
+                    f"the image is {canvas.shape[1]}x{canvas.shape[0]} but its annotations are "
+                    f"for {record.width}x{record.height}",
+                    code="size-mismatch",
+                )
+            )
             return None
         by_class: dict[int, list[Instance]] = {}
         for inst in instances:
@@ -205,8 +225,9 @@ class Painter:
                 canvas[filled] = (canvas[filled] * (1.0 - alpha) + rgb * alpha).round().astype(np.uint8)
             masks = [i for i in group if not isinstance(i.geometry, (Polygon, Box))]
             if masks:
-                edge = inner_band(union([i.geometry for i in masks], record.height, record.width),
-                                  self.style.line_width)
+                edge = inner_band(
+                    union([i.geometry for i in masks], record.height, record.width), self.style.line_width
+                )
                 canvas[edge] = np.array(self.colour(cid), dtype=np.uint8)
         image = Image.fromarray(canvas)
         pen = ImageDraw.Draw(image)
@@ -220,8 +241,12 @@ class Painter:
             for ring, hole in rings:
                 pixels = pixel_ring(ring, hole)
                 points = [(int(x), int(y)) for x, y in pixels.tolist()]
-                pen.line([*points, points[0]], fill=self.colour(inst.category_id), width=width,
-                         joint="curve" if width > 2 else None)
+                pen.line(
+                    [*points, points[0]],
+                    fill=self.colour(inst.category_id),
+                    width=width,
+                    joint="curve" if width > 2 else None,
+                )
         if self.style.legend:
             image = self.with_legend(image, record, by_class)
         return image
@@ -233,7 +258,9 @@ class Painter:
         if record.label is not None and not by_class:
             entries = [(self.colour(record.label), f"label: {self.name(record.label)}")]
         else:
-            entries = [(self.colour(cid), f"{self.name(cid)} ({len(by_class[cid])})") for cid in sorted(by_class)]
+            entries = [
+                (self.colour(cid), f"{self.name(cid)} ({len(by_class[cid])})") for cid in sorted(by_class)
+            ]
         w, h = image.size
         size = max(10, min(28, w // 60))
         font = _font(size)
@@ -298,11 +325,21 @@ def check_limit(limit: int | None) -> None:
         raise UsageError(f"--limit must be 0 or more, got {limit}")
 
 
-def draw_images(plan: ReadPlan, load: Loader, dest: str | Path, options: ReadOptions, report: Report,
-                jobs: int = 0, *, only: Sequence[str] = (), limit: int | None = None,
-                style: DrawStyle | None = None, overwrite: bool = False,
-                progress: Callable[[int], None] | None = None,
-                on_plan: Callable[[ReadPlan], Any] | None = None) -> DrawResult:
+def draw_images(
+    plan: ReadPlan,
+    load: Loader,
+    dest: str | Path,
+    options: ReadOptions,
+    report: Report,
+    jobs: int = 0,
+    *,
+    only: Sequence[str] = (),
+    limit: int | None = None,
+    style: DrawStyle | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[ReadPlan], Any] | None = None,
+) -> DrawResult:
     """Draw every image of ``plan`` (or the first ``limit`` that have something to draw) into ``dest`` as PNG
     files named like the images (``a/b.jpg`` -> ``dest/a/b.png``), atomically.
 
@@ -321,17 +358,25 @@ def draw_images(plan: ReadPlan, load: Loader, dest: str | Path, options: ReadOpt
     if on_plan is not None:
         on_plan(plan)
     known = plan.categories_known or bool(plan.categories)
-    painter = Painter(plan.image_root, class_colours(c.id for c in plan.categories),
-                      {c.id: c.name for c in plan.categories}, wanted, style, options.apply_exif_orientation,
-                      (lambda cid: f"id {cid}") if known else (lambda cid: f"class_{cid - 1}"))
+    painter = Painter(
+        plan.image_root,
+        class_colours(c.id for c in plan.categories),
+        {c.id: c.name for c in plan.categories},
+        wanted,
+        style,
+        options.apply_exif_orientation,
+        (lambda cid: f"id {cid}") if known else (lambda cid: f"class_{cid - 1}"),
+    )
     summary = Summary(report=report)
     drawn: list[str] = []
     dest = Path(dest)
     with atomic_dir(dest, overwrite) as tmp:
         painter.tmp = tmp
         if limit != 0:
-            chunks = cast(Generator[tuple[list[Any], Summary], None, None],
-                          stream(plan, load, painter, options, report, jobs, progress))
+            chunks = cast(
+                Generator[tuple[list[Any], Summary], None, None],
+                stream(plan, load, painter, options, report, jobs, progress),
+            )
             with closing(chunks):  # leaving early shuts the workers down (they finish their chunk)
                 for pieces, part in chunks:
                     summary.merge(part)

@@ -58,13 +58,16 @@ def sizes_from_folder(folder: Path) -> dict[str, str]:
         if is_image_name(path):
             stem = os.path.splitext(os.path.basename(path))[0]
             if stem in found:
-                raise FormatError(path, f"two images with the stem {stem!r} ({found[stem]})", code="duplicate-stem")
+                raise FormatError(
+                    path, f"two images with the stem {stem!r} ({found[stem]})", code="duplicate-stem"
+                )
             found[stem] = path
     return found
 
 
-def scale_instance(inst: Instance, sx: float, sy: float, height: int, width: int,
-                   rle_method: Literal["outline", "nearest"]) -> Instance:
+def scale_instance(
+    inst: Instance, sx: float, sy: float, height: int, width: int, rle_method: Literal["outline", "nearest"]
+) -> Instance:
     """One object at the new scale (``height, width``: the new image size, for masks)."""
     g = inst.geometry
     new: Box | Polygon | Rle
@@ -75,8 +78,13 @@ def scale_instance(inst: Instance, sx: float, sy: float, height: int, width: int
         new = Box.trusted(kind="box", x=g.x * sx, y=g.y * sy, w=g.w * sx, h=g.h * sy)
     else:
         new = _scale_rle(g, sx, sy, height, width, rle_method)
-    return Instance.trusted(category_id=inst.category_id, geometry=new, iscrowd=inst.iscrowd, score=inst.score,
-                            attributes=dict(inst.attributes))
+    return Instance.trusted(
+        category_id=inst.category_id,
+        geometry=new,
+        iscrowd=inst.iscrowd,
+        score=inst.score,
+        attributes=dict(inst.attributes),
+    )
 
 
 def _scale_rle(rle: Rle, sx: float, sy: float, height: int, width: int, method: str) -> Rle:
@@ -89,7 +97,9 @@ def _scale_rle(rle: Rle, sx: float, sy: float, height: int, width: int, method: 
     if outline is None:
         return raster.encode(np.zeros((height, width), dtype=np.uint8))
     factor = np.array([sx, sy])
-    scaled = Polygon.trusted(kind="polygon", rings=[r * factor for r in outline.rings], holes=list(outline.holes))
+    scaled = Polygon.trusted(
+        kind="polygon", rings=[r * factor for r in outline.rings], holes=list(outline.holes)
+    )
     return raster.polygon_to_rle(scaled, height, width)
 
 
@@ -102,16 +112,26 @@ def _clip(inst: Instance, width: int, height: int) -> Instance | None:
         if x1 <= x0 or y1 <= y0:
             return None
         box = Box.trusted(kind="box", x=x0, y=y0, w=x1 - x0, h=y1 - y0)
-        return Instance.trusted(category_id=inst.category_id, geometry=box, iscrowd=inst.iscrowd,
-                                score=inst.score, attributes=inst.attributes)
+        return Instance.trusted(
+            category_id=inst.category_id,
+            geometry=box,
+            iscrowd=inst.iscrowd,
+            score=inst.score,
+            attributes=inst.attributes,
+        )
     if isinstance(g, Polygon):
         from cytoconv.geometry.clip import clip_polygon
 
         clipped = clip_polygon(g, width, height)
         if clipped is None:
             return None
-        return Instance.trusted(category_id=inst.category_id, geometry=clipped, iscrowd=inst.iscrowd,
-                                score=inst.score, attributes=inst.attributes)
+        return Instance.trusted(
+            category_id=inst.category_id,
+            geometry=clipped,
+            iscrowd=inst.iscrowd,
+            score=inst.score,
+            attributes=inst.attributes,
+        )
     return inst  # an RLE is rasterised inside its image already
 
 
@@ -140,8 +160,9 @@ class Resample:
     def __call__(self, record: ImageRecord, report: Report) -> ImageRecord:
         size = self.target.for_image(record, self.options)
         if size is None:
-            report.problem(FormatError(record.file_name, "no image of the same stem in --sizes-from",
-                                       code="no-partner"))
+            report.problem(
+                FormatError(record.file_name, "no image of the same stem in --sizes-from", code="no-partner")
+            )
             raise SkipUnit(record.file_name)
         width, height = size
         sx, sy = width / record.width, height / record.height
@@ -158,8 +179,15 @@ class Resample:
             instances.append(scaled)
         if self.images_out is not None:
             self._write_image(record, width, height, report)
-        return ImageRecord.trusted(file_name=record.file_name, width=width, height=height, split=record.split,
-                                   label=record.label, instances=instances, attributes=dict(record.attributes))
+        return ImageRecord.trusted(
+            file_name=record.file_name,
+            width=width,
+            height=height,
+            split=record.split,
+            label=record.label,
+            instances=instances,
+            attributes=dict(record.attributes),
+        )
 
     def _write_image(self, record: ImageRecord, width: int, height: int, report: Report) -> None:
         """The image at its new size; EXIF orientation applied first (the written image is upright)."""
@@ -173,7 +201,9 @@ class Resample:
         try:
             with Image.open(source) as im:
                 upright = ImageOps.exif_transpose(im) if self.options.apply_exif_orientation else im
-                resized = upright.resize((width, height), getattr(Image.Resampling, self.image_filter.upper()))
+                resized = upright.resize(
+                    (width, height), getattr(Image.Resampling, self.image_filter.upper())
+                )
                 target.parent.mkdir(parents=True, exist_ok=True)
                 extra: dict[str, Any] = {"quality": 95} if target.suffix.lower() in (".jpg", ".jpeg") else {}
                 resized.save(target, **extra)

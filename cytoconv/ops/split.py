@@ -80,13 +80,21 @@ def _units(records: Sequence[ImageRecord], group_by: str | None, report: Report)
         unit.members.append(i)
         unit.classes.update(image_classes(record))
     if ungrouped:
-        report.notice("ungrouped", f"{ungrouped} image(s) do not match --group-by {group_by!r}: each is its own "
-                      "group", count=ungrouped)
+        report.notice(
+            "ungrouped",
+            f"{ungrouped} image(s) do not match --group-by {group_by!r}: each is its own group",
+            count=ungrouped,
+        )
     return units
 
 
-def assign(records: Sequence[ImageRecord], ratios: Sequence[float], seed: int, group_by: str | None = None,
-           report: Report | None = None) -> list[int]:
+def assign(
+    records: Sequence[ImageRecord],
+    ratios: Sequence[float],
+    seed: int,
+    group_by: str | None = None,
+    report: Report | None = None,
+) -> list[int]:
     """The split index of every record (iterative stratification over groups; see the module docstring)."""
     report = report if report is not None else Report()
     rng = random.Random(seed)
@@ -113,7 +121,10 @@ def assign(records: Sequence[ImageRecord], ratios: Sequence[float], seed: int, g
 
     while pending:
         rarest = min((c for c in left if left[c] > 0), key=lambda c: (left[c], totals[c], c))
-        todo, pending = [u for u in pending if rarest in u.classes], [u for u in pending if rarest not in u.classes]
+        todo, pending = (
+            [u for u in pending if rarest in u.classes],
+            [u for u in pending if rarest not in u.classes],
+        )
         for unit in todo:
             wanted = want[rarest]
             place(unit, max(splits, key=lambda s: (wanted[s], want_images[s], rng.random())))
@@ -143,9 +154,15 @@ def check_names(ratios: Sequence[float], names: Sequence[str]) -> None:
         raise UsageError(f"split names must differ, got {list(names)}")
 
 
-def split_dataset(dataset: Dataset, ratios: Sequence[float], seed: int = 0, names: Sequence[str] = DEFAULT_NAMES,
-                  group_by: str | None = None, split_in_path: bool = False,
-                  report: Report | None = None) -> Dataset:
+def split_dataset(
+    dataset: Dataset,
+    ratios: Sequence[float],
+    seed: int = 0,
+    names: Sequence[str] = DEFAULT_NAMES,
+    group_by: str | None = None,
+    split_in_path: bool = False,
+    report: Report | None = None,
+) -> Dataset:
     """The dataset with every image's split set (``assign``), named ``names`` in the order of ``ratios``.
 
     ``split_in_path``: the split is also the first folder of each file name (YOLO's ``images/<split>/``
@@ -153,8 +170,9 @@ def split_dataset(dataset: Dataset, ratios: Sequence[float], seed: int = 0, name
     check_names(ratios, names)
     chosen = assign(dataset.images, ratios, seed, group_by, report)
     images = [_for_output(r, names[s], split_in_path) for r, s in zip(dataset.images, chosen)]
-    return Dataset.trusted(categories=dataset.categories, images=images, image_root=dataset.image_root,
-                           info=dataset.info)
+    return Dataset.trusted(
+        categories=dataset.categories, images=images, image_root=dataset.image_root, info=dataset.info
+    )
 
 
 def split_counts(dataset: Dataset) -> dict[str, Counter[int]]:

@@ -137,13 +137,16 @@ class _Collector:
         code = {s: k for k, s in enumerate(names)}
         sizes = np.asarray(self.sizes, dtype=np.int64).reshape(-1, 2)
         return Columns(
-            width=sizes[:, 0].copy(), height=sizes[:, 1].copy(),
+            width=sizes[:, 0].copy(),
+            height=sizes[:, 1].copy(),
             split=np.fromiter((-1 if s is None else code[s] for s in self.splits), dtype=np.int64, count=n),
             split_names=names,
             label=np.fromiter((_NO_LABEL if v is None else v for v in self.labels), dtype=np.int64, count=n),
             objects=objects,
             image=np.repeat(np.arange(n, dtype=np.int64), objects),
-            category=flat[0].astype(np.int64), area=flat[1].copy(), vertices=flat[2].astype(np.int64),
+            category=flat[0].astype(np.int64),
+            area=flat[1].copy(),
+            vertices=flat[2].astype(np.int64),
             kind=flat[3].astype(np.int8),
         )
 
@@ -234,9 +237,17 @@ def check_pixel_size(pixel_size: float | None) -> None:
         raise UsageError(f"the pixel size must be a positive number of micrometres, got {pixel_size}")
 
 
-def dataset_stats(plan: ReadPlan, load: Loader, options: ReadOptions, report: Report, jobs: int = 0,
-                  pixel_size: float | None = None, progress: Callable[[int], None] | None = None,
-                  source: str | None = None, fmt: str | None = None) -> DatasetStats:
+def dataset_stats(
+    plan: ReadPlan,
+    load: Loader,
+    options: ReadOptions,
+    report: Report,
+    jobs: int = 0,
+    pixel_size: float | None = None,
+    progress: Callable[[int], None] | None = None,
+    source: str | None = None,
+    fmt: str | None = None,
+) -> DatasetStats:
     """Statistics of the images of ``plan``, each loaded by ``load`` over ``jobs`` processes (0: all cores) and
     reduced to a few numbers in its worker; items a lenient ``report`` skipped are left out of the figures and
     counted in ``skipped``. ``source`` and ``fmt`` only label the result (``cytoconv.api.stats`` opens a path)."""
@@ -245,16 +256,29 @@ def dataset_stats(plan: ReadPlan, load: Loader, options: ReadOptions, report: Re
     check_pixel_size(pixel_size)
     collector = _Collector()
     run(plan, load, collector, options, report, jobs, progress)
-    return stats_of(collector.columns(), collector.categories, pixel_size=pixel_size, source=source, fmt=fmt,
-                    report=report)
+    return stats_of(
+        collector.columns(),
+        collector.categories,
+        pixel_size=pixel_size,
+        source=source,
+        fmt=fmt,
+        report=report,
+    )
 
 
-def stats_of(columns: Columns, categories: Sequence[Category], pixel_size: float | None = None,
-             source: str | None = None, fmt: str | None = None, report: Report | None = None) -> DatasetStats:
+def stats_of(
+    columns: Columns,
+    categories: Sequence[Category],
+    pixel_size: float | None = None,
+    source: str | None = None,
+    fmt: str | None = None,
+    report: Report | None = None,
+) -> DatasetStats:
     """Every figure from the columns. A dataset with no objects but image labels is a
     classification set: its class table counts images."""
     counted: Literal["instances", "images"] = (
-        "images" if columns.category.size == 0 and bool(columns.has_label.any()) else "instances")
+        "images" if columns.category.size == 0 and bool(columns.has_label.any()) else "instances"
+    )
     seen = np.unique(columns.label[columns.has_label] if counted == "images" else columns.category)
     ids = np.union1d(np.array([c.id for c in categories], dtype=np.int64), seen.astype(np.int64))
     names = {c.id: c.name for c in categories}
@@ -265,12 +289,22 @@ def stats_of(columns: Columns, categories: Sequence[Category], pixel_size: float
         parts: list[tuple[int, str | None]] = list(enumerate(columns.split_names))
         if (columns.split < 0).any():
             parts.append((-1, None))
-        splits = tuple(_section(columns, columns.split == k, s, ids, names, counted, pixel_size) for k, s in parts)
+        splits = tuple(
+            _section(columns, columns.split == k, s, ids, names, counted, pixel_size) for k, s in parts
+        )
     report = report or Report()
-    return DatasetStats(source=source, format=fmt, counted=counted, pixel_size_um=pixel_size, total=total,
-                        splits=splits, skipped=dict(sorted(report.skipped.items())),
-                        noticed=dict(sorted(report.notices.items())), categories=tuple(categories),
-                        columns=columns)
+    return DatasetStats(
+        source=source,
+        format=fmt,
+        counted=counted,
+        pixel_size_um=pixel_size,
+        total=total,
+        splits=splits,
+        skipped=dict(sorted(report.skipped.items())),
+        noticed=dict(sorted(report.notices.items())),
+        categories=tuple(categories),
+        columns=columns,
+    )
 
 
 def _median_sorted(values: FloatArray, starts: IntArray, counts: IntArray) -> FloatArray:
@@ -287,8 +321,15 @@ def _opt(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def _section(cols: Columns, images: npt.NDArray[np.bool_], split: str | None, ids: IntArray,
-             names: dict[int, str], counted: str, pixel_size: float | None) -> SectionStats:
+def _section(
+    cols: Columns,
+    images: npt.NDArray[np.bool_],
+    split: str | None,
+    ids: IntArray,
+    names: dict[int, str],
+    counted: str,
+    pixel_size: float | None,
+) -> SectionStats:
     k = ids.size
     objs = images[cols.image]
     category = cols.category[objs]
@@ -314,32 +355,58 @@ def _section(cols: Columns, images: npt.NDArray[np.bool_], split: str | None, id
         um: dict[str, float | None] = {}
         if pixel_size is not None and px:
             for key, value in px.items():
-                scale = pixel_size ** 2 if key.startswith("area") else pixel_size
+                scale = pixel_size**2 if key.startswith("area") else pixel_size
                 um[key[:-3] + ("_um2" if key.startswith("area") else "_um")] = (
-                    None if value is None else value * scale)
-        rows.append(ClassStats(id=int(cid), name=names.get(int(cid), "?"), count=int(counts[j]),
-                               share_percent=100.0 * int(counts[j]) / total if total else None,
-                               images=int(with_class[j]), **px, **um))
+                    None if value is None else value * scale
+                )
+        rows.append(
+            ClassStats(
+                id=int(cid),
+                name=names.get(int(cid), "?"),
+                count=int(counts[j]),
+                share_percent=100.0 * int(counts[j]) / total if total else None,
+                images=int(with_class[j]),
+                **px,
+                **um,
+            )
+        )
     hist = np.bincount(per_image) if per_image.size else np.zeros(0, dtype=np.int64)
     empty = per_image.size == 0
-    size_keys, size_counts = np.unique(cols.width[images] * (1 << 32) + cols.height[images], return_counts=True)
-    image_sizes = sorted((ImageSize(int(s >> 32), int(s & 0xFFFFFFFF), int(n)) for s, n in
-                          zip(size_keys.tolist(), size_counts.tolist())), key=lambda s: (-s.images, s.width, s.height))
+    size_keys, size_counts = np.unique(
+        cols.width[images] * (1 << 32) + cols.height[images], return_counts=True
+    )
+    image_sizes = sorted(
+        (
+            ImageSize(int(s >> 32), int(s & 0xFFFFFFFF), int(n))
+            for s, n in zip(size_keys.tolist(), size_counts.tolist())
+        ),
+        key=lambda s: (-s.images, s.width, s.height),
+    )
     return SectionStats(
-        split=split, images=int(images.sum()), images_without_objects=int((per_image == 0).sum()),
-        images_with_label=int(labelled.sum()), instances=int(category.size),
-        polygons=int((kind == KIND_POLYGON).sum()), boxes=int((kind == KIND_BOX).sum()),
-        rles=int((kind == KIND_RLE).sum()), vertices=int(cols.vertices[objs].sum()),
+        split=split,
+        images=int(images.sum()),
+        images_without_objects=int((per_image == 0).sum()),
+        images_with_label=int(labelled.sum()),
+        instances=int(category.size),
+        polygons=int((kind == KIND_POLYGON).sum()),
+        boxes=int((kind == KIND_BOX).sum()),
+        rles=int((kind == KIND_RLE).sum()),
+        vertices=int(cols.vertices[objs].sum()),
         classes=tuple(rows),
         instances_per_image=PerImage(
-            min=None if empty else int(per_image.min()), median=None if empty else float(np.median(per_image)),
-            mean=None if empty else float(per_image.mean()), max=None if empty else int(per_image.max()),
-            histogram=tuple((n, int(c)) for n, c in enumerate(hist.tolist()) if c)),
+            min=None if empty else int(per_image.min()),
+            median=None if empty else float(np.median(per_image)),
+            mean=None if empty else float(per_image.mean()),
+            max=None if empty else int(per_image.max()),
+            histogram=tuple((n, int(c)) for n, c in enumerate(hist.tolist()) if c),
+        ),
         image_sizes=tuple(image_sizes),
     )
 
 
-def _sizes(area: FloatArray, diameter: FloatArray, dense: IntArray, counts: IntArray) -> dict[str, FloatArray]:
+def _sizes(
+    area: FloatArray, diameter: FloatArray, dense: IntArray, counts: IntArray
+) -> dict[str, FloatArray]:
     """Mean and median area and equivalent diameter per class, from one sort of all objects."""
     k = counts.size
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -348,57 +415,125 @@ def _sizes(area: FloatArray, diameter: FloatArray, dense: IntArray, counts: IntA
     order = np.lexsort((area, dense))  # by class, then by area (and so by diameter)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     return {
-        "area_mean_px": area_mean, "area_median_px": _median_sorted(area[order], starts, counts),
-        "diameter_mean_px": diameter_mean, "diameter_median_px": _median_sorted(diameter[order], starts, counts),
+        "area_mean_px": area_mean,
+        "area_median_px": _median_sorted(area[order], starts, counts),
+        "diameter_mean_px": diameter_mean,
+        "diameter_median_px": _median_sorted(diameter[order], starts, counts),
     }
 
 
 # ---------------------------------------------------------------------------------------------
 # JSON and CSV
 
-CLASS_KEYS = ("id", "name", "count", "share_percent", "images", "area_mean_px", "area_median_px",
-              "diameter_mean_px", "diameter_median_px", "area_mean_um2", "area_median_um2", "diameter_mean_um",
-              "diameter_median_um")
+CLASS_KEYS = (
+    "id",
+    "name",
+    "count",
+    "share_percent",
+    "images",
+    "area_mean_px",
+    "area_median_px",
+    "diameter_mean_px",
+    "diameter_median_px",
+    "area_mean_um2",
+    "area_median_um2",
+    "diameter_mean_um",
+    "diameter_median_um",
+)
 
 _NUM_OR_NULL = {"type": ["number", "null"]}
 _INT = {"type": "integer", "minimum": 0}
 _INT_OR_NULL = {"type": ["integer", "null"], "minimum": 0}
 
 _CLASS_SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "required": list(CLASS_KEYS),
-    "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "count": _INT,
-                   "share_percent": _NUM_OR_NULL, "images": _INT,
-                   **{key: _NUM_OR_NULL for key in CLASS_KEYS[5:]}},
+    "type": "object",
+    "additionalProperties": False,
+    "required": list(CLASS_KEYS),
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "count": _INT,
+        "share_percent": _NUM_OR_NULL,
+        "images": _INT,
+        **{key: _NUM_OR_NULL for key in CLASS_KEYS[5:]},
+    },
 }
 _SECTION_SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False,
-    "required": ["split", "images", "images_without_objects", "images_with_label", "instances", "geometry",
-                 "vertices", "classes", "instances_per_image", "image_sizes"],
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "split",
+        "images",
+        "images_without_objects",
+        "images_with_label",
+        "instances",
+        "geometry",
+        "vertices",
+        "classes",
+        "instances_per_image",
+        "image_sizes",
+    ],
     "properties": {
-        "split": {"type": ["string", "null"]}, "images": _INT, "images_without_objects": _INT,
-        "images_with_label": _INT, "instances": _INT,
-        "geometry": {"type": "object", "additionalProperties": False, "required": ["polygon", "box", "rle"],
-                     "properties": {"polygon": _INT, "box": _INT, "rle": _INT}},
+        "split": {"type": ["string", "null"]},
+        "images": _INT,
+        "images_without_objects": _INT,
+        "images_with_label": _INT,
+        "instances": _INT,
+        "geometry": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["polygon", "box", "rle"],
+            "properties": {"polygon": _INT, "box": _INT, "rle": _INT},
+        },
         "vertices": _INT,
         "classes": {"type": "array", "items": _CLASS_SCHEMA},
         "instances_per_image": {
-            "type": "object", "additionalProperties": False,
+            "type": "object",
+            "additionalProperties": False,
             "required": ["min", "median", "mean", "max", "histogram"],
-            "properties": {"min": _INT_OR_NULL, "median": _NUM_OR_NULL, "mean": _NUM_OR_NULL, "max": _INT_OR_NULL,
-                           "histogram": {"type": "array", "items": {
-                               "type": "object", "additionalProperties": False, "required": ["instances", "images"],
-                               "properties": {"instances": _INT, "images": _INT}}}}},
-        "image_sizes": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False, "required": ["width", "height", "images"],
-            "properties": {"width": _INT, "height": _INT, "images": _INT}}},
+            "properties": {
+                "min": _INT_OR_NULL,
+                "median": _NUM_OR_NULL,
+                "mean": _NUM_OR_NULL,
+                "max": _INT_OR_NULL,
+                "histogram": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["instances", "images"],
+                        "properties": {"instances": _INT, "images": _INT},
+                    },
+                },
+            },
+        },
+        "image_sizes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["width", "height", "images"],
+                "properties": {"width": _INT, "height": _INT, "images": _INT},
+            },
+        },
     },
 }
 JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "cytoconv stats --json",
-    "type": "object", "additionalProperties": False,
-    "required": ["schema_version", "source", "format", "counted", "pixel_size_um", "total", "splits", "skipped",
-                 "noticed"],
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "schema_version",
+        "source",
+        "format",
+        "counted",
+        "pixel_size_um",
+        "total",
+        "splits",
+        "skipped",
+        "noticed",
+    ],
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
         "source": {"type": ["string", "null"]},
@@ -428,24 +563,39 @@ def _class_dict(row: ClassStats) -> dict[str, Any]:
 def _section_dict(section: SectionStats) -> dict[str, Any]:
     per = section.instances_per_image
     return {
-        "split": section.split, "images": section.images, "images_without_objects": section.images_without_objects,
-        "images_with_label": section.images_with_label, "instances": section.instances,
+        "split": section.split,
+        "images": section.images,
+        "images_without_objects": section.images_without_objects,
+        "images_with_label": section.images_with_label,
+        "instances": section.instances,
         "geometry": {"polygon": section.polygons, "box": section.boxes, "rle": section.rles},
         "vertices": section.vertices,
         "classes": [_class_dict(row) for row in section.classes],
-        "instances_per_image": {"min": per.min, "median": _round(per.median), "mean": _round(per.mean),
-                                "max": per.max,
-                                "histogram": [{"instances": n, "images": c} for n, c in per.histogram]},
-        "image_sizes": [{"width": s.width, "height": s.height, "images": s.images} for s in section.image_sizes],
+        "instances_per_image": {
+            "min": per.min,
+            "median": _round(per.median),
+            "mean": _round(per.mean),
+            "max": per.max,
+            "histogram": [{"instances": n, "images": c} for n, c in per.histogram],
+        },
+        "image_sizes": [
+            {"width": s.width, "height": s.height, "images": s.images} for s in section.image_sizes
+        ],
     }
 
 
 def to_dict(stats: DatasetStats) -> dict[str, Any]:
     """The ``--json`` document (see ``JSON_SCHEMA``); floats rounded to ``DECIMALS`` decimals."""
     return {
-        "schema_version": SCHEMA_VERSION, "source": stats.source, "format": stats.format, "counted": stats.counted,
-        "pixel_size_um": stats.pixel_size_um, "total": _section_dict(stats.total),
-        "splits": [_section_dict(s) for s in stats.splits], "skipped": stats.skipped, "noticed": stats.noticed,
+        "schema_version": SCHEMA_VERSION,
+        "source": stats.source,
+        "format": stats.format,
+        "counted": stats.counted,
+        "pixel_size_um": stats.pixel_size_um,
+        "total": _section_dict(stats.total),
+        "splits": [_section_dict(s) for s in stats.splits],
+        "skipped": stats.skipped,
+        "noticed": stats.noticed,
     }
 
 
@@ -480,8 +630,10 @@ def display_bins(histogram: Sequence[tuple[int, int]], max_rows: int = 12) -> li
     bins: dict[int, int] = {}
     for n, c in histogram:
         bins[(n - low) // width] = bins.get((n - low) // width, 0) + c
-    return [(low + b * width, min(top, low + b * width + width - 1), bins.get(b, 0))
-            for b in range((top - low) // width + 1)]
+    return [
+        (low + b * width, min(top, low + b * width + width - 1), bins.get(b, 0))
+        for b in range((top - low) // width + 1)
+    ]
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -500,7 +652,9 @@ def plot(stats: DatasetStats, dest: str | Path, overwrite: bool = False, dpi: in
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise UsageError("--plot needs matplotlib, which is not installed: pip install 'cytoconv[plot]'") from None
+        raise UsageError(
+            "--plot needs matplotlib, which is not installed: pip install 'cytoconv[plot]'"
+        ) from None
     from cytoconv.engine.atomic import atomic_file
     from cytoconv.ops.palette import class_colours, hex_colour
 
@@ -512,18 +666,39 @@ def plot(stats: DatasetStats, dest: str | Path, overwrite: bool = False, dpi: in
     bars = fig.add_subplot(grid[0, :])
     rows = list(section.classes)
     xs = np.arange(len(rows))
-    bars.bar(xs, [r.count for r in rows], width=0.7, color=[hex_colour(colours[r.id]) for r in rows],
-             antialiased=False)
-    bars.set_xticks(xs, [r.name for r in rows], rotation=20 if len(rows) > 6 else 0, ha="right" if len(rows) > 6
-                    else "center")
+    bars.bar(
+        xs,
+        [r.count for r in rows],
+        width=0.7,
+        color=[hex_colour(colours[r.id]) for r in rows],
+        antialiased=False,
+    )
+    bars.set_xticks(
+        xs,
+        [r.name for r in rows],
+        rotation=20 if len(rows) > 6 else 0,
+        ha="right" if len(rows) > 6 else "center",
+    )
     for x, r in zip(xs, rows):
         if r.count:
-            bars.annotate(f"{r.count:,}\n{r.share_percent:.2f}%", (x, r.count), ha="center", va="bottom",
-                          fontsize=8, xytext=(0, 2), textcoords="offset points")
+            bars.annotate(
+                f"{r.count:,}\n{r.share_percent:.2f}%",
+                (x, r.count),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
     bars.set_ylabel("images" if stats.counted == "images" else "objects")
-    bars.set_title(f"{stats.source or 'dataset'}: {section.images:,} images, "
-                   + (f"{section.images_with_label:,} labelled" if stats.counted == "images"
-                      else f"{section.instances:,} objects"))
+    bars.set_title(
+        f"{stats.source or 'dataset'}: {section.images:,} images, "
+        + (
+            f"{section.images_with_label:,} labelled"
+            if stats.counted == "images"
+            else f"{section.instances:,} objects"
+        )
+    )
     bars.margins(y=0.15)
 
     sizes = fig.add_subplot(grid[1, 0])
@@ -535,15 +710,27 @@ def plot(stats: DatasetStats, dest: str | Path, overwrite: bool = False, dpi: in
         for r in rows:
             values = diameter[cols.category == r.id]
             if values.size:
-                sizes.hist(values, bins=edges, histtype="step", color=hex_colour(colours[r.id]), label=r.name,
-                           linewidth=1.4)
+                sizes.hist(
+                    values,
+                    bins=edges,
+                    histtype="step",
+                    color=hex_colour(colours[r.id]),
+                    label=r.name,
+                    linewidth=1.4,
+                )
         sizes.set_xlabel(f"equivalent diameter ({unit})")
         sizes.set_ylabel("objects")
         if len(rows) <= 12:
             sizes.legend(fontsize=7)
     else:
-        sizes.text(0.5, 0.5, "no objects" + (" (classification set)" if stats.counted == "images" else ""),
-                   ha="center", va="center", transform=sizes.transAxes)
+        sizes.text(
+            0.5,
+            0.5,
+            "no objects" + (" (classification set)" if stats.counted == "images" else ""),
+            ha="center",
+            va="center",
+            transform=sizes.transAxes,
+        )
         sizes.set_axis_off()
     sizes.set_title("object sizes")
 
@@ -553,8 +740,9 @@ def plot(stats: DatasetStats, dest: str | Path, overwrite: bool = False, dpi: in
     shapes.set_ylim(len(top) - 0.5 if len(top) > 1 else 1.5, -0.5 if len(top) > 1 else -1.5)
     shapes.set_yticks(np.arange(len(top)), [f"{s.width}x{s.height}" for s in top])
     shapes.set_xlabel("images")
-    shapes.set_title("image sizes" + (f" (10 of {len(section.image_sizes)})" if len(section.image_sizes) > 10
-                                      else ""))
+    shapes.set_title(
+        "image sizes" + (f" (10 of {len(section.image_sizes)})" if len(section.image_sizes) > 10 else "")
+    )
 
     per = fig.add_subplot(grid[1, 2])
     hist = section.instances_per_image.histogram

@@ -55,88 +55,218 @@ class ProblemSink(Protocol):
 
     def wants(self, code: str) -> bool: ...
 
-    def __call__(self, code: str, path: str, message: str, *, line: int | None = None,
-                 image_id: int | str | None = None, annotation_id: int | str | None = None,
-                 object_index: int | None = None, fix: Fix | None = None) -> None: ...
+    def __call__(
+        self,
+        code: str,
+        path: str,
+        message: str,
+        *,
+        line: int | None = None,
+        image_id: int | str | None = None,
+        annotation_id: int | str | None = None,
+        object_index: int | None = None,
+        fix: Fix | None = None,
+    ) -> None: ...
 
 
 _TABLE = (
     Problem("CC001", "unreadable", "error", "the file cannot be read, or is not UTF-8 text"),
-    Problem("CC002", "not-well-formed", "error", "not well-formed JSON or XML (or XML with a DTD or entities)"),
+    Problem(
+        "CC002", "not-well-formed", "error", "not well-formed JSON or XML (or XML with a DTD or entities)"
+    ),
     Problem("CC003", "bad-structure", "error", "a required key or element is missing or has the wrong type"),
-    Problem("CC004", "empty", "warning", "an empty label file, mask or class folder: an image with no objects"),
+    Problem(
+        "CC004", "empty", "warning", "an empty label file, mask or class folder: an image with no objects"
+    ),
     Problem("CC005", "crlf", "info", "CRLF (or CR) line endings", fixable=True),
     Problem("CC006", "bom", "info", "a UTF-8 byte-order mark at the start of the file", fixable=True),
     Problem("CC101", "malformed-line", "error", "a line whose tokens are not numbers, or a class id alone"),
     Problem("CC102", "non-finite", "error", "NaN or infinity where a coordinate should be"),
     Problem("CC103", "odd-coordinates", "error", "an odd number of coordinates: x and y must come in pairs"),
     Problem("CC104", "too-few-points", "error", "a polygon of fewer than 3 points"),
-    Problem("CC105", "two-point-polygon", "error", "a COCO polygon of exactly 4 numbers, which pycocotools takes for a box"),
-    Problem("CC106", "invalid-polygon", "error", "a self-intersecting or otherwise invalid polygon (shapely's reason)"),
+    Problem(
+        "CC105",
+        "two-point-polygon",
+        "error",
+        "a COCO polygon of exactly 4 numbers, which pycocotools takes for a box",
+    ),
+    Problem(
+        "CC106",
+        "invalid-polygon",
+        "error",
+        "a self-intersecting or otherwise invalid polygon (shapely's reason)",
+    ),
     Problem("CC201", "bad-class-id", "error", "a YOLO class id that is not a non-negative integer"),
-    Problem("CC202", "unknown-class", "error", "a class id, category or class name outside the known classes"),
-    Problem("CC203", "bad-class-list", "error", "a class list (data.yaml, classes.txt, classes.json) that cannot be read"),
-    Problem("CC204", "no-class-list", "info", "no class list found near YOLO labels: class ids are not checked"),
-    Problem("CC301", "out-of-range", "error", "a normalised coordinate outside [0, 1] by more than the tolerance"),
-    Problem("CC302", "slightly-out-of-range", "warning", "a normalised coordinate outside [0, 1] within the tolerance "
-         "(--fix clips it)", fixable=True),
+    Problem(
+        "CC202", "unknown-class", "error", "a class id, category or class name outside the known classes"
+    ),
+    Problem(
+        "CC203",
+        "bad-class-list",
+        "error",
+        "a class list (data.yaml, classes.txt, classes.json) that cannot be read",
+    ),
+    Problem(
+        "CC204", "no-class-list", "info", "no class list found near YOLO labels: class ids are not checked"
+    ),
+    Problem(
+        "CC301", "out-of-range", "error", "a normalised coordinate outside [0, 1] by more than the tolerance"
+    ),
+    Problem(
+        "CC302",
+        "slightly-out-of-range",
+        "warning",
+        "a normalised coordinate outside [0, 1] within the tolerance (--fix clips it)",
+        fixable=True,
+    ),
     Problem("CC303", "zero-area-box", "error", "a box of zero width or height"),
     Problem("CC304", "negative-box", "error", "a box of negative width or height (inverted corners)"),
-    Problem("CC305", "outside-image", "warning", "a box or polygon reaching outside the image by more than the tolerance"),
-    Problem("CC401", "duplicate-object", "error", "the same object twice in one image (--fix drops exact duplicate "
-         "YOLO lines)", fixable=True),
-    Problem("CC402", "label-without-image", "warning", "a label file (or COCO image entry) whose image is missing"),
+    Problem(
+        "CC305",
+        "outside-image",
+        "warning",
+        "a box or polygon reaching outside the image by more than the tolerance",
+    ),
+    Problem(
+        "CC401",
+        "duplicate-object",
+        "error",
+        "the same object twice in one image (--fix drops exact duplicate YOLO lines)",
+        fixable=True,
+    ),
+    Problem(
+        "CC402", "label-without-image", "warning", "a label file (or COCO image entry) whose image is missing"
+    ),
     Problem("CC403", "image-without-label", "warning", "an image with no label file or annotation entry"),
     Problem("CC404", "bad-image", "warning", "a file where an image should be that is not a readable image"),
-    Problem("CC405", "size-mismatch", "error", "the image size a label file declares disagrees with the image"),
+    Problem(
+        "CC405", "size-mismatch", "error", "the image size a label file declares disagrees with the image"
+    ),
     Problem("CC501", "mask-size-mismatch", "error", "a mask whose size differs from its image"),
     Problem("CC502", "unmapped-mask-value", "error", "a mask pixel value outside the class map"),
     Problem("CC601", "duplicate-image-id", "error", "a COCO image id used twice"),
     Problem("CC602", "duplicate-annotation-id", "error", "a COCO annotation id used twice"),
     Problem("CC603", "duplicate-category-id", "error", "a COCO category id used twice"),
-    Problem("CC604", "annotation-id-zero", "warning", "a COCO annotation id 0 (COCOeval reads 0 as 'no match')"),
+    Problem(
+        "CC604", "annotation-id-zero", "warning", "a COCO annotation id 0 (COCOeval reads 0 as 'no match')"
+    ),
     Problem("CC605", "unknown-image-id", "error", "a COCO annotation naming an image id that does not exist"),
     Problem("CC606", "bbox-mismatch", "warning", "a COCO bbox that disagrees with the segmentation's bounds"),
-    Problem("CC607", "area-mismatch", "warning", "a COCO area that disagrees with the segmentation's pixel area"),
+    Problem(
+        "CC607", "area-mismatch", "warning", "a COCO area that disagrees with the segmentation's pixel area"
+    ),
     Problem("CC608", "crowd", "info", "a COCO crowd object (iscrowd 1): COCOeval ignores it"),
-    Problem("CC701", "bad-voc-size", "warning", "a Pascal VOC <size> that is missing or not positive integers"),
+    Problem(
+        "CC701", "bad-voc-size", "warning", "a Pascal VOC <size> that is missing or not positive integers"
+    ),
     Problem("CC702", "bad-voc-object", "error", "a Pascal VOC <object> without <name> or a numeric <bndbox>"),
-    Problem("CC007", "missing", "error", "a file or folder that the command or the dataset names does not exist",
-            stage="read"),
-    Problem("CC008", "unsafe-path", "error", "a file name that would leave its folder (absolute, or with ..)",
-            stage="read"),
-    Problem("CC205", "duplicate-class-name", "error", "a class name listed twice (--names, a class list)",
-            stage="read"),
-    Problem("CC206", "category-mismatch", "error", "one category id with different names in two files of one dataset",
-            stage="read"),
-    Problem("CC406", "duplicate-stem", "error", "two images (or label files) with the same stem where they pair by stem",
-            stage="read"),
-    Problem("CC407", "ambiguous-pair", "error", "mask and image cannot be told apart in one folder", stage="read"),
-    Problem("CC408", "no-partner", "error", "no image of the same stem in the folder sizes are taken from",
-            stage="read"),
+    Problem(
+        "CC007",
+        "missing",
+        "error",
+        "a file or folder that the command or the dataset names does not exist",
+        stage="read",
+    ),
+    Problem(
+        "CC008",
+        "unsafe-path",
+        "error",
+        "a file name that would leave its folder (absolute, or with ..)",
+        stage="read",
+    ),
+    Problem(
+        "CC205",
+        "duplicate-class-name",
+        "error",
+        "a class name listed twice (--names, a class list)",
+        stage="read",
+    ),
+    Problem(
+        "CC206",
+        "category-mismatch",
+        "error",
+        "one category id with different names in two files of one dataset",
+        stage="read",
+    ),
+    Problem(
+        "CC406",
+        "duplicate-stem",
+        "error",
+        "two images (or label files) with the same stem where they pair by stem",
+        stage="read",
+    ),
+    Problem(
+        "CC407", "ambiguous-pair", "error", "mask and image cannot be told apart in one folder", stage="read"
+    ),
+    Problem(
+        "CC408",
+        "no-partner",
+        "error",
+        "no image of the same stem in the folder sizes are taken from",
+        stage="read",
+    ),
     Problem("CC503", "bad-channel", "error", "a colour mask without a usable --channel", stage="read"),
-    Problem("CC504", "bad-class-table", "error", "an instances.csv (instance id -> class) that cannot be read",
-            stage="read"),
-    Problem("CC801", "usage", "error", "a path of the wrong kind for the format (one label file for a dataset)",
-            stage="read"),
-    Problem("CC802", "bad-manifest", "error", "a manifest (CSV or JSON of image-level labels) that cannot be read",
-            stage="read"),
-    Problem("CC803", "bad-row", "error", "a manifest row of the wrong width, or with a bad size", stage="read"),
-    Problem("CC804", "no-label", "error", "an image with no image-level label written to class folders",
-            stage="write"),
-    Problem("CC901", "hole", "error", "an object with a hole, for a format that cannot hold one (--holes)",
-            stage="write"),
-    Problem("CC902", "parts", "error", "an object in several parts, for a format that needs one outline (--parts)",
-            stage="write"),
-    Problem("CC903", "name-collision", "error", "two classes or images that would be written to one file or folder",
-            stage="write"),
+    Problem(
+        "CC504",
+        "bad-class-table",
+        "error",
+        "an instances.csv (instance id -> class) that cannot be read",
+        stage="read",
+    ),
+    Problem(
+        "CC801",
+        "usage",
+        "error",
+        "a path of the wrong kind for the format (one label file for a dataset)",
+        stage="read",
+    ),
+    Problem(
+        "CC802",
+        "bad-manifest",
+        "error",
+        "a manifest (CSV or JSON of image-level labels) that cannot be read",
+        stage="read",
+    ),
+    Problem(
+        "CC803", "bad-row", "error", "a manifest row of the wrong width, or with a bad size", stage="read"
+    ),
+    Problem(
+        "CC804",
+        "no-label",
+        "error",
+        "an image with no image-level label written to class folders",
+        stage="write",
+    ),
+    Problem(
+        "CC901",
+        "hole",
+        "error",
+        "an object with a hole, for a format that cannot hold one (--holes)",
+        stage="write",
+    ),
+    Problem(
+        "CC902",
+        "parts",
+        "error",
+        "an object in several parts, for a format that needs one outline (--parts)",
+        stage="write",
+    ),
+    Problem(
+        "CC903",
+        "name-collision",
+        "error",
+        "two classes or images that would be written to one file or folder",
+        stage="write",
+    ),
     Problem("CC904", "unsafe-name", "error", "a class name that cannot be a folder name", stage="write"),
     Problem("CC905", "empty-crop", "error", "an object whose crop lies outside its image", stage="write"),
 )
 
 PROBLEMS: dict[str, Problem] = {problem.code: problem for problem in _TABLE}
 BY_NAME: dict[str, Problem] = {problem.name: problem for problem in _TABLE}
-RULES: dict[str, Problem] = {code: p for code, p in PROBLEMS.items() if p.stage == "check"}  # what validate checks
+RULES: dict[str, Problem] = {
+    code: p for code, p in PROBLEMS.items() if p.stage == "check"
+}  # what validate checks
 
 
 def code_of(name: str) -> str:

@@ -46,8 +46,14 @@ class Finding:
 
     def sort_key(self) -> tuple[int, int, tuple[int, int, str], tuple[int, int, str], int, str]:
         """Order inside one file: by line, object, image and annotation id, pixel value, then code."""
-        return (self.line or 0, self.object_index or 0, _id_key(self.image_id), _id_key(self.annotation_id),
-                self.pixel_value or 0, self.code)
+        return (
+            self.line or 0,
+            self.object_index or 0,
+            _id_key(self.image_id),
+            _id_key(self.annotation_id),
+            self.pixel_value or 0,
+            self.code,
+        )
 
 
 def _id_key(value: int | str | None) -> tuple[int, int, str]:

@@ -19,8 +19,17 @@ from cytoconv.problems import RULES, SEVERITIES, Fix, Severity, matching
 from cytoconv.problems.findings import Finding
 
 SECTION = ("tool", "cytoconv", "validate")
-KEYS = ("select", "ignore", "severity", "tolerance", "pixel-tolerance", "area-tolerance", "names", "mask-classes",
-        "channel")
+KEYS = (
+    "select",
+    "ignore",
+    "severity",
+    "tolerance",
+    "pixel-tolerance",
+    "area-tolerance",
+    "names",
+    "mask-classes",
+    "channel",
+)
 
 
 @dataclass(frozen=True)
@@ -28,13 +37,19 @@ class Settings:
     """Everything a checker needs to know besides the file; picklable (sent to worker processes)."""
 
     enabled: frozenset[str] = frozenset(RULES)
-    severities: Mapping[str, Severity] = field(default_factory=lambda: {c: r.severity for c, r in RULES.items()})
+    severities: Mapping[str, Severity] = field(
+        default_factory=lambda: {c: r.severity for c, r in RULES.items()}
+    )
     tolerance: float = 0.01  # normalised (YOLO) coordinates: how far outside [0, 1] is still only a warning
-    pixel_tolerance: float = 1.0  # pixels (COCO, VOC): coordinates outside the image, bbox against segmentation
+    pixel_tolerance: float = (
+        1.0  # pixels (COCO, VOC): coordinates outside the image, bbox against segmentation
+    )
     area_tolerance: float = 0.05  # COCO area against the raster area, relative
     names: tuple[str, ...] | None = None  # class list for every dataset (else found beside the labels)
     names_source: str | None = None  # where ``names`` came from, for messages
-    mask_classes: str | None = None  # value -> class map of semantic masks (cytoconv.formats.masks.maskio syntax)
+    mask_classes: str | None = (
+        None  # value -> class map of semantic masks (cytoconv.formats.masks.maskio syntax)
+    )
     channel: str | None = None  # channel of RGB(A) masks that holds the class
     source: str | None = None  # the configuration file read, if any
 
@@ -45,11 +60,31 @@ class Settings:
         """A problem sink (``cytoconv.problems.ProblemSink``) that turns a syntax layer's reports into findings."""
         return FindingSink(self)
 
-    def finding(self, code: str, path: str, message: str, *, line: int | None = None,
-                annotation_id: int | str | None = None, image_id: int | str | None = None,
-                object_index: int | None = None, pixel_value: int | None = None, fix: Fix | None = None) -> Finding:
-        return Finding(code, self.severities[code], path, message, line, annotation_id, image_id, object_index,
-                       pixel_value, fix)
+    def finding(
+        self,
+        code: str,
+        path: str,
+        message: str,
+        *,
+        line: int | None = None,
+        annotation_id: int | str | None = None,
+        image_id: int | str | None = None,
+        object_index: int | None = None,
+        pixel_value: int | None = None,
+        fix: Fix | None = None,
+    ) -> Finding:
+        return Finding(
+            code,
+            self.severities[code],
+            path,
+            message,
+            line,
+            annotation_id,
+            image_id,
+            object_index,
+            pixel_value,
+            fix,
+        )
 
 
 class FindingSink:
@@ -62,13 +97,31 @@ class FindingSink:
     def wants(self, code: str) -> bool:
         return code in self.settings.enabled
 
-    def __call__(self, code: str, path: str, message: str, *, line: int | None = None,
-                 image_id: int | str | None = None, annotation_id: int | str | None = None,
-                 object_index: int | None = None, fix: Fix | None = None) -> None:
+    def __call__(
+        self,
+        code: str,
+        path: str,
+        message: str,
+        *,
+        line: int | None = None,
+        image_id: int | str | None = None,
+        annotation_id: int | str | None = None,
+        object_index: int | None = None,
+        fix: Fix | None = None,
+    ) -> None:
         if code in self.settings.enabled:
-            self.findings.append(self.settings.finding(code, path, message, line=line, image_id=image_id,
-                                                       annotation_id=annotation_id, object_index=object_index,
-                                                       fix=fix))
+            self.findings.append(
+                self.settings.finding(
+                    code,
+                    path,
+                    message,
+                    line=line,
+                    image_id=image_id,
+                    annotation_id=annotation_id,
+                    object_index=object_index,
+                    fix=fix,
+                )
+            )
 
 
 def _toml() -> Any:
@@ -126,44 +179,63 @@ def load(config: Path | None = None, cwd: Path | None = None, **overrides: Any) 
     table = {str(k).replace("_", "-"): v for k, v in table.items()}
     unknown = sorted(set(table) - set(KEYS))
     if unknown:
-        raise UsageError(f"{source}: unknown key(s) in the validate settings: {', '.join(unknown)} "
-                         f"(known: {', '.join(KEYS)})")
+        raise UsageError(
+            f"{source}: unknown key(s) in the validate settings: {', '.join(unknown)} "
+            f"(known: {', '.join(KEYS)})"
+        )
     given = {k.replace("_", "-"): v for k, v in overrides.items() if v is not None}
     where = str(source) if source else "the settings"
     select = given.get("select", table.get("select", ["ALL"]))
-    ignore = [*_codes_list(table.get("ignore", []), f"{where}: ignore"), *_codes_list(given.get("ignore", []),
-                                                                                     "--ignore")]
+    ignore = [
+        *_codes_list(table.get("ignore", []), f"{where}: ignore"),
+        *_codes_list(given.get("ignore", []), "--ignore"),
+    ]
     enabled = set(_selected(_codes_list(select, "select"))) - set(_selected(ignore))
     severities: dict[str, Severity] = {c: r.severity for c, r in RULES.items()}
     raw_severity = table.get("severity", {})
     if not isinstance(raw_severity, dict):
-        raise UsageError(f"{where}: severity must be a table such as {{CC401 = \"warning\"}}")
+        raise UsageError(f'{where}: severity must be a table such as {{CC401 = "warning"}}')
     for selector, level in raw_severity.items():
         if level not in SEVERITIES:
             raise UsageError(f"{where}: severity of {selector} must be error, warning or info, got {level!r}")
         for code in _selected([selector]):
             severities[code] = level
-    here = Path.cwd()  # files named on the command line are relative to it, those in the settings to their file
+    here = (
+        Path.cwd()
+    )  # files named on the command line are relative to it, those in the settings to their file
     base = source.parent if source is not None else here
-    names, names_source = (_names(given["names"], here, "--names") if "names" in given
-                           else _names(table.get("names"), base, f"{where}: names"))
+    names, names_source = (
+        _names(given["names"], here, "--names")
+        if "names" in given
+        else _names(table.get("names"), base, f"{where}: names")
+    )
     return Settings(
-        enabled=frozenset(enabled), severities=severities,
+        enabled=frozenset(enabled),
+        severities=severities,
         tolerance=_number(given.get("tolerance", table.get("tolerance", 0.01)), "tolerance"),
-        pixel_tolerance=_number(given.get("pixel-tolerance", table.get("pixel-tolerance", 1.0)), "pixel-tolerance"),
-        area_tolerance=_number(given.get("area-tolerance", table.get("area-tolerance", 0.05)), "area-tolerance"),
-        names=names, names_source=names_source,
-        mask_classes=(_text(given["mask-classes"], here, "--classes") if "mask-classes" in given
-                      else _text(table.get("mask-classes"), base, "mask-classes")),
+        pixel_tolerance=_number(
+            given.get("pixel-tolerance", table.get("pixel-tolerance", 1.0)), "pixel-tolerance"
+        ),
+        area_tolerance=_number(
+            given.get("area-tolerance", table.get("area-tolerance", 0.05)), "area-tolerance"
+        ),
+        names=names,
+        names_source=names_source,
+        mask_classes=(
+            _text(given["mask-classes"], here, "--classes")
+            if "mask-classes" in given
+            else _text(table.get("mask-classes"), base, "mask-classes")
+        ),
         channel=_text(given.get("channel", table.get("channel")), None, "channel"),
-        source=str(source) if source else None)
+        source=str(source) if source else None,
+    )
 
 
 def _codes_list(value: Any, what: str) -> list[str]:
     if isinstance(value, str):
         value = [v for v in value.split(",") if v.strip()]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise UsageError(f"{what} must be a list of rule codes such as [\"CC401\", \"CC3\"]")
+        raise UsageError(f'{what} must be a list of rule codes such as ["CC401", "CC3"]')
     return [v.strip() for v in value]
 
 
@@ -172,8 +244,10 @@ def _selected(selectors: Iterable[str]) -> list[str]:
     for selector in selectors:
         codes = matching(selector)
         if not codes:
-            raise UsageError(f"{selector!r} names no rule (codes: CC001..CC702, prefixes such as CC4, or ALL; "
-                             "see cytoconv validate --rules)")
+            raise UsageError(
+                f"{selector!r} names no rule (codes: CC001..CC702, prefixes such as CC4, or ALL; "
+                "see cytoconv validate --rules)"
+            )
         out.extend(codes)
     return out
 

@@ -20,8 +20,14 @@ class ReaderSink:
     in passes (all shapes, then all values) sets ``earliest`` and calls ``finish``: strict mode then stops at the
     first problem by line, where ``cytoconv validate`` lists its first finding."""
 
-    def __init__(self, report: Report, fatal: Collection[str], notices: Mapping[str, str] | None = None,
-                 tally: Collection[str] = (), earliest: bool = False) -> None:
+    def __init__(
+        self,
+        report: Report,
+        fatal: Collection[str],
+        notices: Mapping[str, str] | None = None,
+        tally: Collection[str] = (),
+        earliest: bool = False,
+    ) -> None:
         self.report = report
         self.fatal = frozenset(fatal)
         self.notices = dict(notices or {})
@@ -34,12 +40,27 @@ class ReaderSink:
     def wants(self, code: str) -> bool:
         return code in self.fatal or code in self.notices or code in self.tally
 
-    def __call__(self, code: str, path: str, message: str, *, line: int | None = None,
-                 image_id: int | str | None = None, annotation_id: int | str | None = None,
-                 object_index: int | None = None, fix: Fix | None = None) -> None:
-        where = ", ".join(part for part in (f"image {image_id}" if image_id is not None else "",
-                                            f"annotation {annotation_id}" if annotation_id is not None else "",
-                                            f"object {object_index}" if object_index is not None else "") if part)
+    def __call__(
+        self,
+        code: str,
+        path: str,
+        message: str,
+        *,
+        line: int | None = None,
+        image_id: int | str | None = None,
+        annotation_id: int | str | None = None,
+        object_index: int | None = None,
+        fix: Fix | None = None,
+    ) -> None:
+        where = ", ".join(
+            part
+            for part in (
+                f"image {image_id}" if image_id is not None else "",
+                f"annotation {annotation_id}" if annotation_id is not None else "",
+                f"object {object_index}" if object_index is not None else "",
+            )
+            if part
+        )
         text = f"{where}: {message}" if where else message
         if code in self.fatal:
             key = line if line is not None else object_index
@@ -55,7 +76,9 @@ class ReaderSink:
         elif code in self.tally:
             self.tallied[code] += 1
         elif code in self.notices:
-            self.report.notice(self.notices[code], f"{path}:{line}: {text}" if line is not None else f"{path}: {text}")
+            self.report.notice(
+                self.notices[code], f"{path}:{line}: {text}" if line is not None else f"{path}: {text}"
+            )
 
     def finish(self) -> None:
         """Call after the scan: in strict mode, raise the earliest fatal problem (by line or object), the one

@@ -53,7 +53,9 @@ def summary(report: ValidationReport, fix: bool = False, diff: bool = False) -> 
     """One line: how many findings of each severity in how many paths, files checked, what was (or would be)
     fixed, what skipped."""
     counts = ", ".join(_plural(report.count(s), s) for s in SEVERITIES)
-    places = _plural(len({f.path for f in report.findings}), "path")  # files, and folders for folder-level findings
+    places = _plural(
+        len({f.path for f in report.findings}), "path"
+    )  # files, and folders for folder-level findings
     head = f"{counts} in {places}" if report.findings else "no findings"
     extra = [f"{_plural(report.checked, 'file')} checked"]
     if report.fixed:
@@ -68,17 +70,34 @@ def summary(report: ValidationReport, fix: bool = False, diff: bool = False) -> 
 
 
 def _record(f: Finding) -> dict[str, Any]:
-    return {"path": shown_path(f.path), "line": f.line, "code": f.code, "rule": f.rule_name,
-            "severity": f.severity, "message": f.message, "image_id": f.image_id, "annotation_id": f.annotation_id,
-            "object": f.object_index, "pixel_value": f.pixel_value, "fixable": f.fix is not None}
+    return {
+        "path": shown_path(f.path),
+        "line": f.line,
+        "code": f.code,
+        "rule": f.rule_name,
+        "severity": f.severity,
+        "message": f.message,
+        "image_id": f.image_id,
+        "annotation_id": f.annotation_id,
+        "object": f.object_index,
+        "pixel_value": f.pixel_value,
+        "fixable": f.fix is not None,
+    }
 
 
 def as_json(report: ValidationReport) -> str:
     doc = {
         "schema": SCHEMA,
-        "summary": {"files_checked": report.checked, "files_skipped": len(report.skipped),
-                    "errors": report.count("error"), "warnings": report.count("warning"), "info": report.count("info"),
-                    "fixable": report.fixable, "fixed": len(report.fixed), "exit_code": report.exit_code},
+        "summary": {
+            "files_checked": report.checked,
+            "files_skipped": len(report.skipped),
+            "errors": report.count("error"),
+            "warnings": report.count("warning"),
+            "info": report.count("info"),
+            "fixable": report.fixable,
+            "fixed": len(report.fixed),
+            "exit_code": report.exit_code,
+        },
         "findings": [_record(f) for f in ordered(report.findings)],
         "fixed": [_record(f) for f in ordered(report.fixed)],
         "skipped": [shown_path(p) for p in report.skipped],

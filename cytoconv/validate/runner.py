@@ -24,8 +24,15 @@ from cytoconv.problems.findings import FileResult, Finding, ValidationReport
 from cytoconv.problems.settings import Settings
 
 TEXT_KINDS = ("yolo", "coco", "voc")
-FORMAT_KINDS = {"yolo": "yolo", "coco": "coco", "voc": "voc", "masks": "mask", "instance-masks": "mask",
-                "object-masks": "mask", "folders": "image"}
+FORMAT_KINDS = {
+    "yolo": "yolo",
+    "coco": "coco",
+    "voc": "voc",
+    "masks": "mask",
+    "instance-masks": "mask",
+    "object-masks": "mask",
+    "folders": "image",
+}
 PARALLEL_FROM = 200  # fewer tasks than this run in the calling process (forking costs more than it saves)
 
 
@@ -45,8 +52,13 @@ class Plan:
     skipped: list[str] = field(default_factory=list)
 
 
-def validate(paths: Sequence[str | Path], settings: Settings | None = None, fmt: str | None = None,
-             mode: str = "check", jobs: int = 0) -> ValidationReport:
+def validate(
+    paths: Sequence[str | Path],
+    settings: Settings | None = None,
+    fmt: str | None = None,
+    mode: str = "check",
+    jobs: int = 0,
+) -> ValidationReport:
     """Check files and folders; never raises on bad data (bad data is what the report is for).
 
     ``mode``: ``check``, ``fix`` (apply the fixes, atomically, and report what remains) or ``diff`` (compute
@@ -60,7 +72,9 @@ def validate(paths: Sequence[str | Path], settings: Settings | None = None, fmt:
 
         info, _ = lookup(fmt)
         if info.name not in FORMAT_KINDS:
-            raise UsageError(f"validate does not check {info.name} datasets (it checks {', '.join(FORMAT_KINDS)})")
+            raise UsageError(
+                f"validate does not check {info.name} datasets (it checks {', '.join(FORMAT_KINDS)})"
+            )
         fmt = info.name
     plan = Plan()
     finder = ClassFinder()
@@ -135,7 +149,9 @@ def _plan_folder(path: Path, fmt: str | None, settings: Settings, plan: Plan) ->
 
         fmt = detect(path).name
         if fmt not in FORMAT_KINDS:
-            raise UsageError(f"{path}: a {fmt} dataset; validate checks {', '.join(FORMAT_KINDS)} (give --from)")
+            raise UsageError(
+                f"{path}: a {fmt} dataset; validate checks {', '.join(FORMAT_KINDS)} (give --from)"
+            )
     if fmt == "yolo":
         from cytoconv.formats.yolo import check as yolo
 
@@ -177,9 +193,14 @@ def _class_lists(plan: Plan, settings: Settings, finder: ClassFinder, names: Cla
             folder = os.path.dirname(task.path) or "."
             if folder not in told and settings.on("CC204"):
                 told.add(folder)
-                plan.findings.append(settings.finding(
-                    "CC204", folder, "no class list found (data.yaml or classes.txt here or above, or names in "
-                    "[tool.cytoconv.validate]): class ids are not checked"))
+                plan.findings.append(
+                    settings.finding(
+                        "CC204",
+                        folder,
+                        "no class list found (data.yaml or classes.txt here or above, or names in "
+                        "[tool.cytoconv.validate]): class ids are not checked",
+                    )
+                )
         if classes is not None and classes.problem is not None:
             if classes.source not in told and settings.on("CC203"):
                 told.add(str(classes.source))
@@ -221,8 +242,11 @@ def check_task(task: Task, settings: Settings, mode: str = "check") -> FileResul
         with open(task.path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        found = [settings.finding("CC001", task.path, f"cannot read: {exc.strerror or exc}")] if settings.on("CC001") \
+        found = (
+            [settings.finding("CC001", task.path, f"cannot read: {exc.strerror or exc}")]
+            if settings.on("CC001")
             else []
+        )
         return FileResult(task.path, found)
     findings = _check_bytes(task, data, settings)
     if mode == "check" or not any(f.fix is not None for f in findings):

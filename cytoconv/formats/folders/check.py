@@ -19,7 +19,9 @@ SPLIT_NAMES = frozenset({"train", "val", "valid", "validation", "test"})
 def _subdirs(folder: Path) -> list[Path]:
     from cytoconv.engine.files import JUNK_DIRS
 
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in JUNK_DIRS)
+    return sorted(
+        p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in JUNK_DIRS
+    )
 
 
 def class_folders(root: Path) -> list[Path]:
@@ -38,8 +40,14 @@ def discover(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
     known = set(settings.names) if settings.names is not None else None
     for folder in class_folders(root):
         if known is not None and folder.name not in known and settings.on("CC202"):
-            findings.append(settings.finding("CC202", str(folder), f"class folder {folder.name!r} is not among the "
-                                             f"{len(known)} classes of {settings.names_source}"))
+            findings.append(
+                settings.finding(
+                    "CC202",
+                    str(folder),
+                    f"class folder {folder.name!r} is not among the "
+                    f"{len(known)} classes of {settings.names_source}",
+                )
+            )
         inside = list(walk_files(folder))
         if not inside and settings.on("CC004"):
             findings.append(settings.finding("CC004", str(folder), "a class folder without images"))

@@ -41,8 +41,18 @@ from cytoconv.ir import Category, ImageRecord
 
 SPLIT_NAMES = frozenset({"train", "val", "valid", "validation", "test"})
 # Folders that make a dataset some other format (YOLO, VOC, masks), not a class-folder set.
-NOT_CLASSES = frozenset({"labels", "annotations", "images", "jpegimages", "masks", "imagesets", "segmentationclass",
-                         "segmentationobject"})
+NOT_CLASSES = frozenset(
+    {
+        "labels",
+        "annotations",
+        "images",
+        "jpegimages",
+        "masks",
+        "imagesets",
+        "segmentationclass",
+        "segmentationobject",
+    }
+)
 
 
 class FolderUnit(NamedTuple):
@@ -58,8 +68,10 @@ class FolderUnit(NamedTuple):
 
 def _subdirs(folder: Path) -> list[os.DirEntry[str]]:
     with os.scandir(folder) as entries:
-        return sorted((e for e in entries if e.is_dir() and not e.name.startswith(".") and e.name not in JUNK_DIRS),
-                      key=lambda e: e.name)
+        return sorted(
+            (e for e in entries if e.is_dir() and not e.name.startswith(".") and e.name not in JUNK_DIRS),
+            key=lambda e: e.name,
+        )
 
 
 def _has_image_files(folder: str, limit: int = 20) -> bool:
@@ -73,8 +85,11 @@ def _has_image_files(folder: str, limit: int = 20) -> bool:
 
 
 def _is_split_layout(subdirs: list[os.DirEntry[str]]) -> bool:
-    return bool(subdirs) and all(d.name.lower() in SPLIT_NAMES for d in subdirs) and \
-        any(_subdirs(Path(d.path)) for d in subdirs)
+    return (
+        bool(subdirs)
+        and all(d.name.lower() in SPLIT_NAMES for d in subdirs)
+        and any(_subdirs(Path(d.path)) for d in subdirs)
+    )
 
 
 def detect(path: Path) -> bool:
@@ -86,7 +101,9 @@ def detect(path: Path) -> bool:
     if any(p.is_file() and p.suffix.lower() in (".json", ".xml", ".yaml", ".yml") for p in top):
         return False
     subdirs = _subdirs(path)
-    if any(_has_annotation_files(d.path) for d in subdirs[:20]):  # e.g. Roboflow's <split>/_annotations.coco.json
+    if any(
+        _has_annotation_files(d.path) for d in subdirs[:20]
+    ):  # e.g. Roboflow's <split>/_annotations.coco.json
         return False
     if _is_split_layout(subdirs):
         subdirs = [c for d in subdirs for c in _subdirs(Path(d.path))]
@@ -141,7 +158,9 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     for split, name, folder in folders:
         label = ids.get(name)
         if label is None:
-            report.problem(FormatError(folder, f"class folder {name!r} is not among --names", code="unknown-class"))
+            report.problem(
+                FormatError(folder, f"class folder {name!r} is not among --names", code="unknown-class")
+            )
             continue
         found = 0
         for f in walk_files(Path(folder), junk):
@@ -166,8 +185,15 @@ def load(unit: FolderUnit, options: ReadOptions, report: Report) -> ImageRecord:
     except FormatError as error:
         report.problem(error)
         raise SkipUnit(str(error)) from None
-    return ImageRecord.trusted(file_name=unit.file_name, width=width, height=height, split=unit.split,
-                               label=unit.label, instances=[], attributes={})
+    return ImageRecord.trusted(
+        file_name=unit.file_name,
+        width=width,
+        height=height,
+        split=unit.split,
+        label=unit.label,
+        instances=[],
+        attributes={},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,8 +214,14 @@ def _inner_name(file_name: str, split: str | None, folder: str, class_name: str)
 class FoldersWriter:
     """Copies or hard-links every labelled image into ``DEST/[<split>/]<class>/``."""
 
-    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-                 report: Report) -> None:
+    def __init__(
+        self,
+        dest: Path,
+        categories: list[Category],
+        image_root: str | None,
+        options: WriteOptions,
+        report: Report,
+    ) -> None:
         self.dest = dest
         self.options = options
         self.image_root = image_root
@@ -202,12 +234,21 @@ class FoldersWriter:
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> str | None:
         if record.label is None:
-            report.problem(FormatError(record.file_name, "no image-level label, so no class folder to put it in "
-                                       "(to cut objects into class folders, use `cytoconv crop`)", code="no-label"))
+            report.problem(
+                FormatError(
+                    record.file_name,
+                    "no image-level label, so no class folder to put it in "
+                    "(to cut objects into class folders, use `cytoconv crop`)",
+                    code="no-label",
+                )
+            )
             return None
         if self.image_root is None:
-            raise FormatError(record.file_name, "the dataset does not say where its images are (give --images)",
-                              code="label-without-image")
+            raise FormatError(
+                record.file_name,
+                "the dataset does not say where its images are (give --images)",
+                code="label-without-image",
+            )
         folder = self.folders.get(record.label) or folder_name(f"class_{record.label - 1}", report)
         name = self.names.get(record.label, folder)
         inner = safe_relative(_inner_name(record.file_name, record.split, folder, name), record.file_name)
@@ -222,7 +263,9 @@ class FoldersWriter:
         except FileExistsError:
             raise FormatError(rel, "two images would get this name", code="name-collision") from None
         except OSError as exc:
-            problem = FormatError(source, f"cannot copy the image: {exc.strerror or exc}", code="label-without-image")
+            problem = FormatError(
+                source, f"cannot copy the image: {exc.strerror or exc}", code="label-without-image"
+            )
             report.problem(problem)
             return None
         return rel
@@ -235,7 +278,9 @@ class FoldersWriter:
             except OSError as exc:
                 if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                     raise
-                report.notice("link-copied", f"{source}: cannot hard-link here ({exc.strerror}); copied instead")
+                report.notice(
+                    "link-copied", f"{source}: cannot hard-link here ({exc.strerror}); copied instead"
+                )
         if os.path.lexists(target):
             raise FileExistsError(target)
         shutil.copyfile(source, target)
@@ -256,6 +301,7 @@ class FoldersWriter:
             yield accept
 
 
-def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-           report: Report) -> FoldersWriter:
+def writer(
+    dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
+) -> FoldersWriter:
     return FoldersWriter(dest, categories, image_root, options, report)

@@ -75,8 +75,14 @@ def single(path: Path, kind: str, settings: Settings) -> MaskTask:
     image = None
     for folder in folders:
         if image is None and folder.is_dir():
-            image = next((str(p) for p in sorted(folder.iterdir()) if p != path and is_image_name(p.name)
-                          and os.path.splitext(p.name)[0] in wanted), None)
+            image = next(
+                (
+                    str(p)
+                    for p in sorted(folder.iterdir())
+                    if p != path and is_image_name(p.name) and os.path.splitext(p.name)[0] in wanted
+                ),
+                None,
+            )
     values = class_values(settings.mask_classes, path.parent) if kind == SEMANTIC else None
     return MaskTask((str(path),), image, kind, values)
 
@@ -85,10 +91,17 @@ def _object_samples(root: Path) -> list[MaskTask]:
     from cytoconv.engine.files import is_image_name
 
     tasks = []
-    for sample in sorted(d for d in root.iterdir() if d.is_dir() and (d / "images").is_dir() and (d / "masks").is_dir()):
+    for sample in sorted(
+        d for d in root.iterdir() if d.is_dir() and (d / "images").is_dir() and (d / "masks").is_dir()
+    ):
         images = sorted(str(p) for p in (sample / "images").iterdir() if is_image_name(p.name))
-        masks = tuple(sorted(str(p) for p in (sample / "masks").iterdir()
-                             if is_image_name(p.name) and not p.name.startswith(".")))
+        masks = tuple(
+            sorted(
+                str(p)
+                for p in (sample / "masks").iterdir()
+                if is_image_name(p.name) and not p.name.startswith(".")
+            )
+        )
         tasks.append(MaskTask(masks, images[0] if len(images) == 1 else None, OBJECT))
     return tasks
 
@@ -119,8 +132,14 @@ def check(task: MaskTask, settings: Settings) -> list[Finding]:
                 out.append(finding(code, mask, error.message))
             continue
         if size is not None and (arr.shape[1], arr.shape[0]) != size and on("CC501"):
-            out.append(finding("CC501", mask, f"mask is {arr.shape[1]}x{arr.shape[0]} but its image "
-                               f"{os.path.basename(task.image or '')} is {size[0]}x{size[1]}"))
+            out.append(
+                finding(
+                    "CC501",
+                    mask,
+                    f"mask is {arr.shape[1]}x{arr.shape[0]} but its image "
+                    f"{os.path.basename(task.image or '')} is {size[0]}x{size[1]}",
+                )
+            )
         if not np.any(arr):
             if on("CC004"):
                 out.append(finding("CC004", mask, "the mask is all background: an image with no objects"))
@@ -128,6 +147,13 @@ def check(task: MaskTask, settings: Settings) -> list[Finding]:
         if task.values is not None and on("CC502"):
             for value, count in sorted(value_counts(arr).items()):
                 if value not in task.values:
-                    out.append(finding("CC502", mask, f"{count} px of a value the class map does not know "
-                                       f"(map: {', '.join(map(str, sorted(task.values)))})", pixel_value=value))
+                    out.append(
+                        finding(
+                            "CC502",
+                            mask,
+                            f"{count} px of a value the class map does not know "
+                            f"(map: {', '.join(map(str, sorted(task.values)))})",
+                            pixel_value=value,
+                        )
+                    )
     return out

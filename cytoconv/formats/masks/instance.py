@@ -57,11 +57,16 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     if table is None or not table.is_file():
         units = [LabelUnit(mask, image, file_name) for mask, image, file_name in pairs]
         name = options.names[0] if options.names else DEFAULT_NAME
-        return ReadPlan(categories=[Category.trusted(id=1, name=name, supercategory=None)], units=units,
-                        image_root=image_root)
+        return ReadPlan(
+            categories=[Category.trusted(id=1, name=name, supercategory=None)],
+            units=units,
+            image_root=image_root,
+        )
     categories, by_file = read_class_table(table)
-    units = [LabelUnit(mask, image, file_name, tuple(sorted(by_file.get(file_name, {}).items())))
-             for mask, image, file_name in pairs]
+    units = [
+        LabelUnit(mask, image, file_name, tuple(sorted(by_file.get(file_name, {}).items())))
+        for mask, image, file_name in pairs
+    ]
     report.notice("class-table", f"classes of the objects from {table}")
     return ReadPlan(categories=categories, units=units, image_root=image_root)
 
@@ -79,10 +84,16 @@ def read_class_table(path: Path) -> tuple[list[Category], dict[str, dict[int, in
             label, category = int(row["instance_id"]), int(row["category_id"])
             by_file.setdefault(row["file_name"], {})[label] = category
         except (KeyError, TypeError, ValueError):
-            raise FormatError(path, "needs columns file_name, instance_id, category_id (integers)", line=number,
-                              code="bad-class-table") from None
+            raise FormatError(
+                path,
+                "needs columns file_name, instance_id, category_id (integers)",
+                line=number,
+                code="bad-class-table",
+            ) from None
         names.setdefault(category, row.get("category") or f"class_{category}")
-    categories = [Category.trusted(id=cid, name=name, supercategory=None) for cid, name in sorted(names.items())]
+    categories = [
+        Category.trusted(id=cid, name=name, supercategory=None) for cid, name in sorted(names.items())
+    ]
     return categories, by_file
 
 
@@ -102,7 +113,9 @@ def load(unit: LabelUnit, options: ReadOptions, report: Report) -> ImageRecord:
     for label, start, end in zip(ids.tolist(), starts, ends):
         category_id = 1 if classes is None else classes.get(label)
         if category_id is None:
-            report.problem(FormatError(unit.mask, f"label id {label} has no row in {MARKER}", code="unknown-class"))
+            report.problem(
+                FormatError(unit.mask, f"label id {label} has no row in {MARKER}", code="unknown-class")
+            )
             continue
         ys, xs = np.divmod(where[start:end], width)
         y0, x0 = int(ys.min()), int(xs.min())
@@ -110,14 +123,23 @@ def load(unit: LabelUnit, options: ReadOptions, report: Report) -> ImageRecord:
         crop[ys - y0, xs - x0] = 1
         geometry = geometry_of(crop, x0, y0, height, width, options, report)
         if geometry is not None:
-            record.instances.append(Instance.trusted(category_id=category_id, geometry=geometry, iscrowd=False,
-                                                     score=None, attributes={}))
+            record.instances.append(
+                Instance.trusted(
+                    category_id=category_id, geometry=geometry, iscrowd=False, score=None, attributes={}
+                )
+            )
     return record
 
 
 class InstanceMaskWriter:
-    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-                 report: Report) -> None:
+    def __init__(
+        self,
+        dest: Path,
+        categories: list[Category],
+        image_root: str | None,
+        options: WriteOptions,
+        report: Report,
+    ) -> None:
         self.dest = dest
         self.options = options
         self.categories = categories
@@ -126,7 +148,9 @@ class InstanceMaskWriter:
     def set_categories(self, categories: list[Category]) -> None:
         self.categories = categories
 
-    def encode(self, record: ImageRecord, index: int, report: Report) -> tuple[str, list[tuple[str, int, int]]]:
+    def encode(
+        self, record: ImageRecord, index: int, report: Report
+    ) -> tuple[str, list[tuple[str, int, int]]]:
         from PIL import Image
 
         count = len(record.instances)
@@ -139,8 +163,11 @@ class InstanceMaskWriter:
             canvas[pixels] = k
             rows.append((record.file_name, k, inst.category_id))
         if overlap:
-            report.notice("overlap", f"{record.file_name}: {overlap} px claimed by two objects (the later one kept)",
-                          count=overlap)
+            report.notice(
+                "overlap",
+                f"{record.file_name}: {overlap} px claimed by two objects (the later one kept)",
+                count=overlap,
+            )
         assert self.tmp is not None
         rel, target = mask_target(self.tmp, record)
         Image.fromarray(canvas).save(target)
@@ -154,8 +181,9 @@ class InstanceMaskWriter:
         def accept(fragment: tuple[str, list[tuple[str, int, int]]]) -> None:
             rel, rows = fragment
             if rel in seen:
-                raise FormatError(rel, "two images map to this mask file (same stem in one folder)",
-                                  code="duplicate-stem")
+                raise FormatError(
+                    rel, "two images map to this mask file (same stem in one folder)", code="duplicate-stem"
+                )
             seen.add(rel)
             table.extend(rows)
 
@@ -169,6 +197,7 @@ class InstanceMaskWriter:
                 out.writerows((name, k, cid, names.get(cid, "")) for name, k, cid in table)
 
 
-def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-           report: Report) -> InstanceMaskWriter:
+def writer(
+    dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
+) -> InstanceMaskWriter:
     return InstanceMaskWriter(dest, categories, image_root, options, report)

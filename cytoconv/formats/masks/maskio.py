@@ -23,8 +23,19 @@ PRESETS: dict[str, str] = {
     "wbc": "128=cytoplasm,255=nucleus",
     "wbc-cell": "128=cytoplasm,255=nucleus,cell=128+255",
 }
-MASK_DIRS = ("masks", "mask", "labels", "label", "annotations", "ground_truth", "groundtruth", "gt", "Masks",
-             "SegmentationClass", "SegmentationObject")
+MASK_DIRS = (
+    "masks",
+    "mask",
+    "labels",
+    "label",
+    "annotations",
+    "ground_truth",
+    "groundtruth",
+    "gt",
+    "Masks",
+    "SegmentationClass",
+    "SegmentationObject",
+)
 IMAGE_DIRS = ("images", "image", "imgs", "img", "JPEGImages", "Images")
 MASK_SUFFIXES = ("_cp_masks", "_masks", "_mask", "-mask", "_labels", "_label", "_seg", "_gt", "_annotation")
 CHANNELS = {"r": 0, "g": 1, "b": 2, "a": 3, "red": 0, "green": 1, "blue": 2, "alpha": 3}
@@ -58,7 +69,9 @@ def parse_class_map(text: str) -> tuple[MaskClass, ...]:
         elif right_values is not None and left_values is None:
             classes.append(MaskClass(left.strip(), right_values))
         else:
-            raise UsageError(f"--classes entry {entry!r}: one side must be values (128 or 128+255), the other a name")
+            raise UsageError(
+                f"--classes entry {entry!r}: one side must be values (128 or 128+255), the other a name"
+            )
     return _checked(classes, "--classes")
 
 
@@ -144,8 +157,9 @@ def read_mask(path: str, channel: int | None) -> npt.NDArray[np.integer]:
         with Image.open(path) as im:
             arr = np.asarray(im)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise FormatError(path, f"not a readable mask image ({exc.__class__.__name__}: {exc})",
-                          code="bad-image") from None
+        raise FormatError(
+            path, f"not a readable mask image ({exc.__class__.__name__}: {exc})", code="bad-image"
+        ) from None
     except Image.DecompressionBombError as exc:
         raise FormatError(path, f"mask image is implausibly large: {exc}", code="bad-image") from None
     if arr.dtype == np.bool_:
@@ -153,17 +167,24 @@ def read_mask(path: str, channel: int | None) -> npt.NDArray[np.integer]:
     if arr.ndim == 3:
         if channel is not None:
             if channel >= arr.shape[2]:
-                raise FormatError(path, f"has {arr.shape[2]} channels; --channel {channel} does not exist",
-                                  code="bad-channel")
+                raise FormatError(
+                    path,
+                    f"has {arr.shape[2]} channels; --channel {channel} does not exist",
+                    code="bad-channel",
+                )
             return arr[:, :, channel]
         first = arr[:, :, 0]
         if all(np.array_equal(first, arr[:, :, k]) for k in range(1, min(arr.shape[2], 3))):
             return first
-        raise FormatError(path, "a colour mask: say which channel holds the class with --channel R|G|B|A",
-                          code="bad-channel")
+        raise FormatError(
+            path,
+            "a colour mask: say which channel holds the class with --channel R|G|B|A",
+            code="bad-channel",
+        )
     if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
-        raise FormatError(path, f"a mask must be an integer image, got {arr.dtype} with shape {arr.shape}",
-                          code="bad-image")
+        raise FormatError(
+            path, f"a mask must be an integer image, got {arr.dtype} with shape {arr.shape}", code="bad-image"
+        )
     return arr
 
 
@@ -237,7 +258,7 @@ def find_pairs(root: Path, images: Path | None, junk: list[str]) -> tuple[list[t
     assert image_dir is not None
     by_stem: dict[str, list[str]] = {}
     recursive = image_dir != root
-    for f in (walk_files(image_dir, junk) if recursive else _top_level(image_dir)):
+    for f in walk_files(image_dir, junk) if recursive else _top_level(image_dir):
         if is_image_name(f):
             by_stem.setdefault(os.path.splitext(os.path.basename(f))[0], []).append(f)
 
@@ -282,8 +303,12 @@ def _side_by_side(root: Path, junk: list[str]) -> tuple[list[tuple[str, str | No
             elif len(pngs) == 1:
                 mask = pngs[0]
             else:
-                raise FormatError(key, f"cannot tell the mask from the image among {[os.path.basename(f) for f in files]}; "
-                                  "put masks in a masks/ folder or give --images", code="ambiguous-pair")
+                raise FormatError(
+                    key,
+                    f"cannot tell the mask from the image among {[os.path.basename(f) for f in files]}; "
+                    "put masks in a masks/ folder or give --images",
+                    code="ambiguous-pair",
+                )
         others = [f for f in files if f != mask]
         pairs.append((mask, others[0]))
     return pairs, str(root)

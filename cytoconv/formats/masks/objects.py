@@ -38,7 +38,9 @@ class ObjectUnit:
 
 
 def _samples(root: Path) -> list[Path]:
-    return sorted(d for d in root.iterdir() if d.is_dir() and (d / "images").is_dir() and (d / "masks").is_dir())
+    return sorted(
+        d for d in root.iterdir() if d.is_dir() and (d / "images").is_dir() and (d / "masks").is_dir()
+    )
 
 
 def detect(path: Path) -> bool:
@@ -53,15 +55,25 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     for sample in _samples(root):
         images = sorted(p for p in (sample / "images").iterdir() if is_image_name(p.name))
         if len(images) != 1:
-            report.problem(FormatError(sample / "images", f"expected one image, found {len(images)}",
-                                       code="label-without-image"))
+            report.problem(
+                FormatError(
+                    sample / "images", f"expected one image, found {len(images)}", code="label-without-image"
+                )
+            )
             continue
-        masks = sorted((str(p) for p in (sample / "masks").iterdir()
-                        if is_image_name(p.name) and not p.name.startswith(".")), key=lambda m: natural_key(m))
+        masks = sorted(
+            (
+                str(p)
+                for p in (sample / "masks").iterdir()
+                if is_image_name(p.name) and not p.name.startswith(".")
+            ),
+            key=lambda m: natural_key(m),
+        )
         units.append(ObjectUnit(str(images[0]), tuple(masks), images[0].relative_to(root).as_posix()))
     name = options.names[0] if options.names else DEFAULT_NAME
-    return ReadPlan(categories=[Category.trusted(id=1, name=name, supercategory=None)], units=units,
-                    image_root=str(root))
+    return ReadPlan(
+        categories=[Category.trusted(id=1, name=name, supercategory=None)], units=units, image_root=str(root)
+    )
 
 
 def load(unit: ObjectUnit, options: ReadOptions, report: Report) -> ImageRecord:
@@ -70,8 +82,15 @@ def load(unit: ObjectUnit, options: ReadOptions, report: Report) -> ImageRecord:
     except FormatError as error:
         report.problem(error)
         raise SkipUnit(unit.image) from None
-    record = ImageRecord.trusted(file_name=unit.file_name, width=width, height=height, split=None, label=None,
-                                 instances=[], attributes={})
+    record = ImageRecord.trusted(
+        file_name=unit.file_name,
+        width=width,
+        height=height,
+        split=None,
+        label=None,
+        instances=[],
+        attributes={},
+    )
     for mask_path in unit.masks:
         try:
             arr = read_mask(mask_path, options.channel)
@@ -79,21 +98,39 @@ def load(unit: ObjectUnit, options: ReadOptions, report: Report) -> ImageRecord:
             report.problem(error)
             continue
         if arr.shape != (height, width):
-            report.problem(FormatError(mask_path, f"mask is {arr.shape[1]}x{arr.shape[0]} but the image is "
-                                       f"{width}x{height}", code="size-mismatch"))
+            report.problem(
+                FormatError(
+                    mask_path,
+                    f"mask is {arr.shape[1]}x{arr.shape[0]} but the image is {width}x{height}",
+                    code="size-mismatch",
+                )
+            )
             continue
         geometry = geometry_of((arr != 0).astype(np.uint8), 0, 0, height, width, options, report)
         if geometry is None:
             report.notice("empty-mask", mask_path)
             continue
-        record.instances.append(Instance.trusted(category_id=1, geometry=geometry, iscrowd=False, score=None,
-                                                 attributes={"source": os.path.basename(mask_path)}))
+        record.instances.append(
+            Instance.trusted(
+                category_id=1,
+                geometry=geometry,
+                iscrowd=False,
+                score=None,
+                attributes={"source": os.path.basename(mask_path)},
+            )
+        )
     return record
 
 
 class ObjectMaskWriter:
-    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-                 report: Report) -> None:
+    def __init__(
+        self,
+        dest: Path,
+        categories: list[Category],
+        image_root: str | None,
+        options: WriteOptions,
+        report: Report,
+    ) -> None:
         self.dest = dest
         self.options = options
         self.image_root = image_root
@@ -103,8 +140,11 @@ class ObjectMaskWriter:
     def set_categories(self, categories: list[Category]) -> None:
         """Categories are not stored in this layout: say so when there was more than one."""
         if len(categories) > 1:
-            self.report.notice("classes-dropped", f"{len(categories)} classes: one PNG per object keeps no "
-                               "class (write instance-masks or COCO to keep them)")
+            self.report.notice(
+                "classes-dropped",
+                f"{len(categories)} classes: one PNG per object keeps no "
+                "class (write instance-masks or COCO to keep them)",
+            )
 
     def _place_image(self, record: ImageRecord, folder: Path, report: Report) -> None:
         """The layout keeps the image beside its masks: hard-linked (or copied) when it is at hand."""
@@ -140,6 +180,7 @@ class ObjectMaskWriter:
             yield lambda stem: None
 
 
-def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-           report: Report) -> ObjectMaskWriter:
+def writer(
+    dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
+) -> ObjectMaskWriter:
     return ObjectMaskWriter(dest, categories, image_root, options, report)

@@ -43,8 +43,15 @@ from cytoconv.ir import Category, ImageRecord, Instance, Polygon, Rle
 # Mask -> instances (shared by the three mask formats)
 
 
-def geometry_of(mask: npt.NDArray[np.uint8], x0: int, y0: int, height: int, width: int, options: ReadOptions,
-                report: Report | None = None) -> Polygon | Rle | None:
+def geometry_of(
+    mask: npt.NDArray[np.uint8],
+    x0: int,
+    y0: int,
+    height: int,
+    width: int,
+    options: ReadOptions,
+    report: Report | None = None,
+) -> Polygon | Rle | None:
     """One object's geometry from its (cropped) mask: an exact outline (simplified only with
     ``--simplify``), or an RLE of the full image."""
     if options.mask_geometry == "rle":
@@ -58,8 +65,14 @@ def geometry_of(mask: npt.NDArray[np.uint8], x0: int, y0: int, height: int, widt
     return kept[0] if kept else None
 
 
-def instances_from(mask: npt.NDArray[np.bool_] | npt.NDArray[np.uint8], category_id: int, options: ReadOptions,
-                   height: int, width: int, report: Report | None = None) -> list[Instance]:
+def instances_from(
+    mask: npt.NDArray[np.bool_] | npt.NDArray[np.uint8],
+    category_id: int,
+    options: ReadOptions,
+    height: int,
+    width: int,
+    report: Report | None = None,
+) -> list[Instance]:
     """The objects of one class mask: its connected components, or all of it as one object.
 
     With 8-connectivity one trace of the whole class mask gives every component at once (each outer
@@ -81,11 +94,15 @@ def instances_from(mask: npt.NDArray[np.bool_] | npt.NDArray[np.uint8], category
             geometries.extend(polygons)
         if options.simplify > 0:
             geometries = _simplified(geometries, options.simplify, report)
-    return [Instance.trusted(category_id=category_id, geometry=g, iscrowd=False, score=None, attributes={})
-            for g in geometries]
+    return [
+        Instance.trusted(category_id=category_id, geometry=g, iscrowd=False, score=None, attributes={})
+        for g in geometries
+    ]
 
 
-def _simplified(geometries: list[Polygon | Rle], tolerance: float, report: Report | None) -> list[Polygon | Rle]:
+def _simplified(
+    geometries: list[Polygon | Rle], tolerance: float, report: Report | None
+) -> list[Polygon | Rle]:
     """``--simplify``: fewer vertices, each moved at most ``tolerance`` px; what went is counted."""
     from cytoconv.geometry.outline import simplify
 
@@ -96,22 +113,31 @@ def _simplified(geometries: list[Polygon | Rle], tolerance: float, report: Repor
             continue
         smaller, dropped = simplify(g, tolerance)
         if report is not None and dropped:
-            report.notice("vertices-simplified", f"--simplify {tolerance:g} dropped {dropped} vertices", count=dropped)
+            report.notice(
+                "vertices-simplified", f"--simplify {tolerance:g} dropped {dropped} vertices", count=dropped
+            )
         if smaller is None:
             if report is not None:
-                report.notice("object-simplified-away", f"an object smaller than --simplify {tolerance:g} px left out")
+                report.notice(
+                    "object-simplified-away", f"an object smaller than --simplify {tolerance:g} px left out"
+                )
             continue
         out.append(smaller)
     return out
 
 
-def checked_size(mask_path: str, mask_shape: tuple[int, ...], image: str | None, options: ReadOptions) -> None:
+def checked_size(
+    mask_path: str, mask_shape: tuple[int, ...], image: str | None, options: ReadOptions
+) -> None:
     if image is None:
         return
     width, height = image_size(image, options.apply_exif_orientation)
     if (width, height) != (mask_shape[1], mask_shape[0]):
-        raise FormatError(mask_path, f"mask is {mask_shape[1]}x{mask_shape[0]} but its image {image} is "
-                          f"{width}x{height}", code="size-mismatch")
+        raise FormatError(
+            mask_path,
+            f"mask is {mask_shape[1]}x{mask_shape[0]} but its image {image} is {width}x{height}",
+            code="size-mismatch",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,8 +174,9 @@ def _class_file(root: Path) -> Path | None:
     return None
 
 
-def paired_masks(path: Path, options: ReadOptions, report: Report, what: str) -> tuple[list[tuple[str, str, str]],
-                                                                                      str]:
+def paired_masks(
+    path: Path, options: ReadOptions, report: Report, what: str
+) -> tuple[list[tuple[str, str, str]], str]:
     """(mask, image, file name relative to the images' common folder) for every mask with an image;
     a mask without one is a problem (strict stops, lenient counts it)."""
     junk: list[str] = []
@@ -162,14 +189,17 @@ def paired_masks(path: Path, options: ReadOptions, report: Report, what: str) ->
     out = []
     for mask, image in pairs:
         if image is None:
-            report.problem(FormatError(mask, f"{what} without an image (give --images DIR)", code="label-without-image"))
+            report.problem(
+                FormatError(mask, f"{what} without an image (give --images DIR)", code="label-without-image")
+            )
             continue
         out.append((mask, image, os.path.relpath(image, image_root).replace(os.sep, "/")))
     return out, image_root
 
 
-def open_mask(mask: str, image: str | None, file_name: str, options: ReadOptions,
-              report: Report) -> tuple[npt.NDArray[np.integer], ImageRecord]:
+def open_mask(
+    mask: str, image: str | None, file_name: str, options: ReadOptions, report: Report
+) -> tuple[npt.NDArray[np.integer], ImageRecord]:
     """The mask's values and an empty record of its size. An unreadable mask or image, or sizes that
     disagree, are a problem: in lenient mode the image is left out (``SkipUnit``), not read as empty."""
     try:
@@ -179,8 +209,9 @@ def open_mask(mask: str, image: str | None, file_name: str, options: ReadOptions
         report.problem(error)
         raise SkipUnit(mask) from None
     height, width = arr.shape
-    return arr, ImageRecord.trusted(file_name=file_name, width=width, height=height, split=None, label=None,
-                                    instances=[], attributes={})
+    return arr, ImageRecord.trusted(
+        file_name=file_name, width=width, height=height, split=None, label=None, instances=[], attributes={}
+    )
 
 
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
@@ -196,8 +227,13 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     pairs, image_root = paired_masks(path, options, report, "mask")
     units = [MaskUnit(mask, image, file_name, classes) for mask, image, file_name in pairs]
     if classes is None:
-        return ReadPlan(categories=[], units=units, image_root=image_root, categories_known=False,
-                        inferred_name="value_{id}")
+        return ReadPlan(
+            categories=[],
+            units=units,
+            image_root=image_root,
+            categories_known=False,
+            inferred_name="value_{id}",
+        )
     categories = [Category.trusted(id=i + 1, name=c.name, supercategory=None) for i, c in enumerate(classes)]
     return ReadPlan(categories=categories, units=units, image_root=image_root)
 
@@ -233,8 +269,12 @@ def _check_strays(arr: npt.NDArray[np.integer], unit: MaskUnit, report: Report) 
     stray = {v: n for v, n in value_counts(arr).items() if v not in mapped}
     if stray:
         shown = ", ".join(f"{v} ({n} px)" for v, n in sorted(stray.items()))
-        report.problem(FormatError(unit.mask, f"values not in the class map: {shown}", code="unmapped-mask-value"))
-        report.notice("unmapped-pixels", f"{unit.mask}: {shown} read as background", count=sum(stray.values()))
+        report.problem(
+            FormatError(unit.mask, f"values not in the class map: {shown}", code="unmapped-mask-value")
+        )
+        report.notice(
+            "unmapped-pixels", f"{unit.mask}: {shown} read as background", count=sum(stray.values())
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,8 +291,10 @@ def class_values(categories: list[Category], classes: tuple[MaskClass, ...] | No
     by_name: dict[str, int] = {}
     for cls in classes or ():
         if len(cls.values) != 1:
-            raise UsageError(f"--classes: {cls.name} is made of several values ({'+'.join(map(str, cls.values))}); "
-                             "a written mask holds one value per pixel: give each class one value")
+            raise UsageError(
+                f"--classes: {cls.name} is made of several values ({'+'.join(map(str, cls.values))}); "
+                "a written mask holds one value per pixel: give each class one value"
+            )
         by_name[cls.name] = cls.values[0]
     if len(set(by_name.values())) != len(by_name):
         raise UsageError("--classes: two classes have the same value")
@@ -289,8 +331,14 @@ def palette() -> list[int]:
 
 
 class SemanticMaskWriter:
-    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-                 report: Report) -> None:
+    def __init__(
+        self,
+        dest: Path,
+        categories: list[Category],
+        image_root: str | None,
+        options: WriteOptions,
+        report: Report,
+    ) -> None:
         self.dest = dest
         self.options = options
         self.set_categories(categories)
@@ -305,8 +353,11 @@ class SemanticMaskWriter:
         value = self.values.get(category_id)
         if value is None:
             if not 0 < category_id <= MAX_VALUE or self.categories:
-                raise FormatError(record.file_name, f"category id {category_id} is not among the categories",
-                                  code="unknown-class")
+                raise FormatError(
+                    record.file_name,
+                    f"category id {category_id} is not among the categories",
+                    code="unknown-class",
+                )
             value = category_id
         return value
 
@@ -323,8 +374,11 @@ class SemanticMaskWriter:
             overlap += int(np.count_nonzero(taken[taken != values[inst.category_id]]))
             canvas[pixels] = values[inst.category_id]
         if overlap:
-            report.notice("overlap", f"{record.file_name}: {overlap} px claimed by two classes (the higher id kept)",
-                          count=overlap)
+            report.notice(
+                "overlap",
+                f"{record.file_name}: {overlap} px claimed by two classes (the higher id kept)",
+                count=overlap,
+            )
         assert self.tmp is not None
         rel, target = mask_target(self.tmp, record)
         if big:
@@ -341,8 +395,9 @@ class SemanticMaskWriter:
 
         def accept(rel: str) -> None:
             if rel in seen:
-                raise FormatError(rel, "two images map to this mask file (same stem in one folder)",
-                                  code="duplicate-stem")
+                raise FormatError(
+                    rel, "two images map to this mask file (same stem in one folder)", code="duplicate-stem"
+                )
             seen.add(rel)
 
         with atomic_dir(self.dest, self.options.overwrite) as tmp:
@@ -351,11 +406,12 @@ class SemanticMaskWriter:
             names = {c.id: c.name for c in self.categories}
             doc = {"0": "background", **{str(v): names[cid] for cid, v in sorted(self.values.items())}}
             (tmp / "masks" / "classes.json").parent.mkdir(parents=True, exist_ok=True)
-            (tmp / "masks" / "classes.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n",
-                                                        encoding="utf-8")
+            (tmp / "masks" / "classes.json").write_text(
+                json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
 
 
-def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-           report: Report) -> SemanticMaskWriter:
+def writer(
+    dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
+) -> SemanticMaskWriter:
     return SemanticMaskWriter(dest, categories, image_root, options, report)
-

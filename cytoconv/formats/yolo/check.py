@@ -20,8 +20,14 @@ def check_bytes(data: bytes, path: str, classes: ClassList | None, settings: Set
     same scan the reader uses."""
     sink = settings.sink()
     names = classes.names if classes is not None else None
-    scan(data, path, sink, len(names) if names is not None else None, classes.source if classes else None,
-         settings.tolerance)
+    scan(
+        data,
+        path,
+        sink,
+        len(names) if names is not None else None,
+        classes.source if classes else None,
+        settings.tolerance,
+    )
     return sorted(sink.findings, key=Finding.sort_key)
 
 
@@ -56,7 +62,7 @@ def label_dirs(root: Path) -> list[Path]:
 def _below(path: str, folder: Path) -> str:
     """``path`` relative to ``folder`` it was found in (string slicing: relpath costs 13 us a call)."""
     base = str(folder) + os.sep
-    return path[len(base):] if path.startswith(base) else os.path.relpath(path, folder)
+    return path[len(base) :] if path.startswith(base) else os.path.relpath(path, folder)
 
 
 def pair(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
@@ -85,8 +91,12 @@ def pair(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
             continue
         if settings.on("CC402"):
             for stem in sorted(set(stems) - set(images)):
-                findings.append(settings.finding("CC402", stems[stem], f"no image for this label file in {image_dir}"))
+                findings.append(
+                    settings.finding("CC402", stems[stem], f"no image for this label file in {image_dir}")
+                )
         if settings.on("CC403"):
             for stem in sorted(set(images) - set(stems)):
-                findings.append(settings.finding("CC403", images[stem], f"no label file for this image in {label_dir}"))
+                findings.append(
+                    settings.finding("CC403", images[stem], f"no label file for this image in {label_dir}")
+                )
     return labels, findings

@@ -53,8 +53,14 @@ class Line:
         return self.values.size == 4
 
 
-def read_lines(data: bytes, path: str, report: Report, class_count: int | None = None,
-               class_source: str | None = None, tolerance: float = 0.01) -> list[Line]:
+def read_lines(
+    data: bytes,
+    path: str,
+    report: Report,
+    class_count: int | None = None,
+    class_source: str | None = None,
+    tolerance: float = 0.01,
+) -> list[Line]:
     """The lines of a label file that the reader keeps. Problems go to ``report`` through the scan the validator
     uses (raise in strict mode; in lenient mode the line is skipped and counted by its slug)."""
     sink = ReaderSink(report, FATAL, tally=KEPT, earliest=True)
@@ -64,13 +70,16 @@ def read_lines(data: bytes, path: str, report: Report, class_count: int | None =
     if duplicates:
         report.notice("duplicate-line", f"{path}: {duplicates} duplicate line(s) kept", count=duplicates)
     v = columns.values
-    return [Line(number, int(v[start]), v[start + 1 : start + n])
-            for number, start, n in zip(columns.numbers, columns.starts.tolist(), columns.counts.tolist())
-            if number not in sink.rejected]
+    return [
+        Line(number, int(v[start]), v[start + 1 : start + n])
+        for number, start, n in zip(columns.numbers, columns.starts.tolist(), columns.counts.tolist())
+        if number not in sink.rejected
+    ]
 
 
-def parse_text(text: str, path: str, report: Report, class_count: int | None = None,
-               tolerance: float = 0.01) -> list[Line]:
+def parse_text(
+    text: str, path: str, report: Report, class_count: int | None = None, tolerance: float = 0.01
+) -> list[Line]:
     """``read_lines`` for text already decoded."""
     return read_lines(text.encode("utf-8"), path, report, class_count, "the class names", tolerance)
 
@@ -91,8 +100,9 @@ def to_instance(line: Line, width: int, height: int, category_id: int) -> Instan
     else:
         ring = v.reshape(-1, 2) * np.array([width, height], dtype=np.float64)
         geometry = Polygon.trusted(rings=[ring], holes=[False], kind="polygon")
-    return Instance.trusted(category_id=category_id, geometry=geometry, iscrowd=False, score=None,
-                                    attributes={})
+    return Instance.trusted(
+        category_id=category_id, geometry=geometry, iscrowd=False, score=None, attributes={}
+    )
 
 
 def format_values(values: npt.NDArray[np.float64], precision: int) -> str:
@@ -159,8 +169,9 @@ def _find_names_txt(root: Path, label_dirs: list[Path]) -> Path | None:
     return None
 
 
-def _resolve_names(root: Path, yaml_path: Path | None, label_dirs: list[Path], options: ReadOptions,
-                   report: Report) -> tuple[list[str] | None, str | None]:
+def _resolve_names(
+    root: Path, yaml_path: Path | None, label_dirs: list[Path], options: ReadOptions, report: Report
+) -> tuple[list[str] | None, str | None]:
     """The class names and where they come from (for messages): --names, else data.yaml, else classes.txt."""
     if options.names is not None:
         return list(options.names), "--names"
@@ -168,7 +179,9 @@ def _resolve_names(root: Path, yaml_path: Path | None, label_dirs: list[Path], o
     txt = _find_names_txt(root, label_dirs)
     from_txt = names_from_file(txt) if txt else None
     if from_yaml is not None and from_txt is not None and from_yaml != from_txt:
-        report.notice("names-disagree", f"{txt} lists {from_txt}, {yaml_path} lists {from_yaml}; using {yaml_path}")
+        report.notice(
+            "names-disagree", f"{txt} lists {from_txt}, {yaml_path} lists {from_yaml}; using {yaml_path}"
+        )
     if from_yaml is not None:
         return from_yaml, str(yaml_path)
     return from_txt, str(txt) if txt else None
@@ -203,8 +216,9 @@ def detect(path: Path) -> bool:
         return False
     if (path / "labels").is_dir() or path.name == "labels" or any((path / n).is_file() for n in YAML_NAMES):
         return True
-    return any(path.glob("*/labels")) or any(p.suffix == ".txt" and not is_junk(p.name) and p.name not in NAME_FILES
-                                              for p in path.iterdir())
+    return any(path.glob("*/labels")) or any(
+        p.suffix == ".txt" and not is_junk(p.name) and p.name not in NAME_FILES for p in path.iterdir()
+    )
 
 
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
@@ -219,8 +233,11 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         if isinstance(data.get("path"), str) and (root / data["path"]).is_dir():
             root = (root / data["path"]).resolve()
     elif path.is_file():
-        raise FormatError(path, "give the labels folder, the dataset folder or its data.yaml, not one label file",
-                          code="usage")
+        raise FormatError(
+            path,
+            "give the labels folder, the dataset folder or its data.yaml, not one label file",
+            code="usage",
+        )
     else:
         root = path
     junk: list[str] = []
@@ -236,17 +253,30 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     images = _find_images(root, label_dirs, labels, options.images, junk)
     for item in sorted(set(junk)):
         report.notice("junk-skipped", item)
-    image_root = os.path.commonpath([os.path.dirname(p) for p in images.values()]) if images else str(root / "images")
+    image_root = (
+        os.path.commonpath([os.path.dirname(p) for p in images.values()]) if images else str(root / "images")
+    )
     units = _pair(root, labels, images, image_root, names, names_source, options, report)
     no_label = sum(1 for u in units if u.label is None)
     if no_label:
-        report.notice("image-without-label", f"{no_label} image(s) have no label file: read as images with no objects",
-                      count=no_label)
-    categories = [Category.trusted(id=i + 1, name=n, supercategory=None) for i, n in enumerate(names)] if names is not None else []
+        report.notice(
+            "image-without-label",
+            f"{no_label} image(s) have no label file: read as images with no objects",
+            count=no_label,
+        )
+    categories = (
+        [Category.trusted(id=i + 1, name=n, supercategory=None) for i, n in enumerate(names)]
+        if names is not None
+        else []
+    )
     info = {"names_given": names is not None, "source": str(path)}
-    return ReadPlan(categories=categories, units=units, image_root=image_root, info=info,
-                    categories_known=names is not None)
-
+    return ReadPlan(
+        categories=categories,
+        units=units,
+        image_root=image_root,
+        info=info,
+        categories_known=names is not None,
+    )
 
 
 # Pairing works on plain strings: at 50,000 files, pathlib objects cost seconds in the parent.
@@ -273,8 +303,13 @@ def _find_labels(root: Path, label_dirs: list[Path], junk: list[str]) -> dict[st
     return labels
 
 
-def _find_images(root: Path, label_dirs: list[Path], labels: dict[str, tuple[str, str]], given: Path | None,
-                 junk: list[str]) -> dict[str, str]:
+def _find_images(
+    root: Path,
+    label_dirs: list[Path],
+    labels: dict[str, tuple[str, str]],
+    given: Path | None,
+    junk: list[str],
+) -> dict[str, str]:
     """Images keyed like the labels: beside them (``images`` for ``labels``) or, with ``--images``, by stem."""
     images: dict[str, str] = {}
     if given is not None:
@@ -283,7 +318,9 @@ def _find_images(root: Path, label_dirs: list[Path], labels: dict[str, tuple[str
             if is_image_name(f):
                 stem = os.path.splitext(os.path.basename(f))[0]
                 if stem in by_stem:
-                    raise FormatError(f, f"two images with the stem {stem!r} ({by_stem[stem]})", code="duplicate-stem")
+                    raise FormatError(
+                        f, f"two images with the stem {stem!r} ({by_stem[stem]})", code="duplicate-stem"
+                    )
                 by_stem[stem] = f
         for key, (label_file, _) in labels.items():
             stem = os.path.basename(label_file)[:-4]
@@ -301,13 +338,23 @@ def _find_images(root: Path, label_dirs: list[Path], labels: dict[str, tuple[str
             if is_image_name(f):
                 key = os.path.splitext(_rel(f, base))[0]
                 if key in images:
-                    raise FormatError(f, f"two images with the same stem ({images[key]})", code="duplicate-stem")
+                    raise FormatError(
+                        f, f"two images with the same stem ({images[key]})", code="duplicate-stem"
+                    )
                 images[key] = f
     return images
 
 
-def _pair(root: Path, labels: dict[str, tuple[str, str]], images: dict[str, str], image_root: str,
-          names: list[str] | None, names_source: str | None, options: ReadOptions, report: Report) -> list[Unit]:
+def _pair(
+    root: Path,
+    labels: dict[str, tuple[str, str]],
+    images: dict[str, str],
+    image_root: str,
+    names: list[str] | None,
+    names_source: str | None,
+    options: ReadOptions,
+    report: Report,
+) -> list[Unit]:
     """One unit per image (with or without a label), and per label without an image when sizes are given."""
     units: list[Unit] = []
     base = str(root)
@@ -320,8 +367,13 @@ def _pair(root: Path, labels: dict[str, tuple[str, str]], images: dict[str, str]
         if image is None:
             assert label is not None and label_entry is not None
             if options.image_size is None:
-                report.problem(FormatError(label, "label without an image (give --images DIR or --image-size WxH)",
-                                           code="label-without-image"))
+                report.problem(
+                    FormatError(
+                        label,
+                        "label without an image (give --images DIR or --image-size WxH)",
+                        code="label-without-image",
+                    )
+                )
                 continue
             file_name = key.removeprefix("images/") + ".jpg"
             split = _split_of(Path(_rel(os.path.dirname(label), os.path.dirname(label_entry[1]))))
@@ -334,6 +386,7 @@ def _pair(root: Path, labels: dict[str, tuple[str, str]], images: dict[str, str]
             split = splits[folder]
         units.append(Unit(label, image, file_name, split, class_count, names_source))
     return units
+
 
 def load(unit: Unit, options: ReadOptions, report: Report) -> ImageRecord:
     """Read one label file into an ``ImageRecord`` (sizes from the image header)."""
@@ -352,15 +405,33 @@ def load(unit: Unit, options: ReadOptions, report: Report) -> ImageRecord:
             raise FormatError(path, f"cannot read: {exc.strerror or exc}", code="unreadable") from None
         boxes = _box_file(data, width, height, unit.class_count, options.coordinate_tolerance)
         if boxes is not None:
-            return ImageRecord.trusted(file_name=unit.file_name, width=width, height=height, split=unit.split,
-                                       label=None, instances=boxes, attributes={})
-        for line in read_lines(data, path, report, unit.class_count, unit.class_source, options.coordinate_tolerance):
+            return ImageRecord.trusted(
+                file_name=unit.file_name,
+                width=width,
+                height=height,
+                split=unit.split,
+                label=None,
+                instances=boxes,
+                attributes={},
+            )
+        for line in read_lines(
+            data, path, report, unit.class_count, unit.class_source, options.coordinate_tolerance
+        ):
             instances.append(to_instance(line, width, height, line.class_index + 1))
-    return ImageRecord.trusted(file_name=unit.file_name, width=width, height=height, split=unit.split,
-                               label=None, instances=instances, attributes={})
+    return ImageRecord.trusted(
+        file_name=unit.file_name,
+        width=width,
+        height=height,
+        split=unit.split,
+        label=None,
+        instances=instances,
+        attributes={},
+    )
 
 
-def _box_file(data: bytes, width: int, height: int, names_count: int | None, tol: float) -> list[Instance] | None:
+def _box_file(
+    data: bytes, width: int, height: int, names_count: int | None, tol: float
+) -> list[Instance] | None:
     """A regular file of box lines only, all valid and distinct: its instances in one pass over plain floats
     (the YOLO boxes -> VOC hot path; numpy calls cost more than they save on a handful of lines). Anything
     else gives ``None``, and the line-by-line path reads the file and reports what is wrong with it."""
@@ -385,14 +456,25 @@ def _box_file(data: bytes, width: int, height: int, names_count: int | None, tol
     for i in range(0, len(flat), 5):
         row = tuple(flat[i : i + 5])
         c, cx, cy, nw, nh = row
-        if c != int(c) or c < 0 or (names_count is not None and c >= names_count) or row in seen \
-                or not (low <= cx <= high and low <= cy <= high and 0 < nw <= high and 0 < nh <= high):
+        if (
+            c != int(c)
+            or c < 0
+            or (names_count is not None and c >= names_count)
+            or row in seen
+            or not (low <= cx <= high and low <= cy <= high and 0 < nw <= high and 0 < nh <= high)
+        ):
             return None
         seen.add(row)
         w, h = nw * width, nh * height  # the same float operations as to_instance, so the same values
-        out.append(instance(category_id=int(c) + 1, geometry=box(kind="box", x=cx * width - w / 2,
-                                                                   y=cy * height - h / 2, w=w, h=h),
-                            iscrowd=False, score=None, attributes={}))
+        out.append(
+            instance(
+                category_id=int(c) + 1,
+                geometry=box(kind="box", x=cx * width - w / 2, y=cy * height - h / 2, w=w, h=h),
+                iscrowd=False,
+                score=None,
+                attributes={},
+            )
+        )
     return out
 
 
@@ -403,8 +485,14 @@ def _box_file(data: bytes, width: int, height: int, names_count: int | None, tol
 class YoloWriter:
     """Writes ``labels/<dir>/<stem>.txt`` per image and a ``data.yaml`` whose ``names`` keep the class order."""
 
-    def __init__(self, dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-                 report: Report) -> None:
+    def __init__(
+        self,
+        dest: Path,
+        categories: list[Category],
+        image_root: str | None,
+        options: WriteOptions,
+        report: Report,
+    ) -> None:
         self.dest = dest
         self.options = options
         ordered = sorted(categories, key=lambda c: c.id)
@@ -447,8 +535,11 @@ class YoloWriter:
         for inst in record.instances:
             cls = self.index.get(inst.category_id) if self.index is not None else inst.category_id - 1
             if cls is None or cls < 0:
-                raise FormatError(record.file_name, f"category id {inst.category_id} is not among the categories",
-                                  code="unknown-class")
+                raise FormatError(
+                    record.file_name,
+                    f"category id {inst.category_id} is not among the categories",
+                    code="unknown-class",
+                )
             g = inst.geometry
             if isinstance(g, Rle) and task != "detect":
                 from cytoconv.geometry.outline import trace
@@ -469,13 +560,32 @@ class YoloWriter:
             else:
                 box = rle_bounds(g)
             if task == "segment":
-                corners = np.array([box.x, box.y, box.x + box.w, box.y, box.x + box.w, box.y + box.h,
-                                    box.x, box.y + box.h]).reshape(-1, 2) / scale
+                corners = (
+                    np.array(
+                        [
+                            box.x,
+                            box.y,
+                            box.x + box.w,
+                            box.y,
+                            box.x + box.w,
+                            box.y + box.h,
+                            box.x,
+                            box.y + box.h,
+                        ]
+                    ).reshape(-1, 2)
+                    / scale
+                )
                 report.notice("box-as-polygon", f"{record.file_name}: box written as a 4-corner polygon")
                 out.append(format_line(cls, corners.reshape(-1), self.options.precision))
             else:
-                values = np.array([(box.x + box.w / 2) / scale[0], (box.y + box.h / 2) / scale[1],
-                                   box.w / scale[0], box.h / scale[1]])
+                values = np.array(
+                    [
+                        (box.x + box.w / 2) / scale[0],
+                        (box.y + box.h / 2) / scale[1],
+                        box.w / scale[0],
+                        box.h / scale[1],
+                    ]
+                )
                 out.append(format_line(cls, values, self.options.precision))
         return out
 
@@ -491,21 +601,36 @@ class YoloWriter:
                 report.notice("holes-filled", f"{record.file_name}: holes filled", count=sum(g.holes))
             elif self.options.holes == "bridge":
                 rings = bridge_holes(g)
-                report.notice("holes-bridged", f"{record.file_name}: holes joined to their outline by zero-width "
-                              "cuts", count=sum(g.holes))
+                report.notice(
+                    "holes-bridged",
+                    f"{record.file_name}: holes joined to their outline by zero-width cuts",
+                    count=sum(g.holes),
+                )
             else:
-                raise FormatError(record.file_name, "an object with a hole cannot be one YOLO line "
-                                  "(--holes bridge or fill)", code="hole")
+                raise FormatError(
+                    record.file_name,
+                    "an object with a hole cannot be one YOLO line (--holes bridge or fill)",
+                    code="hole",
+                )
         if len(rings) > 1:
             if self.options.parts == "error":
-                raise FormatError(record.file_name, f"an object in {len(rings)} parts cannot be one YOLO line "
-                                  "(--parts split or bridge)", code="parts")
+                raise FormatError(
+                    record.file_name,
+                    f"an object in {len(rings)} parts cannot be one YOLO line (--parts split or bridge)",
+                    code="parts",
+                )
             if self.options.parts == "bridge":
-                report.notice("parts-bridged", f"{record.file_name}: {len(rings)} parts joined by zero-width cuts",
-                              count=len(rings) - 1)
+                report.notice(
+                    "parts-bridged",
+                    f"{record.file_name}: {len(rings)} parts joined by zero-width cuts",
+                    count=len(rings) - 1,
+                )
                 return [bridge_parts(list(rings))]
-            report.notice("parts-split", f"{record.file_name}: an object of {len(rings)} parts written as one "
-                          "line per part", count=len(rings) - 1)
+            report.notice(
+                "parts-split",
+                f"{record.file_name}: an object of {len(rings)} parts written as one line per part",
+                count=len(rings) - 1,
+            )
         return list(rings)
 
     @contextmanager
@@ -516,8 +641,9 @@ class YoloWriter:
         def accept(fragment: tuple[str, str | None]) -> None:
             rel, top = fragment
             if rel in seen:
-                raise FormatError(rel, "two images map to this label file (same stem in one folder)",
-                                  code="duplicate-stem")
+                raise FormatError(
+                    rel, "two images map to this label file (same stem in one folder)", code="duplicate-stem"
+                )
             seen.add(rel)
             if top is not None:
                 splits[top] = None
@@ -539,6 +665,7 @@ class YoloWriter:
         return "\n".join(lines) + "\n"
 
 
-def writer(dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions,
-           report: Report) -> YoloWriter:
+def writer(
+    dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
+) -> YoloWriter:
     return YoloWriter(dest, categories, image_root, options, report)

@@ -42,8 +42,13 @@ class Columns:
     def select(self, keep: npt.NDArray[np.bool_]) -> Columns:
         """Only the lines where ``keep`` is true (the reader drops the lines its sink rejected)."""
         index = np.flatnonzero(keep)
-        return Columns([self.numbers[k] for k in index.tolist()], self.starts[index], self.counts[index],
-                       self.values, self.lines)
+        return Columns(
+            [self.numbers[k] for k in index.tolist()],
+            self.starts[index],
+            self.counts[index],
+            self.values,
+            self.lines,
+        )
 
 
 def shape_problem(n: int) -> tuple[str, str] | None:
@@ -117,8 +122,14 @@ def decode(data: bytes, path: str, sink: ProblemSink) -> str | None:
     return text
 
 
-def scan(data: bytes, path: str, sink: ProblemSink, class_count: int | None = None, class_source: str | None = None,
-         tolerance: float = 0.01) -> Columns:
+def scan(
+    data: bytes,
+    path: str,
+    sink: ProblemSink,
+    class_count: int | None = None,
+    class_source: str | None = None,
+    tolerance: float = 0.01,
+) -> Columns:
     """Every line of one label file, checked: shapes, numbers, class ids (against ``class_count`` classes, named
     after ``class_source``, when known), ranges, boxes, polygon validity and duplicates, each problem sent to
     ``sink``. The columns hold every well-shaped line, flagged or not: the caller drops what its sink rejected."""
@@ -195,8 +206,14 @@ def _token(lines: list[str], number: int, index: int) -> str:
     return lines[number - 1].split()[index]
 
 
-def _check_values(c: Columns, path: str, sink: ProblemSink, class_count: int | None, class_source: str | None,
-                  tolerance: float) -> None:
+def _check_values(
+    c: Columns,
+    path: str,
+    sink: ProblemSink,
+    class_count: int | None,
+    class_source: str | None,
+    tolerance: float,
+) -> None:
     """Class ids, ranges, boxes, polygons and duplicates of the well-shaped lines, in bulk first."""
     v, starts, counts = c.values, c.starts, c.counts
     cls = v[starts]
@@ -207,8 +224,12 @@ def _check_values(c: Columns, path: str, sink: ProblemSink, class_count: int | N
     if class_count is not None and sink.wants("CC202"):
         span = f"0..{class_count - 1}" if class_count else "none"
         for k in np.flatnonzero(~bad_class & (cls >= class_count)).tolist():
-            sink("CC202", path, f"class id {int(cls[k])} is outside the {class_count} classes of {class_source} "
-                 f"({span})", line=c.numbers[k])
+            sink(
+                "CC202",
+                path,
+                f"class id {int(cls[k])} is outside the {class_count} classes of {class_source} ({span})",
+                line=c.numbers[k],
+            )
     ranged = _check_range(c, path, sink, tolerance)
     is_box = counts == 5
     if is_box.any():
@@ -226,7 +247,13 @@ def _check_values(c: Columns, path: str, sink: ProblemSink, class_count: int | N
         for number, start, n in zip(c.numbers, starts.tolist(), counts.tolist()):
             first = seen.setdefault(v[start : start + n].tobytes(), number)
             if first != number:
-                sink("CC401", path, f"duplicate of line {first}", line=number, fix=Fix("drop-line", line=number))
+                sink(
+                    "CC401",
+                    path,
+                    f"duplicate of line {first}",
+                    line=number,
+                    fix=Fix("drop-line", line=number),
+                )
 
 
 def _check_range(c: Columns, path: str, sink: ProblemSink, tolerance: float) -> set[int]:
@@ -250,21 +277,33 @@ def _check_range(c: Columns, path: str, sink: ProblemSink, tolerance: float) -> 
         number = c.numbers[k]
         reported.add(int(k))
         if distance[worst] > tolerance:
-            sink("CC301", path, f"coordinate {_token(c.lines, number, worst + 1)} (token {worst + 2}) is outside "
-                 f"[0, 1] by more than the tolerance {tolerance:g}: normalised against the wrong image size?",
-                 line=number)
+            sink(
+                "CC301",
+                path,
+                f"coordinate {_token(c.lines, number, worst + 1)} (token {worst + 2}) is outside "
+                f"[0, 1] by more than the tolerance {tolerance:g}: normalised against the wrong image size?",
+                line=number,
+            )
         elif sink.wants("CC302"):
-            edits = tuple((j + 1, "0" if values[j] < 0 else "1") for j in np.flatnonzero(distance > 0).tolist())
+            edits = tuple(
+                (j + 1, "0" if values[j] < 0 else "1") for j in np.flatnonzero(distance > 0).tolist()
+            )
             shown = ", ".join(_token(c.lines, number, j) for j, _ in edits)
             # a box line's numbers are a centre and a size: clipping one would move the box, not cut it
             fix = None if n == 5 else Fix("replace-tokens", line=number, tokens=edits)
-            sink("CC302", path, f"coordinate(s) {shown} outside [0, 1] within the tolerance {tolerance:g}",
-                 line=number, fix=fix)
+            sink(
+                "CC302",
+                path,
+                f"coordinate(s) {shown} outside [0, 1] within the tolerance {tolerance:g}",
+                line=number,
+                fix=fix,
+            )
     return reported
 
 
-def _check_boxes(c: Columns, boxes: npt.NDArray[np.intp], ranged: set[int], path: str, sink: ProblemSink,
-                 tolerance: float) -> None:
+def _check_boxes(
+    c: Columns, boxes: npt.NDArray[np.intp], ranged: set[int], path: str, sink: ProblemSink, tolerance: float
+) -> None:
     at = c.starts[boxes]
     cx, cy, w, h = (c.values[at + j] for j in (1, 2, 3, 4))
     negative = (w < 0) | (h < 0)
@@ -275,11 +314,20 @@ def _check_boxes(c: Columns, boxes: npt.NDArray[np.intp], ranged: set[int], path
         sink(code, path, f"box of {what} size ({w[k]:g} x {h[k]:g})", line=c.numbers[boxes[k]])
     if not sink.wants("CC305"):
         return
-    beyond = ~(negative | zero) & ((cx - w / 2 < -tolerance) | (cy - h / 2 < -tolerance)
-                                   | (cx + w / 2 > 1 + tolerance) | (cy + h / 2 > 1 + tolerance))
+    beyond = ~(negative | zero) & (
+        (cx - w / 2 < -tolerance)
+        | (cy - h / 2 < -tolerance)
+        | (cx + w / 2 > 1 + tolerance)
+        | (cy + h / 2 > 1 + tolerance)
+    )
     for k in np.flatnonzero(beyond).tolist():
         if int(boxes[k]) in ranged:
             continue
         x0, y0, x1, y1 = cx[k] - w[k] / 2, cy[k] - h[k] / 2, cx[k] + w[k] / 2, cy[k] + h[k] / 2
-        sink("CC305", path, f"box reaches outside the image: corners ({x0:.6g}, {y0:.6g}) to ({x1:.6g}, {y1:.6g}) "
-             f"beyond the tolerance {tolerance:g}", line=c.numbers[boxes[k]])
+        sink(
+            "CC305",
+            path,
+            f"box reaches outside the image: corners ({x0:.6g}, {y0:.6g}) to ({x1:.6g}, {y1:.6g}) "
+            f"beyond the tolerance {tolerance:g}",
+            line=c.numbers[boxes[k]],
+        )
