@@ -140,26 +140,6 @@ def validate_schema() -> str:
     return _json_block(JSON_SCHEMA)
 
 
-# The layering rule of docs/architecture.md: each part and the parts it may import.
-BOTTOM = ("cytoconv.ir", "cytoconv.errors", "cytoconv.problems", "cytoconv._version")
-ALLOWED: dict[str, tuple[str, ...]] = {
-    **{part: BOTTOM for part in BOTTOM},
-    "cytoconv.engine": BOTTOM,
-    "cytoconv.geometry": BOTTOM,
-    "cytoconv.formats": (*BOTTOM, "cytoconv.engine", "cytoconv.geometry"),
-    "cytoconv.ops": (*BOTTOM, "cytoconv.engine", "cytoconv.geometry"),
-    "cytoconv.validate": (*BOTTOM, "cytoconv.engine", "cytoconv.geometry", "cytoconv.formats"),
-    "cytoconv.api": (
-        *BOTTOM,
-        "cytoconv.engine",
-        "cytoconv.geometry",
-        "cytoconv.formats",
-        "cytoconv.ops",
-        "cytoconv.validate",
-    ),
-}
-
-
 def _import_graph_tool() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         "_cytoconv_import_graph", ROOT / "tools" / "import_graph.py"
@@ -184,13 +164,12 @@ def part_imports() -> dict[str, set[str]]:
 
 
 def import_graph() -> str:
+    """The parts and what they import, beside the layering rule (the one tests/test_layers.py enforces)."""
+    rules: dict[str, set[str]] = _import_graph_tool().ALLOWED
     rows: list[list[object]] = []
     for part, targets in sorted(part_imports().items()):
-        if part in ("cytoconv", "cytoconv.__main__", "cytoconv.cli"):
-            allowed = None  # the package front, the entry point and the CLI sit on top: anything below
-        else:
-            allowed = ALLOWED.get(part, BOTTOM)
-        outside = sorted(t for t in targets if allowed is not None and t not in allowed)
+        allowed = rules.get(part, set())  # the rule tests/test_layers.py enforces (tools/import_graph.py)
+        outside = sorted(t for t in targets if t not in allowed)
         shown = ", ".join(f"`{t.removeprefix('cytoconv.')}`" for t in sorted(targets)) or "nothing"
         rows.append(
             [

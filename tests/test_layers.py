@@ -7,40 +7,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tools.import_graph import build, cycles, part_of
+from tools.import_graph import ALLOWED, OUTSIDE, build, cycles, part_of
 
 ROOT = Path(__file__).resolve().parent.parent
-
-# part -> the parts it may import (besides itself). Lazy imports inside functions count too.
-# The bottom: the model, errors, and the engine (which knows no format); the problem vocabulary above them.
-BASE = {"cytoconv._version", "cytoconv.ir", "cytoconv.errors"}
-BOTTOM = BASE | {"cytoconv.problems"}
-ALLOWED: dict[str, set[str]] = {
-    "cytoconv": {"cytoconv._version", "cytoconv.api"},  # the package: version, and the API on first use
-    "cytoconv._version": set(),
-    "cytoconv.ir": set(),
-    "cytoconv.errors": set(),
-    "cytoconv.engine": BASE,
-    "cytoconv.problems": BASE | {"cytoconv.engine"},
-    "cytoconv.geometry": BOTTOM,
-    "cytoconv.formats": BOTTOM | {"cytoconv.engine", "cytoconv.geometry"},
-    "cytoconv.ops": BOTTOM | {"cytoconv.engine", "cytoconv.geometry"},
-    "cytoconv.validate": BOTTOM | {"cytoconv.engine", "cytoconv.formats", "cytoconv.geometry"},
-    "cytoconv.api": BOTTOM
-    | {"cytoconv.engine", "cytoconv.geometry", "cytoconv.formats", "cytoconv.ops", "cytoconv.validate"},
-    "cytoconv.cli": BOTTOM
-    | {"cytoconv.api", "cytoconv.engine", "cytoconv.formats", "cytoconv.validate", "cytoconv.ops"},
-    "cytoconv.__main__": {"cytoconv.cli"},
-}
-# outside library -> the parts that alone may import it
-OUTSIDE: dict[str, set[str]] = {
-    "typer": {"cytoconv.cli"},
-    "rich": {"cytoconv.cli"},
-    "click": {"cytoconv.cli"},
-    "pycocotools": {"cytoconv.geometry"},
-    "shapely": {"cytoconv.geometry"},
-    "cv2": {"cytoconv.geometry"},
-}
 
 
 def test_every_part_imports_only_what_its_layer_allows() -> None:

@@ -1,7 +1,8 @@
-"""The format registry: name -> module, with what each can do.
+"""The format registry: name -> the modules that read, write and check it.
 
-The CLI, its ``x2y`` shortcuts, ``cytoconv formats`` and the contract tests all read this table, so a
-new format is one module plus one entry here. Modules are imported only when used (start-up time).
+The CLI, its ``x2y`` shortcuts, ``cytoconv formats``, ``cytoconv validate``, the docs and the contract tests all
+read this table, so a new format is one package plus one entry here. Modules are imported only when used
+(start-up time): ``validate`` imports a checker, never a reader, so that a pre-commit run stays light.
 """
 
 from __future__ import annotations
@@ -19,19 +20,32 @@ if TYPE_CHECKING:  # the contract imports the dataset model, which `validate` mu
 
 @dataclass(frozen=True)
 class FormatInfo:
+    """One format: its reader module (``detect``, ``plan``, ``load``), its writer module (``writer``), its
+    checker module for ``cytoconv validate`` (``claims``, ``single``, ``discover``, ``check``; see
+    ``cytoconv.validate.runner``), and what it can do."""
+
     name: str
-    module: str
+    module: str  # the reader
     description: str
     reads: bool
     writes: bool
     aliases: dict[str, dict[str, Any]] = field(default_factory=dict)  # alias -> write options it implies
     output_is_dir: bool = False
+    writer_module: str | None = None  # None: the reader's module holds the writer too
+    checker: str | None = None  # None: validate does not check this format
 
     def load(self) -> FormatModule:
+        """The reader module, imported on first use."""
         return cast("FormatModule", importlib.import_module(self.module))
 
     def writer(self) -> WriterFactory:
-        return cast("WriterFactory", importlib.import_module(self.module).writer)
+        """The writer factory, imported on first use."""
+        return cast("WriterFactory", importlib.import_module(self.writer_module or self.module).writer)
+
+    def check_module(self) -> Any:
+        """The checker module (``validate`` only asks formats whose ``checker`` is set)."""
+        assert self.checker is not None
+        return importlib.import_module(self.checker)
 
 
 FORMATS: dict[str, FormatInfo] = {
@@ -43,6 +57,7 @@ FORMATS: dict[str, FormatInfo] = {
         writes=True,
         output_is_dir=True,
         aliases={"yolo-seg": {"task": "segment"}, "yolo-det": {"task": "detect"}},
+        checker="cytoconv.formats.yolo.check",
     ),
     "coco": FormatInfo(
         "coco",
@@ -50,6 +65,8 @@ FORMATS: dict[str, FormatInfo] = {
         "COCO JSON: polygons, RLE (compressed or not), box-only annotations",
         reads=True,
         writes=True,
+        writer_module="cytoconv.formats.coco.writer",
+        checker="cytoconv.formats.coco.check",
     ),
     "voc": FormatInfo(
         "voc",
@@ -58,6 +75,8 @@ FORMATS: dict[str, FormatInfo] = {
         reads=True,
         writes=True,
         output_is_dir=True,
+        writer_module="cytoconv.formats.voc.writer",
+        checker="cytoconv.formats.voc.check",
     ),
     "folders": FormatInfo(
         "folders",
@@ -66,6 +85,7 @@ FORMATS: dict[str, FormatInfo] = {
         reads=True,
         writes=True,
         output_is_dir=True,
+        checker="cytoconv.formats.folders.check",
     ),
     "manifest": FormatInfo(
         "manifest",
@@ -81,6 +101,7 @@ FORMATS: dict[str, FormatInfo] = {
         reads=True,
         writes=True,
         output_is_dir=True,
+        checker="cytoconv.formats.masks.check",
     ),
     "instance-masks": FormatInfo(
         "instance-masks",
@@ -89,6 +110,7 @@ FORMATS: dict[str, FormatInfo] = {
         reads=True,
         writes=True,
         output_is_dir=True,
+        checker="cytoconv.formats.masks.check",
     ),
     "object-masks": FormatInfo(
         "object-masks",
@@ -97,6 +119,7 @@ FORMATS: dict[str, FormatInfo] = {
         reads=True,
         writes=True,
         output_is_dir=True,
+        checker="cytoconv.formats.masks.check",
     ),
 }
 

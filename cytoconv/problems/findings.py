@@ -7,6 +7,7 @@ and this module is imported on every pre-commit run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from cytoconv.problems import PROBLEMS, Fix, Severity
 
@@ -29,6 +30,7 @@ class Finding:
 
     @property
     def rule_name(self) -> str:
+        """The name of the finding's rule, as the docs and the reports show it."""
         return PROBLEMS[self.code].name
 
     def where(self) -> str:
@@ -63,6 +65,17 @@ def _id_key(value: int | str | None) -> tuple[int, int, str]:
     return (0, value, "") if isinstance(value, int) else (1, 0, value)
 
 
+@dataclass(frozen=True)
+class CheckTask:
+    """One unit of checking, as a format's checker plans it: a label file, a mask with its image, or an image.
+    ``fmt`` names the registry entry whose checker runs it (in a worker: the task is pickled, the checker is
+    found again by name); ``context`` is the checker's own (a class list, a flag, a mask task)."""
+
+    fmt: str
+    path: str
+    context: Any = None
+
+
 @dataclass
 class FileResult:
     """What checking one file (or one folder-level check) gave: its findings and the fixes applied to it."""
@@ -85,10 +98,12 @@ class ValidationReport:
     skipped: list[str] = field(default_factory=list)
 
     def count(self, severity: Severity) -> int:
+        """The number of findings of one severity, for the summary and the exit code."""
         return sum(1 for f in self.findings if f.severity == severity)
 
     @property
     def fixable(self) -> int:
+        """The number of findings that have a fix (marked [*])."""
         return sum(1 for f in self.findings if f.fix is not None)
 
     @property
@@ -97,6 +112,7 @@ class ValidationReport:
         return 1 if any(f.severity == "error" for f in self.findings) else 0
 
     def add(self, result: FileResult) -> None:
+        """Fold in one file's result: its findings, what was fixed, its diff."""
         self.findings.extend(result.findings)
         self.fixed.extend(result.fixed)
         if result.diff:

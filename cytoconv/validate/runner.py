@@ -1,7 +1,12 @@
 """Running a validation: which files to check and with which checker, in one process or several, with
 ``--fix`` / ``--diff`` applied file by file.
 
-Files given one by one (as pre-commit passes them) are routed by name and a sniff of their start: ``.txt`` is
+Every format is checked by the checker module its registry entry names (``FormatInfo.checker``), which
+provides ``claims(path)`` (is a file given alone mine?), ``single`` and ``discover`` (the tasks for a file or a
+dataset folder), ``check(task, data, settings)``, ``TEXT`` (checked from bytes, so ``--fix`` applies) and
+``CLASS_LIST`` (whether its tasks get the class list found near them). There is no format name in this module.
+
+Files given one by one (as pre-commit passes them) go to the first checker that claims them: ``.txt`` is
 YOLO (class lists such as ``classes.txt`` excepted), ``.json`` is COCO when it looks like COCO, ``.xml`` is VOC
 when its root is ``<annotation>``; anything else, and JSON or XML of another kind, is skipped (counted, never
 a finding): a hook that matches ``*.json`` must not fail on ``package.json``. ``--from`` routes every file to
@@ -16,40 +21,35 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cytoconv.engine.classlists import ClassFinder, ClassList
 from cytoconv.errors import UsageError
-from cytoconv.problems.findings import FileResult, Finding, ValidationReport
+from cytoconv.problems.findings import CheckTask, FileResult, Finding, ValidationReport
 from cytoconv.problems.settings import Settings
 
-TEXT_KINDS = ("yolo", "coco", "voc")
-FORMAT_KINDS = {
-    "yolo": "yolo",
-    "coco": "coco",
-    "voc": "voc",
-    "masks": "mask",
-    "instance-masks": "mask",
-    "object-masks": "mask",
-    "folders": "image",
-}
+if TYPE_CHECKING:
+    from cytoconv.formats import FormatInfo
+
 PARALLEL_FROM = 200  # fewer tasks than this run in the calling process (forking costs more than it saves)
-
-
-@dataclass(frozen=True)
-class Task:
-    """One unit of checking: a label file (yolo, coco, voc), a mask (with its image) or an image."""
-
-    kind: str
-    path: str
-    context: Any = None  # yolo, voc: ClassList | None; coco: pairing (bool); mask: masks.MaskTask
 
 
 @dataclass
 class Plan:
-    tasks: list[Task] = field(default_factory=list)
+    """What planning found: the tasks to check, the findings of planning itself (pairing, class lists), and the
+    files given that are not label files (skipped, counted, never a finding)."""
+
+    tasks: list[CheckTask] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+
+
+def checked_formats() -> dict[str, FormatInfo]:
+    """The registry's formats that have a checker, in registry order (which is also the order in which they are
+    asked whether they claim a file given alone)."""
+    from cytoconv.formats import FORMATS
+
+    return {name: info for name, info in FORMATS.items() if info.checker is not None}
 
 
 def validate(
@@ -67,14 +67,13 @@ def validate(
     settings = settings or Settings()
     if mode not in ("check", "fix", "diff"):
         raise UsageError(f"mode must be check, fix or diff, got {mode!r}")
-    if fmt is not None and fmt not in FORMAT_KINDS:
+    checked = checked_formats()
+    if fmt is not None and fmt not in checked:
         from cytoconv.formats import lookup
 
         info, _ = lookup(fmt)
-        if info.name not in FORMAT_KINDS:
-            raise UsageError(
-                f"validate does not check {info.name} datasets (it checks {', '.join(FORMAT_KINDS)})"
-            )
+        if info.name not in checked:
+            raise UsageError(f"validate does not check {info.name} datasets (it checks {', '.join(checked)})")
         fmt = info.name
     plan = Plan()
     finder = ClassFinder()
@@ -105,91 +104,48 @@ def _is_junk_path(path: Path) -> bool:
 
 
 def _plan_file(path: Path, fmt: str | None, settings: Settings, plan: Plan) -> None:
-    name, text = path.name, str(path)
+    """A file given alone: the checker of ``fmt``, or the first checker that claims it (by name and a sniff of
+    its start); a file nobody claims, or that its checker does not check (``classes.txt``), is skipped."""
+    text = str(path)
     if _is_junk_path(path):
         plan.skipped.append(text)
         return
-    kind = FORMAT_KINDS[fmt] if fmt is not None else _kind_of_file(path)
-    if kind is None:
+    checked = checked_formats()
+    if fmt is None:
+        fmt = next((name for name, info in checked.items() if info.check_module().claims(path)), None)
+    task = checked[fmt].check_module().single(path, fmt, settings) if fmt is not None else None
+    if task is None:
         plan.skipped.append(text)
-    elif kind == "yolo":
-        from cytoconv.formats.yolo.check import is_list_file
-
-        if is_list_file(name):
-            plan.skipped.append(text)
-        else:
-            plan.tasks.append(Task("yolo", text))
-    elif kind == "mask":
-        from cytoconv.formats.masks import check as masks
-
-        sub = {"instance-masks": masks.INSTANCE, "object-masks": masks.OBJECT}.get(fmt or "", masks.SEMANTIC)
-        plan.tasks.append(Task("mask", text, masks.single(path, sub, settings)))
     else:
-        plan.tasks.append(Task(kind, text, False if kind == "coco" else None))
-
-
-def _kind_of_file(path: Path) -> str | None:
-    suffix = path.suffix.lower()
-    if suffix == ".txt":
-        return "yolo"
-    if suffix == ".json":
-        from cytoconv.formats.coco.check import looks_like_coco
-
-        return "coco" if looks_like_coco(str(path)) else None
-    if suffix == ".xml":
-        from cytoconv.formats.voc.check import looks_like_voc
-
-        return "voc" if looks_like_voc(str(path)) else None
-    return None
+        plan.tasks.append(task)
 
 
 def _plan_folder(path: Path, fmt: str | None, settings: Settings, plan: Plan) -> None:
+    """A dataset folder: its format as ``convert`` detects it, and what that format's checker plans."""
+    checked = checked_formats()
     if fmt is None:
         from cytoconv.formats import detect
 
         fmt = detect(path).name
-        if fmt not in FORMAT_KINDS:
-            raise UsageError(
-                f"{path}: a {fmt} dataset; validate checks {', '.join(FORMAT_KINDS)} (give --from)"
-            )
-    if fmt == "yolo":
-        from cytoconv.formats.yolo import check as yolo
-
-        labels, findings = yolo.pair(path, settings)
-        plan.tasks += [Task("yolo", f) for f in labels]
-    elif fmt == "coco":
-        from cytoconv.formats.coco import check as coco
-
-        files, findings = coco.discover(path, settings)
-        plan.tasks += [Task("coco", f, True) for f in files]
-    elif fmt == "voc":
-        from cytoconv.formats.voc import check as voc
-
-        files, findings = voc.discover(path, settings)
-        plan.tasks += [Task("voc", f) for f in files]
-    elif fmt == "folders":
-        from cytoconv.formats.folders import check as folders
-
-        files, findings = folders.discover(path, settings)
-        plan.tasks += [Task("image", f) for f in files]
-    else:
-        from cytoconv.formats.masks import check as masks
-
-        kind = {"instance-masks": masks.INSTANCE, "object-masks": masks.OBJECT}.get(fmt, masks.SEMANTIC)
-        mask_tasks, findings = masks.discover(path, kind, settings)
-        plan.tasks += [Task("mask", t.masks[0] if t.masks else (t.image or str(path)), t) for t in mask_tasks]
+        if fmt not in checked:
+            raise UsageError(f"{path}: a {fmt} dataset; validate checks {', '.join(checked)} (give --from)")
+    tasks, findings = checked[fmt].check_module().discover(path, fmt, settings)
+    plan.tasks += tasks
     plan.findings.extend(findings)
 
 
 def _class_lists(plan: Plan, settings: Settings, finder: ClassFinder, names: ClassList | None) -> None:
-    """Give every YOLO and VOC task its class list; say once per list file that it is unusable (CC203) and once
-    per folder of YOLO labels that no list was found (CC204)."""
+    """Give every task of a format that checks class names (``CLASS_LIST``) its class list; say once per list
+    file that it is unusable (CC203) and once per folder, where the format needs one, that none was found
+    (CC204)."""
     told: set[str] = set()
+    checked = checked_formats()
     for k, task in enumerate(plan.tasks):
-        if task.kind not in ("yolo", "voc"):
+        wants_list = checked[task.fmt].check_module().CLASS_LIST
+        if wants_list is None:
             continue
         classes = names or finder.for_file(task.path)
-        if classes is None and task.kind == "yolo":
+        if classes is None and wants_list == "required":
             folder = os.path.dirname(task.path) or "."
             if folder not in told and settings.on("CC204"):
                 told.add(folder)
@@ -206,38 +162,22 @@ def _class_lists(plan: Plan, settings: Settings, finder: ClassFinder, names: Cla
                 told.add(str(classes.source))
                 plan.findings.append(settings.finding("CC203", str(classes.source), classes.problem))
             classes = None
-        plan.tasks[k] = Task(task.kind, task.path, classes if task.kind in ("yolo", "voc") else task.context)
+        plan.tasks[k] = CheckTask(task.fmt, task.path, classes)
 
 
 # ---------------------------------------------------------------------------------------------
 # Checking
 
 
-def _check_bytes(task: Task, data: bytes, settings: Settings) -> list[Finding]:
-    if task.kind == "yolo":
-        from cytoconv.formats.yolo.check import check_bytes
+def check_task(task: CheckTask, settings: Settings, mode: str = "check") -> FileResult:
+    """One task's findings, from its format's checker; for text formats, with ``mode`` fix or diff, the fixes
+    applied (in rounds, until nothing fixable is left: clipping two lines may make them duplicates) and
+    written, or turned into a diff."""
+    from cytoconv.formats import FORMATS
 
-        return check_bytes(data, task.path, task.context, settings)
-    if task.kind == "coco":
-        from cytoconv.formats.coco.check import check_bytes as check_coco
-
-        return check_coco(data, task.path, settings, pairing=bool(task.context))
-    from cytoconv.formats.voc.check import check_bytes as check_voc
-
-    return check_voc(data, task.path, settings, task.context)
-
-
-def check_task(task: Task, settings: Settings, mode: str = "check") -> FileResult:
-    """One task's findings; with ``mode`` fix or diff, the fixes applied (in rounds, until nothing fixable is
-    left: clipping two lines may make them duplicates) and written, or turned into a diff."""
-    if task.kind == "mask":
-        from cytoconv.formats.masks.check import check
-
-        return FileResult(task.path, check(task.context, settings))
-    if task.kind == "image":
-        from cytoconv.formats.folders.check import check_image
-
-        return FileResult(task.path, check_image(task.path, settings))
+    checker = FORMATS[task.fmt].check_module()
+    if not checker.TEXT:
+        return FileResult(task.path, checker.check(task, None, settings))
     try:
         with open(task.path, "rb") as fh:
             data = fh.read()
@@ -248,7 +188,7 @@ def check_task(task: Task, settings: Settings, mode: str = "check") -> FileResul
             else []
         )
         return FileResult(task.path, found)
-    findings = _check_bytes(task, data, settings)
+    findings = checker.check(task, data, settings)
     if mode == "check" or not any(f.fix is not None for f in findings):
         return FileResult(task.path, findings)
     from cytoconv.validate import fix
@@ -264,7 +204,7 @@ def check_task(task: Task, settings: Settings, mode: str = "check") -> FileResul
             break
         fixed.extend(todo)
         new = changed
-        findings = _check_bytes(task, new, settings)
+        findings = checker.check(task, new, settings)
     result = FileResult(task.path, findings, fixed)
     if new != data:
         if mode == "fix":
@@ -280,12 +220,12 @@ def _check_chunk(bounds: tuple[int, int]) -> list[FileResult]:
     """One chunk of tasks, in a worker (or in this process for small runs); only results worth keeping."""
     from cytoconv.engine.pool import STATE
 
-    tasks: list[Task] = STATE["tasks"]
+    tasks: list[CheckTask] = STATE["tasks"]
     results = (check_task(tasks[k], STATE["settings"], STATE["mode"]) for k in range(*bounds))
     return [r for r in results if r.findings or r.fixed or r.diff]
 
 
-def _run(tasks: list[Task], settings: Settings, mode: str, jobs: int) -> Iterator[FileResult]:
+def _run(tasks: list[CheckTask], settings: Settings, mode: str, jobs: int) -> Iterator[FileResult]:
     """Results in task order, over the engine's ordered pool when there are many tasks and more than one core."""
     from cytoconv.engine.pool import ordered_map
 

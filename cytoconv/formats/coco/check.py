@@ -32,7 +32,7 @@ from cytoconv.formats.coco.syntax import (
     scan,
 )
 from cytoconv.problems import Fix
-from cytoconv.problems.findings import Finding
+from cytoconv.problems.findings import CheckTask, Finding
 from cytoconv.problems.settings import FindingSink, Settings
 
 __all__ = [
@@ -335,6 +335,7 @@ class _Silent:
     """A sink that wants nothing: for reading a file's image names, whatever else is wrong with it."""
 
     def wants(self, code: str) -> bool:
+        """Nothing is wanted, so the scanner skips every check and only reads what it is asked for."""
         return False
 
     def __call__(
@@ -373,7 +374,7 @@ def referenced_images(path: str) -> set[str]:
     )
 
 
-def discover(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
+def _discover_files(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
     """The COCO files below ``root``, and the images beside them that no COCO file lists (CC403)."""
     from cytoconv.engine.files import is_image_name, walk_files
 
@@ -388,3 +389,32 @@ def discover(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
                 if is_image_name(image) and os.path.normpath(os.path.abspath(image)) not in referenced:
                     findings.append(settings.finding("CC403", image, "no COCO file lists this image"))
     return files, findings
+
+
+# ---------------------------------------------------------------------------------------------
+# The checker API: what ``cytoconv.validate`` calls through the registry (``FormatInfo.checker``)
+
+TEXT = True
+CLASS_LIST = None
+
+
+def claims(path: Path) -> bool:
+    """A ``.json`` file given alone is checked as COCO only when it looks like COCO (not ``package.json``)."""
+    return path.suffix.lower() == ".json" and looks_like_coco(str(path))
+
+
+def single(path: Path, fmt: str, settings: Settings) -> CheckTask | None:
+    """A COCO file given alone: no image pairing (its images may live anywhere)."""
+    return CheckTask("coco", str(path), False)
+
+
+def discover(root: Path, fmt: str, settings: Settings) -> tuple[list[CheckTask], list[Finding]]:
+    """The COCO files of a dataset folder, checked with their images."""
+    files, findings = _discover_files(root, settings)
+    return [CheckTask("coco", f, True) for f in files], findings
+
+
+def check(task: CheckTask, data: bytes | None, settings: Settings) -> list[Finding]:
+    """One COCO file's findings; ``task.context`` says whether its images are paired."""
+    assert data is not None
+    return check_bytes(data, task.path, settings, pairing=bool(task.context))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cytoconv.problems.findings import Finding
+from cytoconv.problems.findings import CheckTask, Finding
 from cytoconv.problems.settings import Settings
 
 SPLIT_NAMES = frozenset({"train", "val", "valid", "validation", "test"})
@@ -25,13 +25,15 @@ def _subdirs(folder: Path) -> list[Path]:
 
 
 def class_folders(root: Path) -> list[Path]:
+    """The class folders under ``root``: its subfolders, or those one level down when the top level is split
+    folders (train/val/...)."""
     top = _subdirs(root)
     if top and all(d.name.lower() in SPLIT_NAMES for d in top) and any(_subdirs(d) for d in top):
         return [c for d in top for c in _subdirs(d)]
     return top
 
 
-def discover(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
+def _discover_files(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
     """The files to check (one per image), and the folder-level findings."""
     from cytoconv.engine.files import walk_files
 
@@ -56,6 +58,8 @@ def discover(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
 
 
 def check_image(path: str, settings: Settings) -> list[Finding]:
+    """CC404 for a file in a class folder that is not a readable image, judged by content, not name; empty
+    when the rule is off."""
     from cytoconv.engine.files import image_size, sniff_image
     from cytoconv.errors import FormatError
 
@@ -69,3 +73,31 @@ def check_image(path: str, settings: Settings) -> list[Finding]:
     except FormatError as error:
         return [settings.finding("CC404", path, error.message)]
     return []
+
+
+# ---------------------------------------------------------------------------------------------
+# The checker API: what ``cytoconv.validate`` calls through the registry (``FormatInfo.checker``)
+
+TEXT = False  # images: measured and decoded, never fixed
+CLASS_LIST = None
+
+
+def claims(path: Path) -> bool:
+    """An image given alone is never taken for a class-folder dataset without ``--from folders``."""
+    return False
+
+
+def single(path: Path, fmt: str, settings: Settings) -> CheckTask | None:
+    """An image given alone with ``--from folders``."""
+    return CheckTask(fmt, str(path))
+
+
+def discover(root: Path, fmt: str, settings: Settings) -> tuple[list[CheckTask], list[Finding]]:
+    """One task per image of the class folders, and the folder-level findings."""
+    files, findings = _discover_files(root, settings)
+    return [CheckTask(fmt, f) for f in files], findings
+
+
+def check(task: CheckTask, data: bytes | None, settings: Settings) -> list[Finding]:
+    """One image's findings."""
+    return check_image(task.path, settings)

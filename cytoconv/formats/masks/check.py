@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cytoconv.problems.findings import Finding
+from cytoconv.problems.findings import CheckTask, Finding
 from cytoconv.problems.settings import Settings
 
 SEMANTIC, INSTANCE, OBJECT = "semantic", "instance", "object"
@@ -19,6 +19,9 @@ SEMANTIC, INSTANCE, OBJECT = "semantic", "instance", "object"
 
 @dataclass(frozen=True)
 class MaskTask:
+    """One unit of mask validation: the mask file(s) of one image, the image when found, the layout kind, and
+    the class map's values."""
+
     masks: tuple[str, ...]
     image: str | None
     kind: str
@@ -43,7 +46,7 @@ def class_values(spec: str | None, root: Path | None) -> frozenset[int] | None:
     return frozenset({0, *(v for c in parse_class_map(spec) for v in c.values)})
 
 
-def discover(root: Path, kind: str, settings: Settings) -> tuple[list[MaskTask], list[Finding]]:
+def _discover_masks(root: Path, kind: str, settings: Settings) -> tuple[list[MaskTask], list[Finding]]:
     """Masks paired with their images (cytoconv.formats.masks.maskio's pairing, as the readers pair them); a mask without
     an image is CC402."""
     if kind == OBJECT:
@@ -60,7 +63,7 @@ def discover(root: Path, kind: str, settings: Settings) -> tuple[list[MaskTask],
     return tasks, findings
 
 
-def single(path: Path, kind: str, settings: Settings) -> MaskTask:
+def single_mask(path: Path, kind: str, settings: Settings) -> MaskTask:
     """One mask file given on its own, with its image looked for beside it (or, for a mask in a ``masks``
     folder, in the folder above and its ``images``): same stem without a mask suffix (``x_mask.png``,
     ``x_cp_masks.tif``), or ``img...`` for ``mask...`` (StarDist); never the mask itself."""
@@ -106,7 +109,9 @@ def _object_samples(root: Path) -> list[MaskTask]:
     return tasks
 
 
-def check(task: MaskTask, settings: Settings) -> list[Finding]:
+def check_mask(task: MaskTask, settings: Settings) -> list[Finding]:
+    """The findings for one task (unreadable files, size against the image, empty masks, values the class
+    map does not know); one task per image, so that validation fans out."""
     import numpy as np
 
     from cytoconv.engine.files import image_size
@@ -157,3 +162,32 @@ def check(task: MaskTask, settings: Settings) -> list[Finding]:
                         )
                     )
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The checker API: what ``cytoconv.validate`` calls through the registry (``FormatInfo.checker``)
+
+TEXT = False
+CLASS_LIST = None
+_KINDS = {"instance-masks": INSTANCE, "object-masks": OBJECT}
+
+
+def claims(path: Path) -> bool:
+    """A mask given alone is never taken for one without ``--from``: any PNG could be a mask."""
+    return False
+
+
+def single(path: Path, fmt: str, settings: Settings) -> CheckTask | None:
+    """A mask given alone with ``--from masks`` (or instance-masks, object-masks)."""
+    return CheckTask(fmt, str(path), single_mask(path, _KINDS.get(fmt, SEMANTIC), settings))
+
+
+def discover(root: Path, fmt: str, settings: Settings) -> tuple[list[CheckTask], list[Finding]]:
+    """One task per mask (or per object-mask sample) of a dataset folder, and the pairing findings."""
+    tasks, findings = _discover_masks(root, _KINDS.get(fmt, SEMANTIC), settings)
+    return [CheckTask(fmt, t.masks[0] if t.masks else (t.image or str(root)), t) for t in tasks], findings
+
+
+def check(task: CheckTask, data: bytes | None, settings: Settings) -> list[Finding]:
+    """One mask's findings."""
+    return check_mask(task.context, settings)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cytoconv.engine.classlists import ClassList
 from cytoconv.formats.voc.syntax import ANNOTATIONS, check_objects, check_size, looks_like_voc, scan
-from cytoconv.problems.findings import Finding
+from cytoconv.problems.findings import CheckTask, Finding
 from cytoconv.problems.settings import Settings
 
 __all__ = ["check_bytes", "check_file", "discover", "find_image", "image_folders", "looks_like_voc"]
@@ -110,7 +110,7 @@ def check_bytes(data: bytes, path: str, settings: Settings, classes: ClassList |
     return sorted(sink.findings, key=Finding.sort_key)
 
 
-def discover(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
+def _discover_files(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
     """The VOC files below ``root`` (``Annotations/`` when there is one), with images and XML files paired by
     stem: an XML file without its image (CC402), an image without an XML file (CC403)."""
     from cytoconv.engine.files import is_image_name, walk_files
@@ -141,3 +141,32 @@ def discover(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
                 for s in sorted(set(images) - stems)
             ]
     return files, findings
+
+
+# ---------------------------------------------------------------------------------------------
+# The checker API: what ``cytoconv.validate`` calls through the registry (``FormatInfo.checker``)
+
+TEXT = True
+CLASS_LIST = "optional"  # class names are checked when a list is found; none is no finding
+
+
+def claims(path: Path) -> bool:
+    """A ``.xml`` file given alone is checked as Pascal VOC only when its root is ``<annotation>``."""
+    return path.suffix.lower() == ".xml" and looks_like_voc(str(path))
+
+
+def single(path: Path, fmt: str, settings: Settings) -> CheckTask | None:
+    """A VOC file given alone."""
+    return CheckTask("voc", str(path))
+
+
+def discover(root: Path, fmt: str, settings: Settings) -> tuple[list[CheckTask], list[Finding]]:
+    """The VOC files of a dataset folder and the pairing findings."""
+    files, findings = _discover_files(root, settings)
+    return [CheckTask("voc", f) for f in files], findings
+
+
+def check(task: CheckTask, data: bytes | None, settings: Settings) -> list[Finding]:
+    """One VOC file's findings (its class list in ``task.context``)."""
+    assert data is not None
+    return check_bytes(data, task.path, settings, task.context)

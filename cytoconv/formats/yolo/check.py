@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cytoconv.engine.classlists import NAME_FILES, YAML_NAMES, ClassList
 from cytoconv.formats.yolo.syntax import scan
-from cytoconv.problems.findings import Finding
+from cytoconv.problems.findings import CheckTask, Finding
 from cytoconv.problems.settings import Settings
 
 
@@ -36,6 +36,7 @@ def check_bytes(data: bytes, path: str, classes: ClassList | None, settings: Set
 
 
 def is_label_name(name: str) -> bool:
+    """Whether a file name is a YOLO label file: a visible ``.txt`` that is not a class-name list."""
     return name.endswith(".txt") and name not in NAME_FILES and not name.startswith(".")
 
 
@@ -100,3 +101,32 @@ def pair(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
                     settings.finding("CC403", images[stem], f"no label file for this image in {label_dir}")
                 )
     return labels, findings
+
+
+# ---------------------------------------------------------------------------------------------
+# The checker API: what ``cytoconv.validate`` calls through the registry (``FormatInfo.checker``)
+
+TEXT = True  # label files checked from their bytes, with --fix
+CLASS_LIST = "required"  # no class list found: CC204, class ids unchecked
+
+
+def claims(path: Path) -> bool:
+    """A file given alone (as pre-commit passes them) is a YOLO label file when it is a ``.txt``."""
+    return path.suffix.lower() == ".txt"
+
+
+def single(path: Path, fmt: str, settings: Settings) -> CheckTask | None:
+    """A label file given alone; class lists and dataset files that sit among labels are not checked."""
+    return None if is_list_file(path.name) else CheckTask("yolo", str(path))
+
+
+def discover(root: Path, fmt: str, settings: Settings) -> tuple[list[CheckTask], list[Finding]]:
+    """The label files below ``root`` and the pairing findings."""
+    labels, findings = pair(root, settings)
+    return [CheckTask("yolo", f) for f in labels], findings
+
+
+def check(task: CheckTask, data: bytes | None, settings: Settings) -> list[Finding]:
+    """One label file's findings (its class list in ``task.context``)."""
+    assert data is not None
+    return check_bytes(data, task.path, task.context, settings)
