@@ -47,6 +47,9 @@ class ReadOptions:
 
 @dataclass(frozen=True)
 class WriteOptions:
+    """Options any writer may use; each writer ignores what does not concern it (the counterpart of
+    ``ReadOptions``)."""
+
     task: Literal["auto", "segment", "detect"] = "auto"
     precision: int = 7
     parts: Literal["split", "bridge", "error"] = "split"
@@ -71,6 +74,9 @@ class ReadPlan:
 
 
 class Loader(Protocol):
+    """A reader's ``load``: one work unit from ``plan`` to one ``ImageRecord``, in a worker process (so units
+    must pickle)."""
+
     def __call__(self, unit: Any, options: ReadOptions, report: Report) -> ImageRecord: ...
 
 
@@ -78,22 +84,42 @@ class Writer(Protocol):
     """``encode`` runs in worker processes (it may write files into the sink's folder);
     ``sink`` runs in the parent and receives the encoded pieces in dataset order."""
 
-    def encode(self, record: ImageRecord, index: int, report: Report) -> Any: ...
+    def encode(self, record: ImageRecord, index: int, report: Report) -> Any:
+        """One record to a picklable piece for ``sink``, in a worker; ``index`` is the record's place in the
+        dataset, so ids do not depend on how the work was chunked."""
+        ...
 
-    def sink(self) -> AbstractContextManager[Callable[[Any], None]]: ...
+    def sink(self) -> AbstractContextManager[Callable[[Any], None]]:
+        """A context that opens the output, yields the function taking each piece in dataset order, and
+        completes the output on exit (or leaves none on error)."""
+        ...
 
-    def set_categories(self, categories: list[Category]) -> None: ...
+    def set_categories(self, categories: list[Category]) -> None:
+        """The final categories, known only once every record is read (names made from the ids seen); called
+        inside ``sink`` before it closes."""
+        ...
 
 
 class FormatModule(Protocol):
-    def detect(self, path: Path) -> bool: ...
+    """The reader side of a format module (see the module docstring): ``detect``, ``plan`` and ``load``."""
 
-    def plan(self, path: Path, options: ReadOptions, report: Report) -> ReadPlan: ...
+    def detect(self, path: Path) -> bool:
+        """Whether ``path`` looks like this format, from names and at most a peek at contents: cheap, for when
+        the input format is not given."""
+        ...
+
+    def plan(self, path: Path, options: ReadOptions, report: Report) -> ReadPlan:
+        """The categories and one work unit per image, in the parent, without opening label files where
+        avoidable; problems go to ``report``."""
+        ...
 
     load: Loader
 
 
 class WriterFactory(Protocol):
+    """A format's ``writer``: makes the writer in the parent, before any record is read, from the plan's
+    categories and image root."""
+
     def __call__(
         self,
         dest: Path,
@@ -120,6 +146,7 @@ def label_as_box(record: ImageRecord, report: Report) -> ImageRecord:
 
 
 def dataset_from(plan: ReadPlan, records: Iterator[ImageRecord] | list[ImageRecord]) -> Dataset:
+    """A plan and its loaded records as one in-memory ``Dataset`` (the inverse of ``dataset_plan``)."""
     return Dataset(
         categories=plan.categories, images=list(records), image_root=plan.image_root, info=plan.info
     )

@@ -19,6 +19,31 @@ if TYPE_CHECKING:  # the contract imports the dataset model, which `validate` mu
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """Why a reader takes a path for its format. ``strength`` ranks competing readings, so that detection
+    prefers the specific one and refuses rather than guesses between equals:
+
+    - ``LAYOUT`` (3): a layout the format's own tools write (``annotations/instances_*.json``, VOC
+      ``Annotations/*.xml``, a YOLO ``data.yaml`` or ``labels/`` beside ``images/``, ``instances.csv``);
+    - ``CONTENT`` (2): a file or folder whose content is of its kind (a JSON that parses as COCO);
+    - ``GUESS`` (1): names alone (loose ``.txt`` files, sub-folders of images read as classes).
+    """
+
+    strength: int
+    reason: str
+
+
+LAYOUT, CONTENT, GUESS = 3, 2, 1
+
+
+def evidence_of(result: Evidence | bool | None) -> Evidence | None:
+    """A reader's ``detect`` answer as evidence (a plain ``True`` counts as ``CONTENT``)."""
+    if isinstance(result, Evidence):
+        return result
+    return Evidence(CONTENT, "recognised") if result else None
+
+
+@dataclass(frozen=True)
 class FormatInfo:
     """One format: its reader module (``detect``, ``plan``, ``load``), its writer module (``writer``), its
     checker module for ``cytoconv validate`` (``claims``, ``single``, ``discover``, ``check``; see
@@ -136,14 +161,28 @@ def lookup(name: str) -> tuple[FormatInfo, dict[str, Any]]:
     raise UsageError(f"unknown format {name!r} (known: {known})")
 
 
+def candidates(path: Path) -> list[tuple[FormatInfo, Evidence]]:
+    """Every readable format that recognises ``path``, with its evidence, strongest first (``cytoconv formats
+    --detect`` shows this list)."""
+    found = []
+    for info in FORMATS.values():
+        if info.reads:
+            evidence = evidence_of(info.load().detect(path))
+            if evidence is not None:
+                found.append((info, evidence))
+    return sorted(found, key=lambda pair: -pair[1].strength)
+
+
 def detect(path: Path) -> FormatInfo:
-    """The one readable format that recognises ``path``; ambiguity or no match is a usage error."""
-    matches = [info for info in FORMATS.values() if info.reads and info.load().detect(path)]
-    if len(matches) == 1:
-        return matches[0]
+    """The format whose evidence for ``path`` is the strongest; no match, or a tie at the top, is a usage error
+    that says what was seen."""
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
-    if not matches:
+    found = candidates(path)
+    if not found:
         raise UsageError(f"{path}: cannot tell its format; give --from ({', '.join(FORMATS)})")
-    names = ", ".join(m.name for m in matches)
-    raise UsageError(f"{path}: could be any of {names}; give --from")
+    best = [pair for pair in found if pair[1].strength == found[0][1].strength]
+    if len(best) == 1:
+        return best[0][0]
+    seen = "; ".join(f"{info.name}: {evidence.reason}" for info, evidence in best)
+    raise UsageError(f"{path}: could be any of {', '.join(i.name for i, _ in best)} ({seen}); give --from")
