@@ -103,9 +103,10 @@ class Writer(Protocol):
 class FormatModule(Protocol):
     """The reader side of a format module (see the module docstring): ``detect``, ``plan`` and ``load``."""
 
-    def detect(self, path: Path) -> bool:
+    def detect(self, path: Path) -> object:
         """Whether ``path`` looks like this format, from names and at most a peek at contents: cheap, for when
-        the input format is not given."""
+        the input format is not given. A ``cytoconv.formats.Evidence`` (how strong the reading is, and why), or
+        a plain bool (``True`` counts as content evidence)."""
         ...
 
     def plan(self, path: Path, options: ReadOptions, report: Report) -> ReadPlan:
