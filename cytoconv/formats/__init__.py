@@ -36,7 +36,7 @@ class Evidence:
 LAYOUT, CONTENT, GUESS = 3, 2, 1
 
 
-def evidence_of(result: Evidence | bool | None) -> Evidence | None:
+def evidence_of(result: object) -> Evidence | None:
     """A reader's ``detect`` answer as evidence (a plain ``True`` counts as ``CONTENT``)."""
     if isinstance(result, Evidence):
         return result
