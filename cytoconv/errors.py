@@ -40,6 +40,8 @@ class FormatError(CytoconvError):
         super().__init__(self.location_prefix() + message)
 
     def location_prefix(self) -> str:
+        """``path:line: `` (or ``path: ``, or nothing) before the message, so an error points at its place the
+        way a compiler's does."""
         if self.path is None:
             return ""
         return f"{self.path}:{self.line}: " if self.line is not None else f"{self.path}: "
@@ -73,6 +75,8 @@ class Report:
         self._example(error.code, str(error))
 
     def notice(self, code: str, where: str, count: int = 1) -> None:
+        """Record ``count`` occurrences of something kept as it is but worth telling the user; never raises,
+        in either mode."""
         self.notices[code] += count
         self._example(code, where)
 
@@ -82,6 +86,7 @@ class Report:
             bucket.append(text)
 
     def merge(self, other: Report) -> None:
+        """Add a worker's report into this one, keeping at most ``EXAMPLES_PER_CODE`` examples per code."""
         self.skipped.update(other.skipped)
         self.notices.update(other.notices)
         for code, texts in other.examples.items():

@@ -72,6 +72,7 @@ class Box(_Model):
 
     @property
     def area(self) -> float:
+        """The box's area in square pixels (COCO's ``area`` of a box)."""
         return self.w * self.h
 
 
@@ -103,9 +104,11 @@ class Polygon(_Model):
 
     @property
     def parts(self) -> list[Points]:
+        """The outer rings without the holes: one per part of the object."""
         return [r for r, hole in zip(self.rings, self.holes) if not hole]
 
     def bounds(self) -> Box:
+        """The smallest box holding every ring, in pixels."""
         pts = np.concatenate(self.rings)
         x0, y0 = pts.min(axis=0)
         x1, y1 = pts.max(axis=0)
@@ -125,6 +128,8 @@ Geometry = Annotated[Box | Polygon | Rle, Field(discriminator="kind")]
 
 
 class Category(_Model):
+    """A class: its id (what ``category_id`` refers to), its name, and an optional supercategory (COCO)."""
+
     id: int
     name: str
     supercategory: str | None = None
@@ -154,10 +159,14 @@ class ImageRecord(_Model):
 
 
 class Dataset(_Model):
+    """A whole dataset in memory: the categories, the image records, where the images are, and the source's
+    info."""
+
     categories: list[Category]
     images: list[ImageRecord] = Field(default_factory=list)
     image_root: str | None = None
     info: dict[str, Any] = Field(default_factory=dict)
 
     def category_names(self) -> dict[int, str]:
+        """Category id -> name, for writers and messages."""
         return {c.id: c.name for c in self.categories}

@@ -192,6 +192,8 @@ def resample_command() -> TyperCommand:
     assert convert_callback is not None
 
     def resample(**values: Any) -> Any:
+        """The resample callback: a convert call that must name a new size (convert's own options cannot
+        require one), then runs convert."""
         if all(values[name] is None for name in TARGET_OPTIONS):
             raise UsageError("resample needs --to-size, --scale, --max-side or --sizes-from")
         return convert_callback(**values)

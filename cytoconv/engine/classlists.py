@@ -117,9 +117,12 @@ class ClassFinder:
         self._cache: dict[str, ClassList | None] = {}
 
     def for_file(self, path: str) -> ClassList | None:
+        """The class list that applies to a label file: the one found for its folder (see ``for_folder``)."""
         return self.for_folder(os.path.dirname(os.path.abspath(path)))
 
     def for_folder(self, folder: str) -> ClassList | None:
+        """The nearest class list at or above ``folder``, not climbing past a git repository's root; cached
+        per folder, misses included, so a tree of label files costs one lookup per folder."""
         if folder in self._cache:
             return self._cache[folder]
         found = self._here(folder)

@@ -24,6 +24,8 @@ def is_junk(name: str) -> bool:
 
 
 def is_image_name(name: str) -> bool:
+    """Whether a file name has an image extension, by name only (nothing is read): cheap enough for planning
+    over big trees."""
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 

@@ -35,6 +35,7 @@ class Summary:
     labels: Counter[int] = field(default_factory=Counter)  # images per image-level label (class folders)
 
     def add(self, record: ImageRecord) -> None:
+        """Count one record read into the image, per-class and per-label tallies."""
         self.images += 1
         if not record.instances:
             self.empty_images += 1
@@ -43,6 +44,8 @@ class Summary:
             self.labels[record.label] += 1
 
     def merge(self, other: Summary) -> None:
+        """Fold in a chunk's partial summary, its report included: workers count their chunks, the parent adds
+        them up."""
         self.images += other.images
         self.empty_images += other.empty_images
         self.instances.update(other.instances)
@@ -90,6 +93,8 @@ def _chunks(total: int, jobs: int) -> list[tuple[int, int]]:
 
 
 def default_jobs() -> int:
+    """Worker processes when none is asked for: the CPUs this process may run on (its affinity, e.g. in a
+    container), not every CPU of the machine."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 

@@ -35,6 +35,9 @@ LABEL_COLUMNS = ("label", "class", "class_name")
 
 
 class ManifestUnit(NamedTuple):
+    """One manifest row: the image's name and label, its size when the manifest gives it, its split, the image
+    file, and ``where`` for messages."""
+
     file_name: str
     label: int | None
     width: int | None
@@ -45,6 +48,7 @@ class ManifestUnit(NamedTuple):
 
 
 def is_csv(path: Path) -> bool:
+    """Whether a manifest is the CSV/TSV kind (else JSON), by its extension."""
     return path.suffix.lower() in (".csv", ".tsv")
 
 
@@ -53,6 +57,8 @@ def is_csv(path: Path) -> bool:
 
 
 def detect(path: Path) -> bool:
+    """A CSV whose header has a file and a label column, or a JSON file of images with labels and no
+    annotations; reads the first 16 KiB only."""
     if not path.is_file():
         return False
     try:
@@ -114,6 +120,8 @@ def _read_csv(path: Path, options: ReadOptions, report: Report) -> tuple[list[tu
             continue
 
         def cell(name: str, row: list[str] = row) -> str | None:
+            """The row's stripped value in column ``name``, None when the manifest has no such column (``row``
+            bound now, not when called)."""
             return row[col[name]].strip() if name in col else None
 
         width, height = cell("width"), cell("height")
@@ -180,6 +188,8 @@ def _read_json(path: Path, report: Report) -> tuple[list[tuple[Any, ...]], list[
 
 
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
+    """The manifest read whole: categories from its class names, one unit per row with a known label, and the
+    image root from --images, the manifest or its folder."""
     if not path.is_file():
         raise FormatError(path, "no such manifest file", code="missing")
     path = path.resolve()
@@ -226,6 +236,8 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
 
 
 def load(unit: ManifestUnit, options: ReadOptions, report: Report) -> ImageRecord:
+    """The row's record: its size from the manifest, else from the image file (a missing or unreadable image
+    then skips the row)."""
     width, height = unit.width, unit.height
     if width is None or height is None:
         try:
@@ -270,10 +282,14 @@ class ManifestWriter:
         self.set_categories(categories)
 
     def set_categories(self, categories: list[Category]) -> None:
+        """Keep the final categories and their names (the JSON manifest lists the categories after the
+        images)."""
         self.categories = categories
         self.names = {c.id: c.name for c in categories}
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> Any:
+        """One record as a CSV row (label by name) or a JSON entry; an image without a label is kept, written
+        empty and noticed."""
         if record.label is None:
             report.notice("no-label", f"{record.file_name}: no image-level label (written empty)")
         if self.csv:
@@ -294,6 +310,8 @@ class ManifestWriter:
 
     @contextmanager
     def sink(self) -> Iterator[Callable[[Any], None]]:
+        """Write the manifest atomically: JSON entries streamed as they come, CSV rows at the end (with a
+        split column only if some image has a split)."""
         if self.csv:
             with self._csv_sink() as accept:
                 yield accept
@@ -314,6 +332,7 @@ class ManifestWriter:
             first = [True]
 
             def accept(entry: bytes) -> None:
+                """Append one image entry to the JSON array, with a comma before all but the first."""
                 fh.write(entry if first[0] else b"," + entry)
                 first[0] = False
 
@@ -337,4 +356,6 @@ class ManifestWriter:
 def writer(
     dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
 ) -> ManifestWriter:
+    """The format's ``WriterFactory``: a CSV or JSON manifest of image-level labels, by the destination's
+    extension."""
     return ManifestWriter(dest, categories, image_root, options, report)

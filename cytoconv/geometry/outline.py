@@ -74,6 +74,8 @@ def trace(mask: Mask, x0: int = 0, y0: int = 0) -> Polygon | None:
     holes: list[bool] = []
 
     def ring_of(k: int) -> Points:
+        """Contour ``k`` in image coordinates: the doubled canvas's grid halved and shifted back to the crop's
+        place."""
         ring: Points = (_on_grid(contours[k].reshape(-1, 2)) - 1) / 2.0 + shift
         return ring
 

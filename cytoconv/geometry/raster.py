@@ -183,6 +183,7 @@ def single_ring_areas(rings: Sequence[Points], height: int, width: int) -> list[
 
 
 def rle_area(rle: Rle) -> int:
+    """The pixel count of one RLE, as pycocotools counts it (COCO's ``area`` for a mask)."""
     return rle_areas([rle_to_pycoco(rle)])[0]
 
 

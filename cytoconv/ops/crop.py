@@ -67,6 +67,9 @@ FORMATS = {
 
 @dataclass(frozen=True)
 class CropOptions:
+    """How crops are cut and written: padding (pixels or a fraction of the box), square or resized, the colour
+    outside the mask, the file type."""
+
     padding: float = 0.0
     padding_is_fraction: bool = False
     square: bool = False
@@ -192,6 +195,7 @@ class CropWriter:
         self.crops = 0
 
     def set_categories(self, categories: list[Category]) -> None:
+        """Keep the class names for the manifest's label column."""
         self.names = {c.id: c.name for c in categories}
 
     def _class(self, category_id: int, report: Report) -> tuple[str, str]:
@@ -201,6 +205,8 @@ class CropWriter:
         return name, folder_name(name, report)
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> list[tuple[Any, ...]]:
+        """Cut each object of a record out of its image and write the crops, in a worker; returns their
+        manifest rows (none when the image cannot be opened)."""
         if not record.instances:
             return []
         image = self._open(record, report)
@@ -313,6 +319,8 @@ class CropWriter:
 
     @contextmanager
     def sink(self) -> Iterator[Callable[[Any], None]]:
+        """The output built in a temporary folder moved into place at the end, with the manifest of every crop
+        written last."""
         rows: list[tuple[Any, ...]] = []
         with atomic_dir(self.dest, self.options.overwrite) as tmp:
             self.tmp = tmp

@@ -40,6 +40,9 @@ Mask = npt.NDArray[np.bool_]
 
 @dataclass(frozen=True)
 class DrawStyle:
+    """How annotations are drawn: outline width, fill opacity and a legend; checked when made, so a bad value
+    fails before any drawing."""
+
     line_width: int = 2
     opacity: float = 0.25  # fill, 0 (none) .. 1 (opaque)
     legend: bool = True
@@ -53,6 +56,8 @@ class DrawStyle:
 
 @dataclass(frozen=True)
 class DrawResult:
+    """What ``draw`` did: the output folder, the images written and read, and the report."""
+
     dest: Path
     drawn: int  # images written
     read: int  # images read (more than drawn with --only, fewer than the dataset with --limit)
@@ -146,13 +151,17 @@ class Painter:
         return colour(len(self.colours) + abs(category_id) if self.colours else max(0, category_id - 1))
 
     def name(self, category_id: int) -> str:
+        """A class's name for the legend; the caller's fallback for ids without a category."""
         found = self.names.get(category_id)
         return found if found is not None else self.fallback_name(category_id)
 
     def image_path(self, record: ImageRecord) -> Path:
+        """Where a record's image file is: under the image root when there is one."""
         return Path(self.image_root, record.file_name) if self.image_root else Path(record.file_name)
 
     def output_name(self, record: ImageRecord) -> str:
+        """The record's output name: its safe relative path with ``.png`` for its extension (added to the
+        whole name when it has no real extension)."""
         from cytoconv.engine.files import safe_relative
 
         rel = safe_relative(record.file_name, record.file_name)
@@ -161,6 +170,8 @@ class Painter:
         return (rel if keep_whole else stem) + ".png"
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> str | None:
+        """Draw one record into a PNG in a worker; returns its relative name, or None when --only leaves
+        nothing or the image cannot be drawn."""
         instances = record.instances
         if self.only is not None:
             instances = [inst for inst in instances if inst.category_id in self.only]
@@ -288,9 +299,11 @@ class Painter:
 
     @contextmanager
     def sink(self) -> Iterator[Callable[[Any], None]]:  # the Writer protocol; draw() drives its own loop
+        """A sink that takes nothing, for the Writer protocol: ``draw()`` drives its own loop."""
         yield lambda piece: None
 
     def set_categories(self, categories: list[Category]) -> None:
+        """Add the final categories' names, keeping any the caller already gave."""
         self.names = {c.id: c.name for c in categories} | self.names
 
 

@@ -53,4 +53,5 @@ def class_colours(category_ids: Iterable[int]) -> dict[int, RGB]:
 
 
 def hex_colour(rgb: RGB) -> str:
+    """An RGB colour as ``#rrggbb``, the form plotting libraries take."""
     return "#{:02x}{:02x}{:02x}".format(*rgb)

@@ -35,6 +35,8 @@ class TargetSize:
     sizes_from: dict[str, str] | None = None  # stem -> image file whose size to take
 
     def for_image(self, record: ImageRecord, options: ReadOptions) -> tuple[int, int] | None:
+        """The new (width, height) of a record's image; None under --sizes-from when no image there has its
+        stem."""
         if self.size is not None:
             return self.size
         if self.scale is not None:

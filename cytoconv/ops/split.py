@@ -112,6 +112,7 @@ def assign(
     splits = [s for s in range(k) if ratios[s] > 0]
 
     def place(unit: _Unit, split: int) -> None:
+        """Put a unit in a split and take its images and objects off what that split still wants."""
         for i in unit.members:
             split_of[i] = split
         want_images[split] -= len(unit.members)

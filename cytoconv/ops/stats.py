@@ -93,10 +93,13 @@ class Columns:
 
     @property
     def has_label(self) -> npt.NDArray[np.bool_]:
+        """Which images have an image-level label."""
         return np.not_equal(self.label, _NO_LABEL)
 
     @property
     def diameter(self) -> FloatArray:
+        """Each object's equivalent diameter (the circle of the same area): the usual size figure of a
+        cell."""
         return 2.0 * np.sqrt(self.area / math.pi)
 
 
@@ -112,9 +115,11 @@ class _Collector:
         self.categories: list[Category] = []
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> Piece:
+        """An image's columns (size, split, label, per-object figures), in a worker."""
         return image_columns(record)
 
     def accept(self, piece: Piece) -> None:
+        """Keep one image's columns, in dataset order."""
         arr, width, height, split, label = piece
         self.arrays.append(arr)
         self.sizes.append((width, height))
@@ -123,12 +128,15 @@ class _Collector:
 
     @contextmanager
     def sink(self) -> Iterator[Callable[[Any], None]]:
+        """Nothing to open or finish: the pieces are kept in memory."""
         yield self.accept
 
     def set_categories(self, categories: list[Category]) -> None:
+        """Keep the final categories for the per-class figures."""
         self.categories = categories
 
     def columns(self) -> Columns:
+        """Everything collected as one ``Columns``, the per-image arrays joined (and released)."""
         n = len(self.arrays)
         objects = np.fromiter((a.shape[1] for a in self.arrays), dtype=np.int64, count=n)
         flat = np.concatenate(self.arrays, axis=1) if n else np.zeros((4, 0))
@@ -190,6 +198,8 @@ class PerImage:
 
 @dataclass(frozen=True)
 class ImageSize:
+    """One image size and how many images have it."""
+
     width: int
     height: int
     images: int
@@ -215,6 +225,9 @@ class SectionStats:
 
 @dataclass(frozen=True)
 class DatasetStats:
+    """Everything ``stats`` reports: the whole and each split, what was skipped or noticed, and the raw
+    columns for plots (not compared or shown)."""
+
     source: str | None
     format: str | None
     counted: Literal["instances", "images"]
@@ -600,6 +613,7 @@ def to_dict(stats: DatasetStats) -> dict[str, Any]:
 
 
 def to_json(stats: DatasetStats, indent: bool = True) -> str:
+    """The stats as JSON text ending with a newline, for ``stats --json``."""
     import orjson
 
     return orjson.dumps(to_dict(stats), option=orjson.OPT_INDENT_2 if indent else 0).decode() + "\n"

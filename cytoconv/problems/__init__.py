@@ -53,7 +53,9 @@ class ProblemSink(Protocol):
     raises (strict) or counts and skips (lenient). ``wants`` lets a caller switch checks off, so that a reader
     does not pay for checks it ignores (polygon validity) and ``--select`` is honoured."""
 
-    def wants(self, code: str) -> bool: ...
+    def wants(self, code: str) -> bool:
+        """Whether ``code`` is checked at all; the syntax layer skips a check, and its cost, when not."""
+        ...
 
     def __call__(
         self,

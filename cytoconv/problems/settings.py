@@ -54,6 +54,7 @@ class Settings:
     source: str | None = None  # the configuration file read, if any
 
     def on(self, code: str) -> bool:
+        """Whether rule ``code`` is enabled; a check is skipped when not."""
         return code in self.enabled
 
     def sink(self) -> FindingSink:
@@ -73,6 +74,7 @@ class Settings:
         pixel_value: int | None = None,
         fix: Fix | None = None,
     ) -> Finding:
+        """A Finding for ``code`` with the severity these settings give it."""
         return Finding(
             code,
             self.severities[code],
@@ -95,6 +97,7 @@ class FindingSink:
         self.findings: list[Finding] = []
 
     def wants(self, code: str) -> bool:
+        """Whether rule ``code`` is enabled, so that the syntax layer skips checks that are off."""
         return code in self.settings.enabled
 
     def __call__(
@@ -130,6 +133,8 @@ def _toml() -> Any:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML configuration file as a dict; an unreadable or invalid file is a usage error (exit 2) that names
+    it."""
     toml = _toml()
     try:
         with open(path, "rb") as fh:
@@ -294,4 +299,5 @@ def _names(value: Any, base: Path, where: str) -> tuple[tuple[str, ...] | None, 
 
 
 def with_names(settings: Settings, names: tuple[str, ...] | None, source: str | None) -> Settings:
+    """The settings with the class names (and where they came from) set, for the checks that need names."""
     return replace(settings, names=names, names_source=source)

@@ -38,6 +38,7 @@ class ReaderSink:
         self._first: tuple[tuple[int, str], FormatError] | None = None  # strict mode: the earliest fatal one
 
     def wants(self, code: str) -> bool:
+        """A reader wants only what it stops on, notices or tallies; every other check is skipped."""
         return code in self.fatal or code in self.notices or code in self.tally
 
     def __call__(

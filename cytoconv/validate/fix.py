@@ -61,6 +61,7 @@ def _replace_tokens(line: str, edits: dict[int, str]) -> str:
     counter = iter(range(1 << 30))
 
     def swap(match: re.Match[str]) -> str:
+        """The token's new text when ``edits`` has one for its index, else the token as it was."""
         k = next(counter)
         return edits.get(k, match.group(0))
 

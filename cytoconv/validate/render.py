@@ -32,6 +32,8 @@ def ordered(findings: list[Finding]) -> list[Finding]:
 
 
 def text_line(f: Finding, fixed: bool = False) -> str:
+    """One finding as ``path:line: CODE [severity] where: message`` ([*] when fixable); ``fixed`` shows it as
+    fixed."""
     where = f"{shown_path(f.path)}:{f.line}:" if f.line is not None else f"{shown_path(f.path)}:"
     inside = f.where()
     status = "fixed" if fixed else f.severity
@@ -40,6 +42,7 @@ def text_line(f: Finding, fixed: bool = False) -> str:
 
 
 def text(report: ValidationReport) -> str:
+    """The text report: what was fixed first, then the findings, one per line in order."""
     lines = [text_line(f, fixed=True) for f in ordered(report.fixed)]
     lines += [text_line(f) for f in ordered(report.findings)]
     return "".join(line + "\n" for line in lines)
@@ -86,6 +89,8 @@ def _record(f: Finding) -> dict[str, Any]:
 
 
 def as_json(report: ValidationReport) -> str:
+    """The JSON report (``SCHEMA``): a summary of counts and the exit code, then the findings and the
+    fixes."""
     doc = {
         "schema": SCHEMA,
         "summary": {

@@ -218,6 +218,8 @@ class _Scanner:
         self.sink(code, self.path, message, image_id=image_id, annotation_id=annotation_id)
 
     def run(self, doc: dict[str, Any]) -> Coco:
+        """Scan a parsed COCO document into a ``Coco``: images and categories first, since annotations refer
+        to both; what is wrong goes to the sink."""
         info = doc.get("info")
         coco = Coco(
             Images(), Categories(), Annotations(), dict(info) if isinstance(info, dict) else {}, {}, set()

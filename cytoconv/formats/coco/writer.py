@@ -36,6 +36,7 @@ class CocoWriter:
         self.options = options
 
     def set_categories(self, categories: list[Category]) -> None:
+        """Keep the final categories: ``sink`` writes them last, after the images."""
         self.categories = categories
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> tuple[bytes, list[bytes]]:
@@ -131,6 +132,8 @@ class CocoWriter:
 
     @contextmanager
     def sink(self) -> Iterator[Callable[[Any], None]]:
+        """Stream the JSON file atomically: annotations as they come (numbered in order), then the image
+        entries kept until the end, then the categories."""
         import orjson
 
         from cytoconv._version import __version__
@@ -145,6 +148,7 @@ class CocoWriter:
             )
 
             def accept(fragment: tuple[bytes, list[bytes]]) -> None:
+                """Write one image's annotations now and keep its image entry for the ``images`` array."""
                 image, anns = fragment
                 images.append(image)
                 _write_annotations(fh, anns, counter)

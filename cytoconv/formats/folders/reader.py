@@ -56,6 +56,9 @@ NOT_CLASSES = frozenset(
 
 
 class FolderUnit(NamedTuple):
+    """One image of a class folder: its path, its name in the dataset, its split, and the label (category id)
+    its folder gives."""
+
     path: str
     file_name: str
     split: str | None
@@ -93,6 +96,8 @@ def _is_split_layout(subdirs: list[os.DirEntry[str]]) -> bool:
 
 
 def detect(path: Path) -> bool:
+    """A folder of class folders of images (maybe under split folders); refused when annotation files or
+    another format's folders show it is not."""
     if not path.is_dir():
         return False
     top = [p for p in path.iterdir() if not p.name.startswith(".")]
@@ -180,6 +185,8 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
 
 
 def load(unit: FolderUnit, options: ReadOptions, report: Report) -> ImageRecord:
+    """The unit's record: the image's size, its folder's label, no objects; an unreadable image is reported
+    and the unit skipped."""
     try:
         width, height = image_size(unit.path, options.apply_exif_orientation)
     except FormatError as error:
@@ -229,10 +236,14 @@ class FoldersWriter:
         self.tmp: Path | None = None
 
     def set_categories(self, categories: list[Category], report: Report | None = None) -> None:
+        """The class names and the safe, distinct folder names made from them; ``report`` hears of names that
+        had to change."""
         self.names = {c.id: c.name for c in categories}
         self.folders = folder_names(categories, report if report is not None else Report())
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> str | None:
+        """Copy (or hard-link) one labelled image into ``[split/]class/``, in a worker; returns its relative
+        path, or None when the image is skipped."""
         if record.label is None:
             report.problem(
                 FormatError(
@@ -287,9 +298,13 @@ class FoldersWriter:
 
     @contextmanager
     def sink(self) -> Iterator[Callable[[Any], None]]:
+        """The output built in a temporary folder and moved into place at the end, refusing two images that
+        get the same name."""
         seen: set[str] = set()
 
         def accept(rel: str | None) -> None:
+            """Refuse a path an earlier image already took (workers cannot see each other's names); None, a
+            skipped image, is ignored."""
             if rel is None:
                 return
             if rel in seen:
@@ -304,4 +319,5 @@ class FoldersWriter:
 def writer(
     dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
 ) -> FoldersWriter:
+    """The format's ``WriterFactory``: each labelled image copied (or hard-linked) into its class folder."""
     return FoldersWriter(dest, categories, image_root, options, report)

@@ -30,6 +30,9 @@ DEFAULT_NAME = "object"
 
 @dataclass(frozen=True)
 class LabelUnit:
+    """One instance label image to read: the mask, its image when found, its dataset name, and its labels'
+    classes from instances.csv (None: one class)."""
+
     mask: str
     image: str | None
     file_name: str
@@ -50,6 +53,8 @@ def detect(path: Path) -> bool:
 
 
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
+    """Label images paired with their images; classes from ``instances.csv`` when there is one, else one class
+    named by --names (or the default name)."""
     if not path.exists():
         raise FormatError(path, "no such file or folder", code="missing")
     pairs, image_root = paired_masks(path.resolve(), options, report, "label image")
@@ -132,6 +137,9 @@ def load(unit: LabelUnit, options: ReadOptions, report: Report) -> ImageRecord:
 
 
 class InstanceMaskWriter:
+    """Writes one label image per record (object k has value k; 16-bit past 255 objects) and ``instances.csv``
+    giving each object's class."""
+
     def __init__(
         self,
         dest: Path,
@@ -146,11 +154,14 @@ class InstanceMaskWriter:
         self.tmp: Path | None = None
 
     def set_categories(self, categories: list[Category]) -> None:
+        """Keep the final categories: ``sink`` names them in the class table it writes last."""
         self.categories = categories
 
     def encode(
         self, record: ImageRecord, index: int, report: Report
     ) -> tuple[str, list[tuple[str, int, int]]]:
+        """Paint a record's objects into its label image in a worker (a later object over an earlier one,
+        overlap noticed); returns its path and class-table rows."""
         from PIL import Image
 
         count = len(record.instances)
@@ -175,10 +186,14 @@ class InstanceMaskWriter:
 
     @contextmanager
     def sink(self) -> Iterator[Callable[[Any], None]]:
+        """The output built in a temporary folder moved into place at the end, refusing two images with one
+        mask name; ``instances.csv`` is written last."""
         seen: set[str] = set()
         table: list[tuple[str, int, int]] = []
 
         def accept(fragment: tuple[str, list[tuple[str, int, int]]]) -> None:
+            """Refuse a mask path an earlier image already took, and keep the image's rows of the class
+            table."""
             rel, rows = fragment
             if rel in seen:
                 raise FormatError(
@@ -200,4 +215,5 @@ class InstanceMaskWriter:
 def writer(
     dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
 ) -> InstanceMaskWriter:
+    """The format's ``WriterFactory``: instance label images and their class table."""
     return InstanceMaskWriter(dest, categories, image_root, options, report)

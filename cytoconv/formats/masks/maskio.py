@@ -113,6 +113,8 @@ def _checked(classes: list[MaskClass], where: str) -> tuple[MaskClass, ...]:
 
 
 def parse_channel(text: str | None) -> int | None:
+    """--channel as a channel index: R, G, B or A (any case) or a number; None when not given, a usage error
+    for anything else."""
     if text is None:
         return None
     if text.lower() in CHANNELS:

@@ -32,6 +32,9 @@ DEFAULT_NAME = "object"
 
 @dataclass(frozen=True)
 class ObjectUnit:
+    """One sample of the per-object layout: its image, one binary mask file per object, and its name in the
+    dataset."""
+
     image: str
     masks: tuple[str, ...]
     file_name: str
@@ -44,10 +47,13 @@ def _samples(root: Path) -> list[Path]:
 
 
 def detect(path: Path) -> bool:
+    """A folder of samples that each hold ``images/`` and ``masks/`` (the Data Science Bowl layout)."""
     return path.is_dir() and bool(_samples(path))
 
 
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
+    """One unit per sample folder with exactly one image; a sample with none or several is reported and left
+    out."""
     if not path.is_dir():
         raise FormatError(path, "expected a folder of <id>/images and <id>/masks folders", code="missing")
     root = path.resolve()
@@ -77,6 +83,8 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
 
 
 def load(unit: ObjectUnit, options: ReadOptions, report: Report) -> ImageRecord:
+    """The sample's record: the image's size and one object per mask; an unreadable, mis-sized or empty mask
+    leaves that object out, with a report."""
     try:
         width, height = image_size(unit.image, options.apply_exif_orientation)
     except FormatError as error:
@@ -123,6 +131,9 @@ def load(unit: ObjectUnit, options: ReadOptions, report: Report) -> ImageRecord:
 
 
 class ObjectMaskWriter:
+    """Writes the per-object layout: ``<stem>/images/`` with the image and ``<stem>/masks/`` with one binary
+    PNG per object."""
+
     def __init__(
         self,
         dest: Path,
@@ -159,6 +170,8 @@ class ObjectMaskWriter:
             shutil.copy2(source, folder / source.name)
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> str:
+        """Write one sample folder in a worker, refusing a stem another image already took; returns the
+        stem."""
         from PIL import Image
 
         stem = Path(safe_relative(record.file_name, record.file_name)).stem
@@ -175,6 +188,8 @@ class ObjectMaskWriter:
 
     @contextmanager
     def sink(self) -> Iterator[Callable[[Any], None]]:
+        """The output built in a temporary folder moved into place at the end; the pieces need no gathering,
+        ``encode`` writes each sample whole."""
         with atomic_dir(self.dest, self.options.overwrite) as tmp:
             self.tmp = tmp
             yield lambda stem: None
@@ -183,4 +198,5 @@ class ObjectMaskWriter:
 def writer(
     dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
 ) -> ObjectMaskWriter:
+    """The format's ``WriterFactory``: one sample folder per image, one mask per object."""
     return ObjectMaskWriter(dest, categories, image_root, options, report)

@@ -129,6 +129,8 @@ def _simplified(
 def checked_size(
     mask_path: str, mask_shape: tuple[int, ...], image: str | None, options: ReadOptions
 ) -> None:
+    """Refuse (size-mismatch) a mask whose size differs from its image's, which it would not line up with;
+    nothing to check without an image."""
     if image is None:
         return
     width, height = image_size(image, options.apply_exif_orientation)
@@ -146,6 +148,9 @@ def checked_size(
 
 @dataclass(frozen=True)
 class MaskUnit:
+    """One class mask to read: the mask, its image when found, its dataset name, and the value -> class map
+    (None: every value is a class)."""
+
     mask: str
     image: str | None
     file_name: str
@@ -153,6 +158,8 @@ class MaskUnit:
 
 
 def detect(path: Path) -> bool:
+    """A folder with a mask folder of images, or images and masks side by side (a stem seen twice); an
+    instances.csv marks instance masks instead."""
     if path.is_file() or (path / "instances.csv").is_file():  # instance label images, not classes
         return False
     if any((path / d).is_dir() and _has_images(path / d) for d in MASK_DIRS):
@@ -215,6 +222,8 @@ def open_mask(
 
 
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
+    """Masks paired with their images; classes from --classes or a class file beside the masks, else one per
+    value found, named after the value."""
     if not path.exists():
         raise FormatError(path, "no such file or folder", code="missing")
     path = path.resolve()
@@ -239,6 +248,8 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
 
 
 def load(unit: MaskUnit, options: ReadOptions, report: Report) -> ImageRecord:
+    """The mask's objects, class by class (or value by value without a class map); stray values are looked for
+    only when the map leaves pixels over."""
     arr, record = open_mask(unit.mask, unit.image, unit.file_name, options, report)
     height, width = arr.shape
     if unit.classes is None:
@@ -331,6 +342,9 @@ def palette() -> list[int]:
 
 
 class SemanticMaskWriter:
+    """Writes one class mask per record (each class its value; 16-bit past 255) and a classes.json naming the
+    values."""
+
     def __init__(
         self,
         dest: Path,
@@ -345,6 +359,7 @@ class SemanticMaskWriter:
         self.tmp: Path | None = None
 
     def set_categories(self, categories: list[Category]) -> None:
+        """Keep the final categories and the pixel value each is written as (from --classes when given)."""
         self.categories = categories
         self.values = class_values(categories, self.options.mask_classes)
 
@@ -362,6 +377,8 @@ class SemanticMaskWriter:
         return value
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> str:
+        """Paint a record's objects into its class mask in a worker (higher category id on top, overlap
+        noticed); returns the mask's relative path."""
         from PIL import Image
 
         values = {inst.category_id: self.value_of(inst.category_id, record) for inst in record.instances}
@@ -391,9 +408,12 @@ class SemanticMaskWriter:
 
     @contextmanager
     def sink(self) -> Iterator[Callable[[Any], None]]:
+        """The output built in a temporary folder moved into place at the end, refusing two images with one
+        mask name; classes.json is written last."""
         seen: set[str] = set()
 
         def accept(rel: str) -> None:
+            """Refuse a mask path an earlier image already took."""
             if rel in seen:
                 raise FormatError(
                     rel, "two images map to this mask file (same stem in one folder)", code="duplicate-stem"
@@ -414,4 +434,5 @@ class SemanticMaskWriter:
 def writer(
     dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
 ) -> SemanticMaskWriter:
+    """The format's ``WriterFactory``: class masks and the classes.json that names their values."""
     return SemanticMaskWriter(dest, categories, image_root, options, report)

@@ -144,10 +144,14 @@ def _slow_parse(data: bytes) -> tuple[Element, dict[int, int]]:
     from defusedxml.ElementTree import DefusedXMLParser
 
     class LineBuilder(TreeBuilder):
+        """A tree builder that notes the line of each ``<object>`` start tag, which the element tree does not
+        keep."""
+
         expat: Any = None
         lines: dict[int, int]
 
         def start(self, tag: str, attrs: dict[str, str]) -> Element:
+            """Build the element as usual, noting its line when it is an ``<object>``."""
             element = super().start(tag, attrs)
             if tag == "object":
                 self.lines[id(element)] = self.expat.CurrentLineNumber
@@ -170,7 +174,10 @@ def _guard_builder() -> type[TreeBuilder]:
     from defusedxml import DTDForbidden
 
     class GuardBuilder(TreeBuilder):
+        """The C tree builder refusing any DOCTYPE, so the fast path refuses what defusedxml refuses."""
+
         def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
+            """Raise ``DTDForbidden``: a DTD could declare entities."""
             raise DTDForbidden(name, system, pubid)
 
     return GuardBuilder

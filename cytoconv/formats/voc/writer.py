@@ -86,13 +86,18 @@ class VocWriter:
         self.tmp: Path | None = None
 
     def set_categories(self, categories: list[Category]) -> None:
+        """New class names; the cached ``<object><name>`` heads are dropped, since they hold the old names."""
         self.names = {c.id: c.name for c in categories}
         self._heads = {}
 
     def name_of(self, category_id: int) -> str:
+        """A class's ``<name>``; ``class_<index>`` for an id without a category (YOLO without names), as
+        readers name it."""
         return self.names.get(category_id) or f"class_{category_id - 1}"
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> tuple[str, str | None]:
+        """Write one record's XML file in a worker, refusing a second image with its stem (VOC names files by
+        image id); returns the id and split."""
         rel = safe_relative(record.file_name, record.file_name)
         image_name = rel.rsplit("/", 1)[-1]
         xml_id = os.path.splitext(image_name)[0]
@@ -197,10 +202,13 @@ class VocWriter:
 
     @contextmanager
     def sink(self) -> Iterator[Callable[[Any], None]]:
+        """The output built in a temporary folder moved into place at the end, with an ImageSets list per
+        split and the class list written last."""
         seen: set[str] = set()
         splits: dict[str, list[str]] = {}
 
         def accept(fragment: tuple[str, str | None]) -> None:
+            """Refuse an image id already written and note the id under its split, in dataset order."""
             xml_id, split = fragment
             if xml_id in seen:
                 raise FormatError(

@@ -50,6 +50,7 @@ class Line:
 
     @property
     def is_box(self) -> bool:
+        """Four numbers after the class are a box (centre x, y, w, h); more are a polygon."""
         return self.values.size == 4
 
 
@@ -114,6 +115,7 @@ def format_values(values: npt.NDArray[np.float64], precision: int) -> str:
 
 
 def format_line(class_index: int, values: npt.NDArray[np.float64], precision: int = 7) -> str:
+    """One label line as the writer writes it: the class index, then the numbers with ``precision`` digits."""
     return f"{class_index} {format_values(values, precision)}"
 
 
@@ -210,6 +212,8 @@ def _split_of(rel_dir: Path) -> str | None:
 
 
 def detect(path: Path) -> bool:
+    """A YAML or .txt file, or a folder with labels/, a data.yaml or loose label files: YOLO has no marker, so
+    this is a guess by names."""
     if path.is_file():
         return path.suffix in (".yaml", ".yml") or path.suffix == ".txt"
     if not path.is_dir():
@@ -508,6 +512,8 @@ class YoloWriter:
         self.names = [c.name for c in sorted(categories, key=lambda c: c.id)]
 
     def label_path(self, record: ImageRecord) -> str:
+        """The record's label file: its image path with ``images`` made ``labels`` (or under its split) and
+        ``.txt``, where YOLO looks for it."""
         rel = Path(safe_relative(record.file_name, record.file_name))
         parts = [p for p in rel.parent.parts if p != "images"]
         if not parts and record.split:
@@ -515,6 +521,8 @@ class YoloWriter:
         return "/".join(["labels", *parts, rel.stem + ".txt"])
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> tuple[str, str | None]:
+        """Write the record's label file in a worker; returns its path and top folder (the split, for
+        data.yaml)."""
         lines = self.lines(record, report)
         rel = self.label_path(record)
         assert self.tmp is not None
@@ -526,6 +534,8 @@ class YoloWriter:
         return rel, top
 
     def lines(self, record: ImageRecord, report: Report) -> list[str]:
+        """The record's label lines: each object as a box or a polygon as --task says, classes as 0-based
+        indices; an image-level label is a whole-image box."""
         from cytoconv.geometry.raster import rasterise, rle_bounds
 
         record = label_as_box(record, report)  # folders -> YOLO: one whole-image box per image
@@ -635,10 +645,13 @@ class YoloWriter:
 
     @contextmanager
     def sink(self) -> Iterator[Callable[[Any], None]]:
+        """The output built in a temporary folder moved into place at the end, refusing two images with one
+        label file; data.yaml is written last."""
         seen: set[str] = set()
         splits: dict[str, None] = {}
 
         def accept(fragment: tuple[str, str | None]) -> None:
+            """Refuse a label path an earlier image already took, and note the split it is under."""
             rel, top = fragment
             if rel in seen:
                 raise FormatError(
@@ -668,4 +681,5 @@ class YoloWriter:
 def writer(
     dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
 ) -> YoloWriter:
+    """The format's ``WriterFactory``: a labels/ tree and its data.yaml."""
     return YoloWriter(dest, categories, image_root, options, report)
