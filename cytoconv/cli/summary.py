@@ -75,10 +75,11 @@ def stderr_console() -> Any:
 
 
 def print_report(lines: list[str]) -> None:
-    """Every skipped or noticed item, verbatim (file names may hold rich markup characters)."""
+    """Every skipped or noticed item, verbatim (file names may hold rich markup characters) and unwrapped, so
+    that the paths they name can be copied whole."""
     console = stderr_console()
     for line in lines:
-        console.print(line, markup=False)
+        console.print(line, markup=False, soft_wrap=True)
 
 
 def print_summary(summary: Summary, dst: Path) -> None:
@@ -88,7 +89,9 @@ def print_summary(summary: Summary, dst: Path) -> None:
     console = stderr_console()
     names = {c.id: c.name for c in summary.categories}
     total = sum(summary.instances.values())
-    table = Table(title=f"wrote {dst}", title_justify="left", show_edge=False)
+    # the path on a line of its own, never wrapped (soft_wrap): a path broken over lines cannot be copied
+    console.print(f"wrote {dst}", markup=False, soft_wrap=True)
+    table = Table(show_edge=False)
     table.add_column("id", justify="right")
     table.add_column("class")
     table.add_column("objects", justify="right")

@@ -331,4 +331,8 @@ NOTICES: dict[str, str] = {
     "unmapped-pixels": "mask pixels outside the class map, read as background (lenient)",
     "vanished": "an object fully covered by later ones in a label image",
     "vertices-simplified": "vertices dropped by --simplify",
+    "field-dropped": "a COCO annotation or category field cytoconv does not keep (keypoints, ...), counted per field",
+    "file-not-read": "a file of a dataset layout that holds no objects to read (COCO captions, keypoints)",
+    "rle-as-polygon": "an RLE mask written as polygons traced exactly along its pixels (--segmentation polygon)",
+    "polygon-as-rle": "a polygon written as its RLE mask (--segmentation rle)",
 }

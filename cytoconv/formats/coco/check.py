@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cytoconv.formats.coco.layout import image_dir, not_read
 from cytoconv.formats.coco.syntax import (
     BOM,
     NOT_AN_OBJECT,
@@ -46,11 +48,13 @@ __all__ = [
 ]
 
 
-def image_dir_of(json_path: str) -> str:
-    """Where a COCO file's ``file_name`` values are relative to (as the reader has it): the folder above
-    ``annotations/``, else the JSON's own folder (Roboflow)."""
-    parent = os.path.dirname(os.path.abspath(json_path))
-    return os.path.dirname(parent) if os.path.basename(parent) == "annotations" else parent
+def image_dir_of(json_path: str, file_names: Sequence[str | None] | None = None) -> str:
+    """Where a COCO file's ``file_name`` values are relative to: the reader's answer (``layout.image_dir``:
+    the JSON's folder, the dataset root, ``<split>/``, ``images/<split>/`` or ``images/``, whichever holds
+    the images). ``file_names`` None: read from the file."""
+    if file_names is None:
+        file_names = _file_names(json_path)
+    return image_dir(json_path, file_names)
 
 
 def _is_number(value: Any) -> bool:
@@ -303,7 +307,7 @@ def _image_files(coco: Coco, path: str, settings: Settings, sink: FindingSink, p
     from cytoconv.engine.files import image_size
     from cytoconv.errors import FormatError
 
-    base = image_dir_of(path)
+    base = image_dir_of(path, coco.images.file_names)
     check_size = settings.on("CC405")
     images = coco.images
     for image_id, file_name in zip(images.ids, images.file_names):
@@ -353,25 +357,30 @@ class _Silent:
         return None
 
 
-def referenced_images(path: str) -> set[str]:
-    """The image files a COCO file names (absolute, normalised); nothing when it cannot be read."""
+def _file_names(path: str) -> list[str | None]:
+    """The ``file_name`` of every image entry of a COCO file; nothing when it cannot be read."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError:
-        return set()
+        return []
     ok, doc = parse_json(data, path, _Silent())
     images = doc.get("images") if ok and isinstance(doc, dict) else None
-    base = image_dir_of(path)
-    return (
-        {
-            os.path.normpath(os.path.join(base, image["file_name"]))
-            for image in images or []
-            if isinstance(image, dict) and isinstance(image.get("file_name"), str)
-        }
-        if isinstance(images, list)
-        else set()
-    )
+    if not isinstance(images, list):
+        return []
+    return [
+        image["file_name"]
+        for image in images
+        if isinstance(image, dict) and isinstance(image.get("file_name"), str)
+    ]
+
+
+def referenced_images(path: str) -> tuple[str, set[str]]:
+    """Where a COCO file's images are (``image_dir_of``) and the image files it names there (absolute,
+    normalised); nothing when it cannot be read."""
+    names = _file_names(path)
+    base = image_dir_of(path, names)
+    return base, {os.path.normpath(os.path.join(base, name)) for name in names if name}
 
 
 def _discover_files(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
@@ -379,12 +388,17 @@ def _discover_files(root: Path, settings: Settings) -> tuple[list[str], list[Fin
     from cytoconv.engine.files import is_image_name, walk_files
 
     files = [f for f in walk_files(root) if f.endswith(".json") and looks_like_coco(f)]
+    skip = not_read(files)  # captions, and keypoints/panoptic beside instances_*: as the reader has it
+    files = [f for f in files if f not in skip]
     findings: list[Finding] = []
     if settings.on("CC403"):
         referenced: set[str] = set()
+        folders: set[str] = set()
         for f in files:
-            referenced |= referenced_images(f)
-        for folder in sorted({image_dir_of(f) for f in files}):
+            base, named = referenced_images(f)
+            folders.add(base)
+            referenced |= named
+        for folder in sorted(folders):
             for image in walk_files(Path(folder)):
                 if is_image_name(image) and os.path.normpath(os.path.abspath(image)) not in referenced:
                     findings.append(settings.finding("CC403", image, "no COCO file lists this image"))

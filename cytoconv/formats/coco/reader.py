@@ -2,7 +2,11 @@
 
 Read: one JSON file, or a folder holding one per split (``annotations/instances_<split>.json`` or
 Roboflow's ``<split>/_annotations.coco.json``). Ids may start at 0, categories may be sparse or unused;
-all of that is kept. ``plan`` scans each file with the syntax layer that ``cytoconv validate`` uses
+all of that is kept. Each file's images are found where the layouts put them (``layout.image_dir``), and
+``file_name`` is made relative to the plan's image root, so that ``draw``, ``crop`` and ``resample`` find
+them. In a folder of the COCO download, ``captions_*`` (no objects) and, beside ``instances_*``, the
+``person_keypoints_*``, ``stuff_*`` and ``panoptic_*`` files are not read (a ``file-not-read`` notice); the
+object fields the model does not keep (keypoints, ``num_keypoints``, ``skeleton``) are named in a ``field-dropped`` notice. ``plan`` scans each file with the syntax layer that ``cytoconv validate`` uses
 (``syntax.scan``) and stops (strict) or skips and counts (lenient) on exactly the problems the validator calls
 errors there; ``load`` only builds the records, in the workers. The writer is in ``writer.py``.
 """
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 import gc
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,8 @@ import numpy as np
 from cytoconv.engine.contract import ReadOptions, ReadPlan
 from cytoconv.engine.files import is_junk
 from cytoconv.errors import FormatError, Report
+from cytoconv.formats import CONTENT, LAYOUT, Evidence
+from cytoconv.formats.coco.layout import SPLIT_PREFIXES, image_dir, not_read
 from cytoconv.formats.coco.syntax import BOX, CODES, POLYGON, Coco, looks_like_coco, parse_json, scan
 from cytoconv.formats.coco.writer import CocoWriter, writer
 from cytoconv.ir import Box, Category, ImageRecord, Instance, Polygon, Rle
@@ -53,26 +59,64 @@ def _coco_files(folder: Path) -> list[Path]:
     return found
 
 
-def detect(path: Path) -> bool:
-    """A COCO file (by the sniffer ``cytoconv validate`` uses too), or a folder holding one and no ``labels/``."""
+def _is_layout_file(json_path: Path) -> bool:
+    """A file named and placed as the tools write it: ``annotations/instances_val2017.json`` (and the
+    other prefixes the COCO download and CVAT use), or Roboflow's ``_annotations.coco.json``."""
+    if json_path.name == "_annotations.coco.json":
+        return True
+    return json_path.parent.name == "annotations" and json_path.stem.startswith(SPLIT_PREFIXES)
+
+
+def detect(path: Path) -> Evidence | None:
+    """A COCO file (by the sniffer ``cytoconv validate`` uses too), or a folder holding one and no ``labels/``;
+    the layout of the COCO download or of a Roboflow export is ``LAYOUT`` evidence, any other COCO file
+    ``CONTENT``."""
     if path.is_file():
-        return path.suffix == ".json" and looks_like_coco(str(path))
-    return path.is_dir() and bool(_coco_files(path)) and not (path / "labels").is_dir()
+        if path.suffix != ".json" or not looks_like_coco(str(path)):
+            return None
+        if _is_layout_file(path):
+            return Evidence(LAYOUT, f"{path.parent.name}/{path.name}: the COCO layout")
+        return Evidence(CONTENT, f"{path.name}: a COCO JSON file")
+    if not path.is_dir():
+        return None
+    files = _coco_files(path)
+    if not files:
+        return None
+    layout = [f for f in files if _is_layout_file(f)]
+    if layout:
+        shown = layout[0].relative_to(path).as_posix()
+        return Evidence(LAYOUT, f"{shown}: the COCO layout")
+    if (path / "labels").is_dir():
+        return None
+    return Evidence(CONTENT, f"{files[0].relative_to(path).as_posix()}: a COCO JSON file")
+
+
+def _files_to_read(files: list[Path], report: Report) -> list[Path]:
+    """The files of a folder that hold its objects: captions files never, and beside an ``instances_*``
+    file the other views of the same images; each one left out is a ``file-not-read`` notice."""
+    skip = not_read([str(f) for f in files])
+    for f in files:
+        if str(f) in skip:
+            report.notice("file-not-read", f"{f}: not read (captions, or another view of instances_*.json)")
+    return [f for f in files if str(f) not in skip]
+
+
+def _dropped_fields(coco: Coco, path: str, report: Report) -> None:
+    """One ``field-dropped`` notice per file naming every field left behind, with how many entries held it."""
+    if not coco.extra_fields:
+        return
+    shown = ", ".join(f"{where}.{key} ({n:,})" for (where, key), n in sorted(coco.extra_fields.items()))
+    report.notice("field-dropped", f"{path}: fields not kept: {shown}", count=sum(coco.extra_fields.values()))
 
 
 def _split_name(json_path: Path, several: bool) -> str | None:
     stem = json_path.stem
-    for prefix in ("instances_", "_annotations.coco", "annotations_"):
+    for prefix in SPLIT_PREFIXES:
         if stem.startswith(prefix) and stem[len(prefix) :].strip("._"):
             return stem[len(prefix) :].strip("._")
     if several:
         return json_path.parent.name if json_path.parent.name != "annotations" else stem
     return None
-
-
-def _image_dir(json_path: Path) -> Path:
-    parent = json_path.parent
-    return parent.parent if parent.name == "annotations" else parent
 
 
 @dataclass(frozen=True)
@@ -90,20 +134,19 @@ class CocoUnit:
 
 
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
-    """Scan every COCO file (in the parent): categories merged across files, one unit per usable image."""
+    """Scan every COCO file (in the parent): categories merged across files, one unit per usable image, its
+    ``file_name`` made relative to the image root common to every file's image folder."""
     if not path.exists():
         raise FormatError(path, "no such file or folder", code="missing")
-    files = [path] if path.is_file() else _coco_files(path)
+    files = [path] if path.is_file() else _files_to_read(_coco_files(path), report)
     if not files:
         raise FormatError(path, "no COCO JSON file found", code="missing")
     several = len(files) > 1
-    image_dirs = [(options.images or _image_dir(f)).resolve() for f in files]
-    common = Path(os.path.commonpath([str(d) for d in image_dirs]))
+    images_root = str(options.images) if options.images else None
     categories: dict[int, Category] = {}
-    units: list[CocoUnit] = []
+    per_file: list[tuple[Path, list[CocoUnit]]] = []  # each file's image folder and its units
     info: dict[str, Any] = {}
-    usable = 0
-    for json_path, image_dir in zip(files, image_dirs):
+    for json_path in files:
         where = str(json_path)
         try:
             data = json_path.read_bytes()
@@ -113,7 +156,7 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         del data
         if coco is None:  # lenient: the file is counted, and left out
             continue
-        usable += 1
+        _dropped_fields(coco, where, report)
         if coco.info and not info:
             info = coco.info
         cats = coco.categories
@@ -131,28 +174,34 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
                     code="category-mismatch",
                 )
         objects = _objects_by_image(coco, here, where, report)
-        prefix = image_dir.relative_to(common).as_posix() if image_dir != common else ""
         split = _split_name(json_path, several)
         images = coco.images
-        for k, (image_id, file_name, width, height) in enumerate(
-            zip(images.ids, images.file_names, images.widths, images.heights)
-        ):
-            if (
+        units = [
+            CocoUnit(where, file_name, width, height, tuple(objects.get(image_id, ())), "", split)
+            for k, (image_id, file_name, width, height) in enumerate(
+                zip(images.ids, images.file_names, images.widths, images.heights)
+            )
+            if not (
                 k in coco.rejected_images
                 or image_id is None
                 or file_name is None
                 or width is None
                 or height is None
-            ):
-                continue
-            units.append(
-                CocoUnit(where, file_name, width, height, tuple(objects.get(image_id, ())), prefix, split)
             )
-    if not usable:
+        ]
+        folder = Path(image_dir(where, images.file_names, images_root)).resolve()
+        per_file.append((folder, units))
+        del coco, objects
+    if not per_file:
         raise FormatError(path, "no readable COCO file (see the problems skipped)", code="bad-structure")
+    common = Path(os.path.commonpath([str(folder) for folder, _ in per_file]))
+    all_units: list[CocoUnit] = []
+    for folder, units in per_file:
+        prefix = folder.relative_to(common).as_posix() if folder != common else ""
+        all_units.extend([replace(u, prefix=prefix) for u in units] if prefix else units)
     return ReadPlan(
         categories=sorted(categories.values(), key=lambda c: c.id),
-        units=units,
+        units=all_units,
         image_root=str(common),
         info=info,
     )

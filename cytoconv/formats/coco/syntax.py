@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeGuard
 
@@ -32,6 +33,13 @@ POLYGON: Final = 1
 RLE: Final = 2
 
 _NUMBER_TYPES: Final = frozenset((int, float))  # not bool: type(True) is bool
+# the object fields the reader keeps (``area`` is recomputed by the writers); any other field of an annotation
+# or a category is counted in ``Coco.extra_fields``, so that a reader says what data it leaves behind
+# (keypoints, num_keypoints, skeleton). Image metadata (license, coco_url, date_captured) is not counted.
+CATEGORY_FIELDS: Final = frozenset(("id", "name", "supercategory"))
+ANNOTATION_FIELDS: Final = frozenset(
+    ("id", "image_id", "category_id", "segmentation", "bbox", "area", "iscrowd", "score", "attributes")
+)
 # every code the scan can report; the reader stops on those at error level (see reader.FATAL)
 CODES: Final = (
     "CC002",
@@ -160,6 +168,8 @@ class Coco:
     rejected_images: set[int] = field(default_factory=set)
     rejected_categories: set[int] = field(default_factory=set)
     rejected_annotations: set[int] = field(default_factory=set)
+    # ("annotations", "keypoints") -> how many entries hold a field the reader does not keep
+    extra_fields: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def scan(data: bytes, path: str, sink: ProblemSink, *, every_problem: bool = True) -> Coco | None:
@@ -183,6 +193,15 @@ def scan(data: bytes, path: str, sink: ProblemSink, *, every_problem: bool = Tru
                 path,
                 "not a COCO file: needs 'images' and 'categories' lists (and 'annotations', a list, "
                 "if present)",
+            )
+            return None
+        first = doc["annotations"][0] if doc.get("annotations") else None
+        if isinstance(first, dict) and "segments_info" in first:
+            sink(
+                "CC003",
+                path,
+                "a COCO panoptic file (PNG masks listed in 'segments_info'): not supported; read the "
+                "instances_*.json of the same download instead",
             )
             return None
         return _Scanner(path, sink, every_problem).run(doc)
@@ -275,6 +294,9 @@ class _Scanner:
         for k, category in enumerate(categories):
             if not isinstance(category, dict):
                 category = {}
+            else:
+                for key in category.keys() - CATEGORY_FIELDS:
+                    coco.extra_fields["categories", key] += 1
             cid, name, sup = category.get("id"), category.get("name"), category.get("supercategory")
             good_name = isinstance(name, str) or _is_int(name)
             cols.ids.append(cid if _is_int(cid) else None)
@@ -298,6 +320,8 @@ class _Scanner:
         )
         want, report = self.want, self.report
         seen_ids: set[int] = set()
+        extra = coco.extra_fields
+        known = ANNOTATION_FIELDS
         for k, ann in enumerate(annotations):
             if not isinstance(ann, dict):
                 for column in (
@@ -315,6 +339,9 @@ class _Scanner:
                 cols.kind.append(NOT_AN_OBJECT)
                 report("CC003", f"annotations[{k}] is not an object", rejected, k)
                 continue
+            if not known.issuperset(ann):
+                for key in ann.keys() - known:
+                    extra["annotations", key] += 1
             aid, image_id, category_id = ann.get("id"), ann.get("image_id"), ann.get("category_id")
             seg, bbox = ann.get("segmentation"), ann.get("bbox")
             crowd = bool(ann.get("iscrowd", 0))
