@@ -79,11 +79,16 @@ def test_txl_pbc_fixed_keeps_one_copy_of_each_line(tmp_path: Path) -> None:
     assert (root / name).read_text().splitlines() == list(dict.fromkeys(lines))
 
 
-def test_bccd_two_zero_area_boxes() -> None:
+def test_bccd_two_one_pixel_boxes() -> None:
+    """xmin == xmax under inclusive corners: 1x1 px boxes, warnings (CC703), not errors."""
     root = real("bccd_voc") / "BCCD"
     report = validate([root], Settings(), jobs=1)
-    got = [(Path(f.path).name, f.code, f.object_index, f.line) for f in report.findings]
-    assert got == [("BloodImage_00338.xml", "CC303", 13, 158), ("BloodImage_00343.xml", "CC303", 4, 50)]
+    got = [(Path(f.path).name, f.code, f.severity, f.object_index, f.line) for f in report.findings]
+    assert got == [
+        ("BloodImage_00338.xml", "CC703", "warning", 13, 158),
+        ("BloodImage_00343.xml", "CC703", "warning", 4, 50),
+    ]
+    assert report.exit_code == 0
     assert report.checked == 56
     for f in report.findings:  # the line named is the <object> holding PROVENANCE's degenerate box
         assert f.line is not None

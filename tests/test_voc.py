@@ -46,10 +46,6 @@ def _bccd() -> Path:
     return real("bccd_voc") / "BCCD"
 
 
-def _without_degenerate(boxes: dict[str, list[Corners]]) -> dict[str, list[Corners]]:
-    return {k: [(n, b) for n, b in v if b[0] != b[2] and b[1] != b[3]] for k, v in boxes.items()}
-
-
 VOC_XML = """<annotation>
 \t<filename>{name}.png</filename>
 \t<size><width>{w}</width><height>{h}</height><depth>3</depth></size>
@@ -126,31 +122,32 @@ def test_name_scan_matches_the_parser_and_falls_back_on_odd_files() -> None:
 # --- BCCD, the real sample ---------------------------------------------------------------------
 
 
-def test_bccd_strict_stops_at_the_first_zero_area_box_naming_the_file(tmp_path: Path) -> None:
-    with pytest.raises(FormatError) as info:
-        cytoconv.convert(_bccd(), tmp_path / "c.json", to="coco", jobs=1)
-    assert info.value.code == "zero-area-box"
-    assert info.value.path is not None and info.value.path.endswith("BloodImage_00338.xml")
-    assert "504, 337, 504, 337" in info.value.message
-    assert not (tmp_path / "c.json").exists()
+def test_bccd_strict_keeps_the_two_one_pixel_boxes_as_1x1_px(tmp_path: Path) -> None:
+    """BloodImage_00338 and 00343 hold xmin == xmax, ymin == ymax: 1x1 px under inclusive corners, kept."""
+    report = Report()
+    summary = cytoconv.convert(_bccd(), tmp_path / "c.json", to="coco", report=report, jobs=1)
+    assert report.skipped == {} and summary.images == 56 and sum(summary.instances.values()) == 1051
+    data = json.loads((tmp_path / "c.json").read_text())
+    files = {i["id"]: i["file_name"] for i in data["images"]}
+    tiny = sorted((files[a["image_id"]], a["bbox"], a["area"]) for a in data["annotations"] if a["area"] == 1)
+    assert tiny == [
+        ("BloodImage_00338.jpg", [503, 336, 1, 1], 1),
+        ("BloodImage_00343.jpg", [180, 328, 1, 1], 1),
+    ]
 
 
 def test_bccd_to_coco_gives_x_xmin_minus_1_and_w_xmax_minus_xmin_plus_1(tmp_path: Path) -> None:
     report = Report(strict=False)
     summary = cytoconv.convert(_bccd(), tmp_path / "c.json", to="coco", report=report, jobs=1)
-    assert report.skipped == {"zero-area-box": 2}
-    assert sorted(e.split(":")[0].rsplit("/", 1)[1] for e in report.examples["zero-area-box"]) == [
-        "BloodImage_00338.xml",
-        "BloodImage_00343.xml",
-    ]
-    assert summary.images == 56 and sum(summary.instances.values()) == 1049
+    assert report.skipped == {}
+    assert summary.images == 56 and sum(summary.instances.values()) == 1051
     data = json.loads((tmp_path / "c.json").read_text())
     assert [c["name"] for c in data["categories"]] == ["Platelets", "RBC", "WBC"]  # sorted names, ids 1..3
     names = {c["id"]: c["name"] for c in data["categories"]}
     by_image: dict[int, list[dict]] = {}  # type: ignore[type-arg]
     for ann in data["annotations"]:
         by_image.setdefault(ann["image_id"], []).append(ann)
-    xml = _without_degenerate(_xml_boxes(_bccd() / "Annotations"))
+    xml = _xml_boxes(_bccd() / "Annotations")
     checked = 0
     for image in data["images"]:
         stem = image["file_name"].rsplit(".", 1)[0]
@@ -162,7 +159,7 @@ def test_bccd_to_coco_gives_x_xmin_minus_1_and_w_xmax_minus_xmin_plus_1(tmp_path
             assert ann["bbox"] == [xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1]
             assert ann["area"] == (xmax - xmin + 1) * (ymax - ymin + 1)
             checked += 1
-    assert checked == 1049
+    assert checked == 1051
 
 
 def test_bccd_coco_back_to_voc_gives_the_original_xml_values_and_attributes(tmp_path: Path) -> None:
@@ -174,7 +171,7 @@ def test_bccd_coco_back_to_voc_gives_the_original_xml_values_and_attributes(tmp_
         jobs=1,
         read_options=ReadOptions(images=_bccd() / "JPEGImages"),
     )
-    original = _without_degenerate(_xml_boxes(_bccd() / "Annotations"))
+    original = _xml_boxes(_bccd() / "Annotations")
     assert _xml_boxes(tmp_path / "voc" / "Annotations") == original
     src = ET.parse(_bccd() / "Annotations" / "BloodImage_00000.xml").getroot()
     out = ET.parse(tmp_path / "voc" / "Annotations" / "BloodImage_00000.xml").getroot()
@@ -192,9 +189,9 @@ def test_bccd_coco_back_to_voc_gives_the_original_xml_values_and_attributes(tmp_
 def test_bccd_voc_yolo_voc_is_the_identity_on_every_box(tmp_path: Path) -> None:
     report = Report(strict=False)
     cytoconv.convert(_bccd(), tmp_path / "yolo", to="yolo", report=report, jobs=1)
-    assert report.skipped == {"zero-area-box": 2}
+    assert report.skipped == {}
     lines = sum(len(f.read_text().splitlines()) for f in (tmp_path / "yolo" / "labels").rglob("*.txt"))
-    assert lines == 1049
+    assert lines == 1051
     back = Report()
     cytoconv.convert(
         tmp_path / "yolo",
@@ -206,8 +203,8 @@ def test_bccd_voc_yolo_voc_is_the_identity_on_every_box(tmp_path: Path) -> None:
     )
     assert back.notices["box-rounded"] == 0
     got = _xml_boxes(tmp_path / "voc" / "Annotations")
-    assert got == _without_degenerate(_xml_boxes(_bccd() / "Annotations"))
-    assert sum(len(v) for v in got.values()) == 1049
+    assert got == _xml_boxes(_bccd() / "Annotations")
+    assert sum(len(v) for v in got.values()) == 1051
 
 
 def test_bccd_splits_from_image_sets_most_specific_list_wins(tmp_path: Path) -> None:
@@ -390,16 +387,13 @@ def test_two_images_with_one_stem_cannot_share_an_xml(tmp_path: Path) -> None:
     assert not (tmp_path / "voc").exists()
 
 
-def test_cli_voc_to_coco_lenient_reports_the_skipped_boxes(
+def test_cli_voc_to_coco_strict_converts_bccd_with_every_box(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from cytoconv.cli.entry import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["voc2coco", str(_bccd()), str(tmp_path / "c.json")])
-    assert exit_.value.code == 1
-    assert "BloodImage_00338.xml" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exit_:
-        main(["voc2coco", str(_bccd()), str(tmp_path / "c.json"), "--lenient"])
     assert exit_.value.code == 0
-    assert "skipped 2 x zero-area-box" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "56 images (0 without objects), 1,051 objects" in err and "skipped" not in err

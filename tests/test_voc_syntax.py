@@ -68,7 +68,13 @@ CASES: dict[str, tuple[str, str, int | None, int | None]] = {
         5,
         2,
     ),
-    "zero-area": (annotation(obj(box=(5, 5, 5, 9)), GOOD), "zero-area-box", 4, 1),
+    # xmin == xmax is a 1-px box (inclusive corners): no error, so the stop is at the inverted box after it
+    "one-pixel-then-inverted": (
+        annotation(obj(box=(5, 5, 5, 9)), obj(box=(9, 5, 4, 9))),
+        "negative-box",
+        5,
+        2,
+    ),
     "duplicate": (annotation(GOOD, obj(box=(2, 2, 9, 9)), GOOD), "duplicate-object", 6, 3),
     "broken-mid-file": (
         annotation(GOOD, "<object><name>RBC</nam></object>", GOOD),
@@ -94,8 +100,8 @@ CASES: dict[str, tuple[str, str, int | None, int | None]] = {
     "no-box-before-class": (annotation(obj(name="Platelet", box=None)), "bad-voc-object", 4, 1),
     "class-before-box": (annotation(obj(name="Platelet", box=(3, 3, 3, 3))), "unknown-class", 4, 1),
     "crlf-and-comment": (
-        annotation(GOOD, "<!-- <object> in a comment -->", obj(box=(4, 4, 4, 8))).replace("\n", "\r\n"),
-        "zero-area-box",
+        annotation(GOOD, "<!-- <object> in a comment -->", obj(box=(8, 4, 4, 8))).replace("\n", "\r\n"),
+        "negative-box",
         6,
         2,
     ),
@@ -186,17 +192,16 @@ def test_no_size_with_the_image_stops_neither(tmp_path: Path) -> None:
 
 BAD_OBJECTS = [
     GOOD,  # 1 kept
-    obj(box=(5, 5, 5, 9)),  # 2 zero-area-box
+    obj(box=(5, 5, 5, 9)),  # 2 kept: 1 px wide (a one-pixel-box warning in validate)
     obj(name="WBC", box=(2, 2, 20, 20)),  # 3 kept
     obj(box=(9, 1, 2, 10)),  # 4 negative-box
-    obj(name="Platelet", box=(3, 3, 3, 3)),  # 5 unknown-class (and zero-area: counted once)
+    obj(name="Platelet", box=(3, 3, 3, 3)),  # 5 unknown-class (and 1x1 px)
     GOOD,  # 6 duplicate-object (of 1)
     obj(box=None),  # 7 bad-voc-object
     obj(box=(1, 1, 10, "x")),  # 8 bad-voc-object
     obj(name="WBC", box=(50, 50, 60, 60), extra="<difficult>1</difficult><pose>Left</pose>"),  # 9 kept
 ]
 SKIPPED = {
-    "zero-area-box": 1,
     "negative-box": 1,
     "unknown-class": 1,
     "duplicate-object": 1,
@@ -213,11 +218,21 @@ def test_lenient_read_leaves_out_exactly_the_bad_objects(tmp_path: Path, one_lin
     record = next(r for r in ds.images if r.file_name == "b.png")
     names = {c.id: c.name for c in ds.categories}
     kept = [(names[i.category_id], i.geometry.x, i.geometry.y, i.attributes) for i in record.instances]
-    assert kept == [("RBC", 0, 0, {}), ("WBC", 1, 1, {}), ("WBC", 49, 49, {"difficult": 1, "pose": "Left"})]
+    assert kept == [
+        ("RBC", 0, 0, {}),
+        ("RBC", 4, 4, {}),
+        ("WBC", 1, 1, {}),
+        ("WBC", 49, 49, {"difficult": 1, "pose": "Left"}),
+    ]
+    assert (record.instances[1].geometry.w, record.instances[1].geometry.h) == (1, 5)
     assert dict(report.skipped) == SKIPPED
-    # the validator's errors name the same objects
-    errors = {f.object_index for f in validate([root], jobs=1).findings if f.severity == "error"}
-    assert errors == {2, 4, 5, 6, 7, 8}
+    # the validator's errors name the same objects; the 1-px boxes are warnings
+    findings = validate([root], jobs=1).findings
+    assert {f.object_index for f in findings if f.severity == "error"} == {4, 5, 6, 7, 8}
+    assert [(f.code, f.object_index) for f in findings if f.severity == "warning"] == [
+        ("CC703", 2),
+        ("CC703", 5),
+    ]
 
 
 def test_lenient_skips_a_broken_file_whole_and_counts_it(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
@@ -72,6 +72,11 @@ def convert(
     holes: opts.HolesOpt = opts.Holes.BRIDGE,
     simplify: opts.SimplifyOpt = 0.0,
     link: opts.LinkOpt = False,
+    overlap: opts.OverlapOpt = opts.Overlap.TOP,
+    layers: opts.LayersOpt = False,
+    copy_images: opts.CopyImagesOpt = False,
+    link_images: opts.LinkImagesOpt = False,
+    crowd: opts.CrowdOpt = opts.Crowd.SKIP,
     to_size: opts.ToSizeOpt = None,
     scale: opts.ScaleOpt = None,
     max_side: opts.MaxSideOpt = None,
@@ -110,7 +115,13 @@ def convert(
         holes=holes.value,
         mask_classes=reading.mask_classes,
         link=link,
+        overlap=overlap.value,
+        layers=layers,
+        place_images="link" if link_images else "copy" if copy_images else "none",
+        crowd=crowd.value,
     )
+    if copy_images and link_images:
+        raise UsageError("give --copy-images or --link-images, not both")
     refuse_overlap(dst, src, images, sizes_from)
     target = _target(to_size, scale, max_side, sizes_from, resize_images=resize_images, clip=clip)
     report = Report(strict=strict)
@@ -216,9 +227,24 @@ def shortcut_command(source: str, target: str) -> TyperCommand:
     return _derived(f"{source}2{target}", text, params, callback)
 
 
+DetectOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--detect",
+        metavar="PATH",
+        help="Show how PATH would be detected: every format that recognises it, with its evidence "
+        "(layout, content, guess, refused) and why, and the one chosen (exit 2 when none is).",
+    ),
+]
+
+
 @app.command("formats")
-def formats_command() -> None:
-    """List the formats, what each can read and write, and their aliases."""
+def formats_command(detect: DetectOpt = None) -> None:
+    """List the formats, what each can read and write, and their aliases; --detect PATH shows how a path would
+    be detected instead."""
+    if detect is not None:
+        detection_report(detect)
+        return
     for info in FORMATS.values():
         can = "/".join(x for x, ok in (("read", info.reads), ("write", info.writes)) if ok)
         aliases = f" (aliases: {', '.join(info.aliases)})" if info.aliases else ""
@@ -227,3 +253,29 @@ def formats_command() -> None:
         "\nEvery readable format converts to every writable one: cytoconv convert --from X --to Y, "
         "or the shortcut X2Y (e.g. yolo2coco, masks2coco, voc2yolo)."
     )
+
+
+def detection_report(path: Path) -> None:
+    """Print every candidate format of ``path`` (``formats.candidates``, refusals included) as ``name  strength
+    reason``, then ``chosen: NAME`` or ``chosen: none (...)``: the choice ``--from`` auto-detection makes, by the
+    same rule (``formats.choose``). No choice exits 2, as convert would refuse the path."""
+    from cytoconv.formats import STRENGTHS, candidates, choose
+
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or folder")
+    found = candidates(path, refused=True)
+    for info, evidence in found:
+        print(
+            f"{info.name:<14} {STRENGTHS.get(evidence.strength, str(evidence.strength)):<8} {evidence.reason}"
+        )
+    chosen, _ = choose(found)
+    if chosen is not None:
+        print(f"chosen: {chosen.name}")
+        return
+    usable = [(info, e) for info, e in found if e.strength > 0]
+    if not usable:
+        print("chosen: none (no format recognises it; give --from)")
+    else:
+        top = [info.name for info, e in usable if e.strength == usable[0][1].strength]
+        print(f"chosen: none (a tie at {STRENGTHS[usable[0][1].strength]}: {', '.join(top)}; give --from)")
+    raise typer.Exit(2)

@@ -26,14 +26,17 @@ class Evidence:
     - ``LAYOUT`` (3): a layout the format's own tools write (``annotations/instances_*.json``, VOC
       ``Annotations/*.xml``, a YOLO ``data.yaml`` or ``labels/`` beside ``images/``, ``instances.csv``);
     - ``CONTENT`` (2): a file or folder whose content is of its kind (a JSON that parses as COCO);
-    - ``GUESS`` (1): names alone (loose ``.txt`` files, sub-folders of images read as classes).
+    - ``GUESS`` (1): names alone (loose ``.txt`` files, sub-folders of images read as classes);
+    - ``REFUSED`` (0): not this format, and why (a reader that looked closely and saw labels of another kind):
+      never chosen, but the reason is shown when no format takes the path, so the refusal says what was seen.
     """
 
     strength: int
     reason: str
 
 
-LAYOUT, CONTENT, GUESS = 3, 2, 1
+LAYOUT, CONTENT, GUESS, REFUSED = 3, 2, 1, 0
+STRENGTHS = {LAYOUT: "layout", CONTENT: "content", GUESS: "guess", REFUSED: "refused"}  # as reports show them
 
 
 def evidence_of(result: object) -> Evidence | None:
@@ -161,16 +164,31 @@ def lookup(name: str) -> tuple[FormatInfo, dict[str, Any]]:
     raise UsageError(f"unknown format {name!r} (known: {known})")
 
 
-def candidates(path: Path) -> list[tuple[FormatInfo, Evidence]]:
-    """Every readable format that recognises ``path``, with its evidence, strongest first (``cytoconv formats
-    --detect`` shows this list)."""
+def candidates(path: Path, refused: bool = False) -> list[tuple[FormatInfo, Evidence]]:
+    """Every readable format that recognises ``path``, with its evidence, strongest first (registry order among
+    equals); ``refused`` adds the ``REFUSED`` answers, last (``cytoconv formats --detect`` shows them all)."""
     found = []
     for info in FORMATS.values():
         if info.reads:
             evidence = evidence_of(info.load().detect(path))
-            if evidence is not None:
+            if evidence is not None and (refused or evidence.strength > REFUSED):
                 found.append((info, evidence))
     return sorted(found, key=lambda pair: -pair[1].strength)
+
+
+def choose(found: list[tuple[FormatInfo, Evidence]]) -> tuple[FormatInfo | None, str]:
+    """The choice among ``candidates`` (with or without the refused ones): the format, or None and why not
+    (nothing recognised, with any refusal's reason; or a tie at the top, with what each format saw)."""
+    usable = [pair for pair in found if pair[1].strength > REFUSED]
+    if not usable:
+        refusals = "; ".join(f"{info.name}: {evidence.reason}" for info, evidence in found)
+        why = f" ({refusals})" if refusals else ""
+        return None, f"cannot tell its format{why}; give --from ({', '.join(FORMATS)})"
+    best = [pair for pair in usable if pair[1].strength == usable[0][1].strength]
+    if len(best) == 1:
+        return best[0][0], best[0][1].reason
+    seen = "; ".join(f"{info.name}: {evidence.reason}" for info, evidence in best)
+    return None, f"could be any of {', '.join(i.name for i, _ in best)} ({seen}); give --from"
 
 
 def detect(path: Path) -> FormatInfo:
@@ -178,11 +196,7 @@ def detect(path: Path) -> FormatInfo:
     that says what was seen."""
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
-    found = candidates(path)
-    if not found:
-        raise UsageError(f"{path}: cannot tell its format; give --from ({', '.join(FORMATS)})")
-    best = [pair for pair in found if pair[1].strength == found[0][1].strength]
-    if len(best) == 1:
-        return best[0][0]
-    seen = "; ".join(f"{info.name}: {evidence.reason}" for info, evidence in best)
-    raise UsageError(f"{path}: could be any of {', '.join(i.name for i, _ in best)} ({seen}); give --from")
+    chosen, why = choose(candidates(path, refused=True))
+    if chosen is None:
+        raise UsageError(f"{path}: {why}")
+    return chosen

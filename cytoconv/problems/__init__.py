@@ -163,6 +163,12 @@ _TABLE = (
     ),
     Problem("CC702", "bad-voc-object", "error", "a Pascal VOC <object> without <name> or a numeric <bndbox>"),
     Problem(
+        "CC703",
+        "one-pixel-box",
+        "warning",
+        "a Pascal VOC box one pixel wide or high (xmin == xmax or ymin == ymax): kept, a click rather than a drag?",
+    ),
+    Problem(
         "CC007",
         "missing",
         "error",
@@ -262,6 +268,13 @@ _TABLE = (
     ),
     Problem("CC904", "unsafe-name", "error", "a class name that cannot be a folder name", stage="write"),
     Problem("CC905", "empty-crop", "error", "an object whose crop lies outside its image", stage="write"),
+    Problem(
+        "CC906",
+        "covered-object",
+        "error",
+        "an object a mask would hide: fully covered by others, or no pixel (--overlap error; --layers keeps it)",
+        stage="write",
+    ),
 )
 
 PROBLEMS: dict[str, Problem] = {problem.code: problem for problem in _TABLE}
@@ -335,4 +348,11 @@ NOTICES: dict[str, str] = {
     "file-not-read": "a file of a dataset layout that holds no objects to read (COCO captions, keypoints)",
     "rle-as-polygon": "an RLE mask written as polygons traced exactly along its pixels (--segmentation polygon)",
     "polygon-as-rle": "a polygon written as its RLE mask (--segmentation rle)",
+    "split-renamed": "a split written under the name ultralytics expects (val2017 -> val, valid -> val)",
+    "split-as-train": "a split that is not train, val or test, listed under train in data.yaml",
+    "split-reused": "a data.yaml key with no split of its own, pointing at another (val at train)",
+    "crowd-skipped": "a crowd object (iscrowd 1) not written to YOLO (--crowd keep writes it)",
+    "not-a-label": "a .txt file that is not a YOLO label file (outside labels/, a README), skipped",
+    "object-hidden": "an object left out of a written mask: fully covered by others, or no pixel (named)",
+    "object-partly-covered": "an object a written mask shows only in part, others painted over it",
 }

@@ -37,9 +37,12 @@ from cytoconv.engine.files import (
     walk_files,
 )
 from cytoconv.errors import FormatError, Report, SkipUnit
+from cytoconv.formats import CONTENT, GUESS, REFUSED, Evidence
 from cytoconv.ir import Category, ImageRecord
 
 SPLIT_NAMES = frozenset({"train", "val", "valid", "validation", "test"})
+LABEL_SUFFIXES = (".txt", ".json", ".xml", ".csv")  # files that would be labels beside (or instead of) images
+SAMPLED = 20  # would-be class folders that detection looks into
 # Folders that make a dataset some other format (YOLO, VOC, masks), not a class-folder set.
 NOT_CLASSES = frozenset(
     {
@@ -95,24 +98,124 @@ def _is_split_layout(subdirs: list[os.DirEntry[str]]) -> bool:
     )
 
 
-def detect(path: Path) -> bool:
-    """A folder of class folders of images (maybe under split folders); refused when annotation files or
-    another format's folders show it is not."""
+def detect(path: Path) -> Evidence | None:
+    """A folder of class folders of images (maybe under split folders): ``CONTENT`` when every split holds the
+    same class folders (the layout classifiers are trained from), ``GUESS`` for plain ``<class>/<image>``
+    (folder names alone say they are classes). None when another format's folders or annotation files show
+    it is not; ``REFUSED`` with what was seen when the folders hold labels (``_labels_seen``): a folder that
+    is no known format is not taken for class folders."""
     if not path.is_dir():
-        return False
+        return None
     top = [p for p in path.iterdir() if not p.name.startswith(".")]
     if any(p.is_dir() and p.name.lower() in NOT_CLASSES for p in top):
-        return False
+        return None
     if any(p.is_file() and p.suffix.lower() in (".json", ".xml", ".yaml", ".yml") for p in top):
-        return False
+        return None
     subdirs = _subdirs(path)
     if any(
         _has_annotation_files(d.path) for d in subdirs[:20]
     ):  # e.g. Roboflow's <split>/_annotations.coco.json
-        return False
-    if _is_split_layout(subdirs):
+        return None
+    split = _is_split_layout(subdirs)
+    splits = subdirs
+    if split:
         subdirs = [c for d in subdirs for c in _subdirs(Path(d.path))]
-    return any(_has_image_files(d.path) for d in subdirs[:20])
+    labels = _labels_seen(subdirs, split)
+    if labels is not None:
+        return Evidence(REFUSED, labels)
+    classes = [d for d in subdirs[:SAMPLED] if _has_image_files(d.path)]
+    if not classes:
+        inner = _wrapper(path)  # a download unzipped with its licence: LICENSE.txt + <name>/<class>/<image>
+        found = detect(inner) if inner is not None else None
+        return Evidence(found.strength, f"{inner.name}/: {found.reason}") if found and inner else found
+    if split:
+        sets = [frozenset(c.name for c in _subdirs(Path(d.path))) for d in splits]
+        if len(sets) > 1 and all(names == sets[0] for names in sets):
+            shown = ", ".join(f"{d.name}/" for d in splits)
+            return Evidence(CONTENT, f"{shown} hold the same {len(sets[0])} class folders of images")
+    shown = ", ".join(f"{c.name}/" for c in classes[:3]) + (", ..." if len(classes) > 3 else "")
+    return Evidence(GUESS, f"folders of images read as classes ({shown})")
+
+
+def _wrapper(path: Path) -> Path | None:
+    """The one folder ``path`` holds, beside files that are no images (``LICENSE.txt``, ``README.md``): the
+    folder a download unzips into, read as the dataset (class folders one level down)."""
+    subdirs = _subdirs(path)
+    if len(subdirs) != 1 or _has_image_files(str(path)):
+        return None
+    return Path(subdirs[0].path)
+
+
+def _labels_seen(folders: list[os.DirEntry[str]], split: bool) -> str | None:
+    """Why these would-be class folders hold labels rather than classes, or None. Seen in the first
+    ``SAMPLED`` folders, by names only (a listing, no file opened but one label file):
+
+    - a label-like file (``LABEL_SUFFIXES``) with the stem of an image beside it (``1.jpg`` + ``1.txt``);
+    - two images with one stem (``001.bmp`` + ``001.png``: an image and its mask);
+    - a folder of label-like files and no image beside folders of images (the Chula RBC-12 download:
+      ``Dataset/*.jpg`` + ``Label/*.txt``; CVAT's and YOLO's ``images/`` + ``labels/``).
+
+    Stray notes (``README.txt`` beside the images of a class) pair with nothing and are no evidence."""
+    label_only: list[tuple[str, str, list[str]]] = []
+    with_images: list[str] = []
+    for folder in folders[:SAMPLED]:
+        try:
+            names = sorted(n for n in os.listdir(folder.path) if not is_junk(n))
+        except OSError:
+            continue
+        where = (Path(folder.path).parent.name + "/" if split else "") + folder.name
+        images: dict[str, str] = {}
+        for name in names:
+            if is_image_name(name):
+                stem = os.path.splitext(name)[0]
+                if stem in images:
+                    return (
+                        f"{where}/ holds {images[stem]} and {name}: an image and its mask, not a class folder"
+                    )
+                images[stem] = name
+        labels = [n for n in names if n.lower().endswith(LABEL_SUFFIXES)]
+        for name in labels:
+            partner = images.get(os.path.splitext(name)[0])
+            if partner is not None:
+                return (
+                    f"{where}/{name} beside {where}/{partner}: label files beside their images, not a class"
+                )
+        if images:
+            with_images.append(where)
+        elif labels:
+            label_only.append((where, folder.path, labels))
+    if label_only and with_images:
+        where, path, labels = label_only[0]
+        suffixes = "/".join(sorted({os.path.splitext(n)[1].lower() for n in labels}))
+        kind = _label_kind(os.path.join(path, labels[0]))
+        return (
+            f"{where}/ holds {len(labels)} {suffixes} file(s) and no image, beside the images of "
+            f"{with_images[0]}/: {kind}, not class folders"
+        )
+    return None
+
+
+def _label_kind(path: str) -> str:
+    """What one label file looks like, for the refusal: points (``x y class`` per line, Chula RBC-12), which
+    no format of cytoconv reads yet, or something else."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            lines = [line.split() for line in fh.read(4096).splitlines()[:5] if line.strip()]
+    except OSError:
+        return "labels"
+    numeric = all(_is_number(token) for tokens in lines for token in tokens)
+    if lines and numeric and all(len(tokens) == 3 for tokens in lines):
+        return "point labels (x y class per line), a format cytoconv does not read yet"
+    return "labels"
+
+
+def _is_number(token: str) -> bool:
+    """Whether a token parses as a number."""
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
 
 def _has_annotation_files(folder: str) -> bool:
@@ -153,6 +256,13 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         raise FormatError(path, "expected a folder of class folders", code="missing")
     root = path.resolve()
     junk: list[str] = []
+    inner = _wrapper(root)
+    if inner is not None and not any(_has_image_files(d.path) for d in _subdirs(root)):
+        outside: list[str] = []
+        _loose_files(str(root), outside, junk)  # the licence beside the one folder: said, then skipped
+        for item in sorted(outside):
+            report.notice("outside-class-folder", f"{item}: not inside a class folder; skipped")
+        root = inner
     folders = _class_folders(root, report, junk)
     names = list(options.names) if options.names is not None else sorted({name for _, name, _ in folders})
     if len(set(names)) != len(names):

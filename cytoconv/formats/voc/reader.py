@@ -14,19 +14,24 @@ Decisions where VOC is silent:
 
 - Category ids are 1..N in the order of ``--names``, else of a ``classes.txt`` at the dataset root (cytoconv
   writes one), else of the sorted class names: sorted order does not change when files are added or removed.
-- A box with ``xmin == xmax`` or ``ymin == ymax`` is a click, not a box (BCCD 00338 and 00343): a
-  ``zero-area-box`` problem. An object without ``<name>`` or numeric ``<bndbox>`` is ``bad-voc-object``, an
-  inverted box ``negative-box``, a class outside given names ``unknown-class``, the same name and box twice in
-  one file ``duplicate-object`` (the later copy), as ``validate`` has them.
+- A box with ``xmin == xmax`` or ``ymin == ymax`` is one pixel wide or high (corners are inclusive; BCCD 00338
+  and 00343): a box, read as it is (``validate`` warns, ``one-pixel-box``). An object without ``<name>`` or
+  numeric ``<bndbox>`` is ``bad-voc-object``, an inverted box (``xmax < xmin``) ``negative-box``, a class
+  outside given names ``unknown-class``, the same name and box twice in one file ``duplicate-object`` (the
+  later copy), as ``validate`` has them.
 - An image listed in several ``ImageSets/Main`` lists takes the split of the shortest list that holds it
   (``train`` or ``val`` rather than ``trainval``; equal lengths: the first name in sorted order). Ids listed
-  but absent are not errors. Per-class lists (``<class>_<split>.txt``, two columns) are ignored, with a notice.
+  but absent are not errors; blank and ``#`` comment lines are not ids. Per-class lists
+  (``<class>_<split>.txt``, two columns) are ignored, with a notice.
 - ``difficult``, ``truncated``, ``occluded`` (integers), ``pose`` and any other one-value child of
   ``<object>`` are kept as instance attributes and written back; image-level ``folder``, ``path``,
   ``database``, ``segmented`` and ``depth`` as image attributes.
 - ``<size>`` is checked against the image header when the image is at hand: a mismatch is a ``size-mismatch``
-  problem (lenient: the image's own size is used, boxes as written). Without the image, ``<size>`` must be
-  usable (``bad-voc-size``).
+  problem (lenient: the image's own size is used, boxes as written). Without the image, ``<size>`` is used,
+  else ``--image-size`` (a file's own ``<size>`` wins over it); with neither, ``bad-voc-size``.
+- Layouts are found in any case (``Annotations/`` or Kaggle's ``annotations/``, ``JPEGImages/`` or
+  ``images/``), and a download's top folder (``VOCdevkit/``) is read through its one VOC root
+  (``VOCdevkit/VOC2012``).
 
 Every XML file is parsed with DTDs forbidden: a ``<!DOCTYPE>`` (which billion-laughs and external-entity
 attacks need) is refused (``not-well-formed``) before anything is expanded or fetched.
@@ -43,14 +48,19 @@ from cytoconv.engine.classlists import read_names
 from cytoconv.engine.contract import ReadOptions, ReadPlan
 from cytoconv.engine.files import image_size, is_image_name, read_text, safe_relative, walk_files
 from cytoconv.errors import FormatError, Report, SkipUnit
+from cytoconv.formats import CONTENT, LAYOUT, REFUSED, Evidence
 from cytoconv.formats.voc.syntax import (
-    ANNOTATIONS,
+    ANNOTATION_DIRS,
     CLASSES_FILE,
-    IMAGES,
+    IMAGE_DIRS,
     SETS,
     VocDocument,
     check_objects,
     check_size,
+    child_dir,
+    dataset_roots,
+    first_xml,
+    is_annotations_dir,
     looks_like_voc,
     scan,
     scan_names,
@@ -66,7 +76,7 @@ __all__ = ["box_from_voc", "detect", "load", "plan", "writer"]
 
 INT_FLAGS = ("truncated", "difficult", "occluded")
 FILE_FATAL = ("CC002", "CC003")  # the file is not VOC XML: the whole image is left out
-OBJECT_FATAL = ("CC702", "CC202", "CC303", "CC304", "CC401")  # the object is left out
+OBJECT_FATAL = ("CC702", "CC202", "CC304", "CC401")  # the object is left out (a 1-px box, CC703, is kept)
 OBJECT_NOTICES = {"CC305": "box-outside-image"}
 OUTSIDE_TOLERANCE = 0.0  # px: the reader notices every box reaching outside (validate warns beyond 1 px)
 
@@ -143,34 +153,55 @@ class VocUnit:
     context: _Context = field(compare=False, repr=False)
 
 
-def detect(path: Path) -> bool:
-    """A VOC file, or a folder (or its ``Annotations``) whose first XML file looks like one (``looks_like_voc``,
-    the sniffer ``validate`` uses too)."""
+def detect(path: Path) -> Evidence | None:
+    """How ``path`` is VOC, judged by the first XML file (``looks_like_voc``, the sniffer ``validate`` uses too):
+    ``LAYOUT`` for an ``Annotations/`` folder (any case) of VOC XML, at ``path``, one level down (a
+    ``VOCdevkit/`` holding ``VOC2012/``) or given itself; ``CONTENT`` for one VOC file or a bare folder of them;
+    ``REFUSED`` (never chosen, shown) for a ``VOCdevkit/`` holding several roots."""
     if path.is_file():
-        return path.suffix.lower() == ".xml" and looks_like_voc(path)
+        if path.suffix.lower() == ".xml" and looks_like_voc(path):
+            return Evidence(CONTENT, f"{path.name}: a Pascal VOC <annotation> file")
+        return None
     if not path.is_dir():
-        return False
-    folder = path / ANNOTATIONS if (path / ANNOTATIONS).is_dir() else path
-    for entry in sorted(folder.iterdir())[:50]:
-        if entry.suffix.lower() == ".xml" and entry.is_file():
-            return looks_like_voc(entry)
-    return False
+        return None
+    roots = dataset_roots(path)
+    if len(roots) > 1:
+        shown = ", ".join(f"{r.name}/" for r in roots)
+        return Evidence(REFUSED, f"several VOC roots ({shown}): give one of them")
+    if roots:
+        folder = child_dir(roots[0], ANNOTATION_DIRS)
+        assert folder is not None
+        xml = first_xml(folder)
+        assert xml is not None
+        return Evidence(LAYOUT, f"{xml.relative_to(path).as_posix()}: Pascal VOC XML in the VOC layout")
+    xml = first_xml(path)
+    if xml is None or not looks_like_voc(xml):
+        return None
+    if is_annotations_dir(path):
+        return Evidence(LAYOUT, f"{path.name}/{xml.name}: Pascal VOC XML in the VOC layout")
+    return Evidence(CONTENT, f"{xml.name}: Pascal VOC XML")
 
 
 def _layout(path: Path, options: ReadOptions) -> tuple[list[str], str, Path | None, Path | None, Path]:
-    """(XML files, their folder, image folder, ImageSets/Main folder, dataset root)."""
+    """(XML files, their folder, image folder, ImageSets/Main folder, dataset root).
+
+    A folder holding several VOC roots (``VOCdevkit/`` with ``VOC2007/`` and ``VOC2012/``) is refused: which
+    one is meant is the user's choice, and merging two years would number their ids twice."""
     if path.is_file():
         xml_dir, xmls = path.parent, [str(path)]
     else:
-        xml_dir = path / ANNOTATIONS if (path / ANNOTATIONS).is_dir() else path
+        roots = dataset_roots(path)
+        if len(roots) > 1:
+            shown = ", ".join(f"{r.name}/" for r in roots)
+            raise FormatError(path, f"holds several VOC roots ({shown}): give one of them", code="usage")
+        top = roots[0] if roots else path
+        xml_dir = child_dir(top, ANNOTATION_DIRS) or path
         xmls = []
-    root = xml_dir.parent if xml_dir.name == ANNOTATIONS else xml_dir
+    root = xml_dir.parent if is_annotations_dir(xml_dir) else xml_dir
     if options.images is not None:
         image_dir: Path | None = options.images.resolve()
-    elif (root / IMAGES).is_dir():
-        image_dir = root / IMAGES
     else:
-        image_dir = xml_dir
+        image_dir = child_dir(root, IMAGE_DIRS) or xml_dir
     sets = root.joinpath(*SETS)
     return xmls, str(xml_dir), image_dir, sets if sets.is_dir() else None, root
 
@@ -196,12 +227,15 @@ def _index_images(image_dir: Path, junk: list[str], report: Report) -> tuple[dic
 
 
 def _read_splits(sets: Path, report: Report) -> dict[str, str]:
-    """Image id -> split from ``ImageSets/Main/<split>.txt``; the shortest list holding an id wins."""
+    """Image id -> split from ``ImageSets/Main/<split>.txt``; the shortest list holding an id wins. Blank lines
+    and ``#`` comment lines are not ids (so a commented list is still a split list, not a per-class one)."""
     lists: dict[str, list[str]] = {}
     for f in sorted(sets.glob("*.txt")):
         if f.name.startswith("."):
             continue
-        lines = [ln.split() for ln in read_text(f).splitlines() if ln.strip()]
+        lines = [
+            ln.split() for ln in read_text(f).splitlines() if ln.strip() and not ln.lstrip().startswith("#")
+        ]
         if any(len(tokens) != 1 for tokens in lines):
             report.notice("class-list-ignored", f"{f}: a per-class list (id and flag), not a split; ignored")
             continue
@@ -349,15 +383,19 @@ def load(unit: VocUnit, options: ReadOptions, report: Report) -> ImageRecord:
             report.notice(
                 "filename-mismatch", f"{path}: <filename> is {filename!r}, the image found is {image}"
             )
-    elif document.size is not None:
-        width, height = document.size
-        report.notice("size-from-xml", f"{path}: no image found; the size is taken from <size>")
+    elif document.size is not None or options.image_size is not None:
+        if document.size is not None:
+            width, height = document.size
+            report.notice("size-from-xml", f"{path}: no image found; the size is taken from <size>")
+        else:
+            assert options.image_size is not None
+            width, height = options.image_size  # given by the user for exactly this case: no notice
         file_name = filename or unit.xml_id + ".jpg"
         if filename is None:
             report.notice("filename-guessed", f"{path}: no <filename> and no image: named {file_name}")
     else:
         ReaderSink(report, ("CC701",))(
-            "CC701", path, "no image found and no usable <size> (give --images DIR)"
+            "CC701", path, "no image found and no usable <size> (give --images DIR or --image-size WxH)"
         )
         raise SkipUnit(path)
     context = unit.context

@@ -20,6 +20,7 @@ This module is imported on every pre-commit run: no pydantic, no dataset model, 
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -69,6 +70,63 @@ class VocDocument:
     depth: int | None
     attributes: dict[str, str] = field(default_factory=dict)  # verified, folder, path, database, segmented
     objects: list[VocObject] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout
+
+ANNOTATION_DIRS = (ANNOTATIONS,)  # matched in any case: Kaggle copies of VOC sets use ``annotations/``
+IMAGE_DIRS = (IMAGES, "images")  # ``JPEGImages/`` of the download, ``images/`` of the Kaggle copies
+
+
+def child_dir(folder: Path, names: tuple[str, ...]) -> Path | None:
+    """The sub-folder of ``folder`` named one of ``names`` in any case (the first name wins; within one name,
+    the sorted first spelling), or None. Downloads write ``Annotations/``, Kaggle copies ``annotations/``."""
+    try:
+        folders = sorted(e for e in folder.iterdir() if e.is_dir())
+    except OSError:
+        return None
+    for name in names:
+        for entry in folders:
+            if entry.name.lower() == name.lower():
+                return entry
+    return None
+
+
+def is_annotations_dir(folder: str | Path) -> bool:
+    """Whether a folder is named like VOC's ``Annotations`` (any case), so that its parent is the root."""
+    return os.path.basename(os.path.normpath(str(folder))).lower() in {n.lower() for n in ANNOTATION_DIRS}
+
+
+def first_xml(folder: Path, limit: int = 50) -> Path | None:
+    """The first ``.xml`` file of a folder in sorted order (among its first ``limit`` entries), or None."""
+    try:
+        entries = sorted(folder.iterdir())[:limit]
+    except OSError:
+        return None
+    return next((e for e in entries if e.suffix.lower() == ".xml" and e.is_file()), None)
+
+
+def dataset_roots(path: Path) -> list[Path]:
+    """The VOC roots ``path`` holds: itself when it has an ``Annotations`` folder of VOC XML, else its
+    sub-folders that have one (``VOCdevkit/VOC2012``: the download's top folder, one level down)."""
+    if _voc_annotations(path) is not None:
+        return [path]
+    try:
+        below = sorted(e for e in path.iterdir() if e.is_dir() and not e.name.startswith("."))
+    except OSError:
+        return []
+    return [d for d in below if _voc_annotations(d) is not None]
+
+
+def _voc_annotations(root: Path) -> Path | None:
+    """``root``'s ``Annotations`` folder (any case) when its first XML file is VOC, else None (COCO's
+    ``annotations/`` holds JSON)."""
+    folder = child_dir(root, ANNOTATION_DIRS)
+    if folder is None:
+        return None
+    xml = first_xml(folder)
+    return folder if xml is not None and looks_like_voc(xml) else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,13 +422,19 @@ def check_objects(
     tolerance: float = 1.0,
 ) -> None:
     """Every object, in file order: no name or no numeric box (CC702), a class outside ``names`` (CC202), an
-    inverted (CC304) or zero-area box (CC303), a box outside ``size`` by more than ``tolerance`` px (CC305), the
-    same object twice (CC401). The codes of one object come in ascending order, as the validator sorts them, so
-    a sink that stops at the first error stops where the validator's first error is."""
+    inverted box (CC304, ``xmax < xmin`` or ``ymax < ymin``), a box outside ``size`` by more than ``tolerance``
+    px (CC305), the same object twice (CC401), a one-pixel box (CC703, a warning). The codes of one object
+    come in ascending order, as the validator sorts them, so a sink that stops at the first error stops where
+    the validator's first error is.
+
+    Corners are inclusive (``w = xmax - xmin + 1``, FORMATS.md), so ``xmin == xmax`` is a box one pixel wide,
+    not an empty one (BCCD 00338 and 00343): a click rather than a drag, worth a warning, never a refusal. No
+    VOC box has zero area: the first corner that would (``xmax = xmin - 1``) is already inverted."""
     path, wants = document.path, sink.wants
     known = frozenset(names) if names is not None and wants("CC202") else None
     outside = size is not None and wants("CC305")
     duplicates = wants("CC401")
+    one_pixel = wants("CC703")
     seen: dict[tuple[str, Corners], int] = {}
     low = 1 - tolerance
     for obj in document.objects:
@@ -399,15 +463,6 @@ def check_objects(
                     line=line,
                     object_index=k,
                 )
-        elif xmax == xmin or ymax == ymin:
-            if wants("CC303"):
-                sink(
-                    "CC303",
-                    path,
-                    f"zero-area box {_shown(box)}{label}: xmin == xmax or ymin == ymax",
-                    line=line,
-                    object_index=k,
-                )
         elif (
             outside
             and size is not None
@@ -425,6 +480,16 @@ def check_objects(
             first = seen.setdefault((name, box), k)
             if first != k:
                 sink("CC401", path, f"the same object as object {first}{label}", line=line, object_index=k)
+        if one_pixel and (xmax == xmin or ymax == ymin) and xmax >= xmin and ymax >= ymin:
+            w, h = xmax - xmin + 1, ymax - ymin + 1
+            sink(
+                "CC703",
+                path,
+                f"box {_shown(box)}{label} is {w:g}x{h:g} px (xmin == xmax or ymin == ymax; corners are "
+                "inclusive): a click rather than a drag? kept as it is",
+                line=line,
+                object_index=k,
+            )
 
 
 def _shown(box: Corners) -> str:

@@ -156,12 +156,12 @@ class VocWriter:
                 box, contain = rle_bounds(g), True
                 report.notice("mask-as-box", f"{record.file_name}: RLE mask written as its box")
             corners, was_rounded = voc_corners(box, contain)
-            if corners[2] <= corners[0] or corners[3] <= corners[1]:
+            if corners[2] < corners[0] or corners[3] < corners[1]:  # inclusive: xmin == xmax is 1 px wide
                 report.problem(
                     FormatError(
                         record.file_name,
-                        f"object {k + 1}: box {box.w:g}x{box.h:g} px is too "
-                        "small for a VOC box (needs xmin < xmax and ymin < ymax)",
+                        f"object {k + 1}: box {box.w:g}x{box.h:g} px covers no whole pixel, so it has no "
+                        "VOC box (needs xmin <= xmax and ymin <= ymax)",
                         code="zero-area-box",
                     )
                 )
