@@ -62,11 +62,16 @@ class CocoWriter:
         areas = dict(zip(simple, geo.single_ring_areas(rings, record.height, record.width))) if simple else {}
         boxes = dict(zip(simple, geo.bounds_of_rings(rings)))
         out = []
+        as_polygons = self.options.segmentation == "polygon"
         for i, inst in enumerate(record.instances):
             g = inst.geometry
             segmentation: Any
             area: float
-            if isinstance(g, Polygon) and (any(g.holes) or self.options.segmentation == "rle"):
+            if isinstance(g, Rle) and as_polygons:
+                g = self._traced(g, record, report)
+            elif isinstance(g, Polygon) and not as_polygons:
+                report.notice("polygon-as-rle", f"{record.file_name}: a polygon written as its RLE mask")
+            if isinstance(g, Polygon) and (any(g.holes) or not as_polygons):
                 segmentation, area = self._polygon_with_holes(g, record, report)
                 bbox = geo.bounds_of_rings([np.concatenate(g.parts)])[0]
             elif isinstance(g, Polygon):
@@ -94,6 +99,19 @@ class CocoWriter:
                 ann["attributes"] = inst.attributes
             out.append(orjson.dumps(ann, option=opt)[1:])
         return image, out
+
+    def _traced(self, g: Rle, record: ImageRecord, report: Report) -> Polygon | Rle:
+        """``--segmentation polygon`` for an RLE (COCO RLE input, crowd objects included): its exact
+        pixel-edge outline, whose pycocotools raster is the mask again (holes then bridged by the
+        ``--holes`` policy, as for masks); an empty RLE has no outline and stays as it is."""
+        from cytoconv.geometry import raster as geo
+        from cytoconv.geometry.outline import trace
+
+        traced = trace(geo.rasterise(g, g.height, g.width))
+        if traced is None:
+            return g
+        report.notice("rle-as-polygon", f"{record.file_name}: an RLE mask written as its traced outline")
+        return traced
 
     def _polygon_with_holes(self, g: Polygon, record: ImageRecord, report: Report) -> tuple[Any, int]:
         """COCO polygons cannot hold a hole: bridge it (exact), write RLE, fill it, or refuse (``--holes``)."""
