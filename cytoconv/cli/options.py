@@ -40,6 +40,13 @@ class Parts(str, Enum):
     ERROR = "error"
 
 
+class Overlap(str, Enum):
+    """Mask output: what an object others cover entirely becomes (``WriteOptions.overlap``)."""
+
+    TOP = "top"
+    ERROR = "error"
+
+
 class Holes(str, Enum):
     """Objects with holes, as polygons (``WriteOptions.holes``)."""
 
@@ -164,6 +171,47 @@ ConnectivityOpt = Annotated[
 ]
 LinkOpt = Annotated[
     bool, typer.Option("--link", help="Class folders output: hard-link the images instead of copying them.")
+]
+OverlapOpt = Annotated[
+    Overlap,
+    typer.Option(
+        "--overlap",
+        help="Mask output, an object fully covered by others: top (the later object on top; hidden ones counted "
+        "and named) or error.",
+    ),
+]
+LayersOpt = Annotated[
+    bool,
+    typer.Option(
+        "--layers",
+        help="Instance-masks output: overlapping objects go to further label images (x_layer2.png, ...), none "
+        "hidden.",
+    ),
+]
+CopyImagesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--copy-images", help="YOLO output: copy the images to images/<split>/ beside labels/<split>/."
+    ),
+]
+LinkImagesOpt = Annotated[
+    bool,
+    typer.Option("--link-images", help="YOLO output: hard-link the images to images/<split>/ (else copied)."),
+]
+
+
+class Crowd(str, Enum):
+    """Crowd objects (iscrowd 1), to YOLO (``WriteOptions.crowd``)."""
+
+    SKIP = "skip"
+    KEEP = "keep"
+
+
+CrowdOpt = Annotated[
+    Crowd,
+    typer.Option(
+        "--crowd", help="YOLO output: crowd objects (iscrowd 1) skipped (counted) or kept as objects."
+    ),
 ]
 
 # convert, resample and every x2y shortcut (one declaration, see cytoconv.cli.convert)

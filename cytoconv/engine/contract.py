@@ -25,6 +25,7 @@ class MaskClass:
 
     name: str
     values: tuple[int, ...]
+    rgb: bool = False  # values are colours packed as r << 16 | g << 8 | b (colour-coded masks)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,13 @@ class WriteOptions:
     segmentation: Literal["polygon", "rle"] = "polygon"  # COCO
     holes: Literal["bridge", "rle", "fill", "error"] = "bridge"
     mask_classes: tuple[MaskClass, ...] | None = None  # mask writers: the value each class is written as
+    # mask writers: an object others cover entirely is counted and named (top), or refused (error)
+    overlap: Literal["top", "error"] = "top"
+    layers: bool = False  # instance masks: overlapping objects go to further label images (x_layer2.png)
     link: bool = False  # class folders: hard-link the images instead of copying them
+    # YOLO: put the images beside the labels (images/<split>/, where ultralytics looks): copy or hard-link them
+    place_images: Literal["none", "copy", "link"] = "none"
+    crowd: Literal["skip", "keep"] = "skip"  # YOLO: crowd objects (iscrowd 1) have no YOLO form; skip or keep
 
 
 @dataclass

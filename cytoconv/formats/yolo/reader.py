@@ -211,18 +211,54 @@ def _split_of(rel_dir: Path) -> str | None:
     return "/".join(parts) or None
 
 
-def detect(path: Path) -> bool:
-    """A YAML or .txt file, or a folder with labels/, a data.yaml or loose label files: YOLO has no marker, so
-    this is a guess by names."""
+# Text files a download carries beside its data that are never label files.
+DOC_STEMS = ("readme", "license", "licence", "copying", "notice", "changelog", "citation", "requirements")
+
+
+def is_doc_name(name: str) -> bool:
+    """``README.txt``, ``LICENSE.repo-MIT.txt``, ``license.txt``: a document, not a label file."""
+    return name.lower().startswith(DOC_STEMS)
+
+
+def _darknet_root(path: Path) -> bool:
+    """Darknet / CVAT "YOLO 1.1": ``obj.data`` (or ``obj.names`` with ``obj_<subset>_data/``) at the top."""
+    return (path / "obj.data").is_file() or ((path / "obj.names").is_file() and any(path.glob("obj_*_data")))
+
+
+def detect(path: Path) -> Any:
+    """How strongly ``path`` reads as YOLO (``cytoconv.formats.Evidence``): a data.yaml, ``labels/`` (beside
+    ``images/``, or under each split as Roboflow writes it) or a Darknet ``obj.data`` are layouts YOLO tools
+    write; loose .txt files are only a guess (YOLO has no marker); a lone README or LICENSE .txt is nothing."""
+    from cytoconv.formats import GUESS, LAYOUT, Evidence
+
     if path.is_file():
-        return path.suffix in (".yaml", ".yml") or path.suffix == ".txt"
+        if path.suffix in (".yaml", ".yml"):
+            return Evidence(LAYOUT, f"{path.name}, a data.yaml")
+        if path.name == "obj.data":
+            return Evidence(LAYOUT, "a Darknet obj.data")
+        if path.suffix == ".txt" and not is_doc_name(path.name):
+            return Evidence(GUESS, "a .txt file")
+        return None
     if not path.is_dir():
-        return False
-    if (path / "labels").is_dir() or path.name == "labels" or any((path / n).is_file() for n in YAML_NAMES):
-        return True
-    return any(path.glob("*/labels")) or any(
-        p.suffix == ".txt" and not is_junk(p.name) and p.name not in NAME_FILES for p in path.iterdir()
-    )
+        return None
+    found = next((n for n in YAML_NAMES if (path / n).is_file()), None)
+    if found is not None:
+        return Evidence(LAYOUT, f"{found}")
+    if _darknet_root(path):
+        return Evidence(LAYOUT, "Darknet obj.data / obj.names with obj_<subset>_data/")
+    if (path / "labels").is_dir() or path.name == "labels":
+        return Evidence(
+            LAYOUT, "labels/ beside images/" if (path / "images").is_dir() else "a labels/ folder"
+        )
+    nested = next(iter(sorted(path.glob("*/labels"))), None)
+    if nested is not None:
+        return Evidence(LAYOUT, f"{nested.parent.name}/labels/ (Roboflow's <split>/labels/)")
+    loose = [
+        p.name
+        for p in path.iterdir()
+        if p.suffix == ".txt" and not is_junk(p.name) and p.name not in NAME_FILES and not is_doc_name(p.name)
+    ]
+    return Evidence(GUESS, f"loose .txt files ({loose[0]}, ...)") if loose else None
 
 
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
@@ -236,6 +272,8 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         data = _load_yaml(path)
         if isinstance(data.get("path"), str) and (root / data["path"]).is_dir():
             root = (root / data["path"]).resolve()
+    elif path.is_file() and path.name == "obj.data":
+        return _darknet_plan(path.parent, options, report)
     elif path.is_file():
         raise FormatError(
             path,
@@ -244,6 +282,8 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         )
     else:
         root = path
+    if path.is_dir() and _darknet_root(path):
+        return _darknet_plan(path, options, report)
     junk: list[str] = []
     label_dirs = _label_dirs(root, junk) if root.name != "labels" else [root]
     if not label_dirs:
@@ -253,10 +293,13 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     yaml_path = yaml_path or _find_yaml(root) or (_find_yaml(root.parent) if path.name == "labels" else None)
     names, names_source = _resolve_names(root, yaml_path, label_dirs, options, report)
 
-    labels = _find_labels(root, label_dirs, junk)
+    skipped: list[str] = []
+    labels = _find_labels(root, label_dirs, junk, skipped)
     images = _find_images(root, label_dirs, labels, options.images, junk)
     for item in sorted(set(junk)):
         report.notice("junk-skipped", item)
+    for item in sorted(skipped):
+        report.notice("not-a-label", f"{item}: a document, not a label file; skipped")
     image_root = (
         os.path.commonpath([os.path.dirname(p) for p in images.values()]) if images else str(root / "images")
     )
@@ -292,8 +335,11 @@ def _rel(path: str, base: str) -> str:
     return rel.replace(os.sep, "/")
 
 
-def _find_labels(root: Path, label_dirs: list[Path], junk: list[str]) -> dict[str, tuple[str, str]]:
-    """Label files keyed by their image's path below ``root`` without extension -> (label, label folder)."""
+def _find_labels(
+    root: Path, label_dirs: list[Path], junk: list[str], skipped: list[str]
+) -> dict[str, tuple[str, str]]:
+    """Label files keyed by their image's path below ``root`` without extension -> (label, label folder); a
+    README or LICENSE .txt goes to ``skipped``."""
     labels: dict[str, tuple[str, str]] = {}
     for label_dir in label_dirs:
         base = str(label_dir)
@@ -301,6 +347,9 @@ def _find_labels(root: Path, label_dirs: list[Path], junk: list[str]) -> dict[st
         for f in walk_files(label_dir, junk):
             name = os.path.basename(f)
             if not name.endswith(".txt") or name in NAME_FILES:
+                continue
+            if is_doc_name(name):
+                skipped.append(f)
                 continue
             stem_rel = _rel(f, base)[:-4]
             labels[f"{image_side}/{stem_rel}" if image_side else stem_rel] = (f, base)
@@ -317,22 +366,7 @@ def _find_images(
     """Images keyed like the labels: beside them (``images`` for ``labels``) or, with ``--images``, by stem."""
     images: dict[str, str] = {}
     if given is not None:
-        by_stem: dict[str, str] = {}
-        for f in walk_files(given.resolve(), junk):
-            if is_image_name(f):
-                stem = os.path.splitext(os.path.basename(f))[0]
-                if stem in by_stem:
-                    raise FormatError(
-                        f, f"two images with the stem {stem!r} ({by_stem[stem]})", code="duplicate-stem"
-                    )
-                by_stem[stem] = f
-        for key, (label_file, _) in labels.items():
-            stem = os.path.basename(label_file)[:-4]
-            if stem in by_stem:
-                images[key] = by_stem.pop(stem)
-        for stem, f in by_stem.items():
-            images[f"images/{stem}"] = f
-        return images
+        return _match_given(labels, given.resolve(), junk)
     base = str(root)
     image_dirs = {_image_dir_for(d) for d in label_dirs if d != root} or {root}
     for image_dir in sorted(image_dirs):
@@ -347,6 +381,164 @@ def _find_images(
                     )
                 images[key] = f
     return images
+
+
+def inside_base(folder: str, base: str) -> bool:
+    """Whether ``folder`` is ``base`` or below it (plain strings: see ``_rel``)."""
+    return folder == base or folder.startswith(base + os.sep)
+
+
+def _match_given(labels: dict[str, tuple[str, str]], given: Path, junk: list[str]) -> dict[str, str]:
+    """Images under ``--images`` matched to the labels by the longest relative path they share (without the
+    extension): ``images/val/1`` finds ``val/1.jpg`` before ``1.jpg``, so one stem in two splits pairs right,
+    whether ``given`` is the dataset, its ``images/`` or a flat folder. A label whose best match is two
+    images is refused, naming both; images no label matches are read as images with no objects."""
+    base = str(given)
+    by_suffix: dict[str, list[str]] = {}
+    rels: dict[str, str] = {}
+    for f in walk_files(given, junk):
+        if is_image_name(f):
+            rel = os.path.splitext(_rel(f, base))[0]
+            rels[f] = rel
+            parts = rel.split("/")
+            for k in range(len(parts)):
+                by_suffix.setdefault("/".join(parts[k:]), []).append(f)
+    images: dict[str, str] = {}
+    taken: set[str] = set()
+    for key, (label_file, _) in labels.items():
+        parts = key.split("/")
+        for k in range(len(parts)):
+            found = by_suffix.get("/".join(parts[k:]), [])
+            if len(found) == 1:
+                images[key] = found[0]
+                taken.add(found[0])
+                break
+            if len(found) > 1 and k == len(parts) - 1:
+                raise FormatError(
+                    label_file,
+                    f"two images for this label under --images ({found[0]}, {found[1]})",
+                    code="duplicate-stem",
+                )
+    for f, rel in rels.items():
+        if f not in taken:
+            images.setdefault(f"images/{rel}", f)
+    return images
+
+
+def _darknet_list(path: Path) -> list[str]:
+    """The image paths a Darknet ``train.txt`` lists, one a line (``data/obj_train_data/x.jpg`` or
+    ``obj_train_data/x.jpg``)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormatError(path, f"cannot read the image list: {exc}", code="unreadable") from None
+    return [line.strip().replace("\\", "/") for line in text.splitlines() if line.strip()]
+
+
+def _darknet_plan(root: Path, options: ReadOptions, report: Report) -> ReadPlan:
+    """Darknet / CVAT "YOLO 1.1": names from ``obj.names`` (or what ``obj.data`` names), splits from the image
+    lists ``obj.data`` names (``train = train.txt``, ``valid = valid.txt``), each label beside its image in
+    ``obj_<subset>_data/``. Files there that no list names are read too, under their folder's subset, and
+    counted (``not-in-split``)."""
+    root = root.resolve()
+    settings: dict[str, str] = {}
+    data_file = root / "obj.data"
+    if data_file.is_file():
+        for line in data_file.read_text(encoding="utf-8-sig", errors="replace").splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                settings[key.strip()] = value.split("#", 1)[0].strip()
+    names_path = root / Path(settings.get("names", "obj.names")).name
+    if options.names is not None:
+        names: list[str] | None = list(options.names)
+        names_source: str | None = "--names"
+    elif names_path.is_file():
+        names, names_source = names_from_file(names_path), str(names_path)
+    else:
+        names, names_source = None, None
+    junk: list[str] = []
+    units: list[Unit] = []
+    listed: set[str] = set()
+    class_count = len(names) if names is not None else None
+
+    def unit(image: Path, split: str | None) -> Unit | None:
+        label = image.with_suffix(".txt")
+        have_image = image.is_file()
+        if not have_image and options.images is not None:
+            candidate = options.images / image.relative_to(root)
+            candidate = candidate if candidate.is_file() else options.images / image.name
+            have_image, image = candidate.is_file(), candidate
+        if not have_image and options.image_size is None:
+            report.problem(
+                FormatError(
+                    label if label.is_file() else image,
+                    "image not found (give --images DIR or --image-size WxH)",
+                    code="label-without-image",
+                )
+            )
+            return None
+        file_name = _rel(str(image), str(root)) if have_image and image.is_relative_to(root) else image.name
+        return Unit(
+            str(label) if label.is_file() else None,
+            str(image) if have_image else None,
+            file_name,
+            split,
+            class_count,
+            names_source,
+        )
+
+    for split in ("train", "valid", "test"):
+        list_name = settings.get(split, f"{split}.txt" if split != "test" else "")
+        list_path = root / Path(list_name).name if list_name else None
+        if list_path is None or not list_path.is_file():
+            continue
+        for entry in _darknet_list(list_path):
+            parts = entry.split("/")
+            while parts and not (root / "/".join(parts)).parent.is_dir() and len(parts) > 1:
+                parts = parts[1:]  # data/obj_train_data/x.jpg: Darknet's own data/ folder, not in the zip
+            image = root / "/".join(parts)
+            if str(image) in listed:
+                continue
+            listed.add(str(image))
+            made = unit(image, split)
+            if made is not None:
+                units.append(made)
+    unlisted = 0
+    for folder in sorted(root.glob("obj_*_data")):
+        subset = folder.name[len("obj_") : -len("_data")] or None
+        for f in walk_files(folder, junk):
+            if is_image_name(f) and f not in listed:
+                made = unit(Path(f), subset)
+                if made is not None:
+                    units.append(made)
+                    unlisted += 1
+    if unlisted:
+        report.notice(
+            "not-in-split",
+            f"{unlisted} image(s) in obj_<subset>_data/ no image list names: read",
+            count=unlisted,
+        )
+    for item in sorted(set(junk)):
+        report.notice("junk-skipped", item)
+    no_label = sum(1 for u in units if u.label is None)
+    if no_label:
+        report.notice(
+            "image-without-label",
+            f"{no_label} image(s) have no label file: read as images with no objects",
+            count=no_label,
+        )
+    categories = (
+        [Category.trusted(id=i + 1, name=n, supercategory=None) for i, n in enumerate(names)]
+        if names is not None
+        else []
+    )
+    return ReadPlan(
+        categories=categories,
+        units=units,
+        image_root=str(root),
+        info={"names_given": names is not None, "source": str(root)},
+        categories_known=names is not None,
+    )
 
 
 def _pair(
@@ -388,6 +580,9 @@ def _pair(
                 inside = folder == base or folder.startswith(base + os.sep)
                 splits[folder] = _split_of(Path(_rel(folder, base))) if inside else None
             split = splits[folder]
+            if label is not None and label_entry is not None and not inside_base(folder, base):
+                # an image from --images, outside the dataset: the split is the label's folder below labels/
+                split = _split_of(Path(_rel(os.path.dirname(label), os.path.dirname(label_entry[1]))))
         units.append(Unit(label, image, file_name, split, class_count, names_source))
     return units
 
@@ -502,36 +697,60 @@ class YoloWriter:
         ordered = sorted(categories, key=lambda c: c.id)
         self.index: dict[int, int] | None = {c.id: i for i, c in enumerate(ordered)} if ordered else None
         self.names = [c.name for c in ordered]
-        if any(c.id != i + 1 for i, c in enumerate(ordered)):
+        # ids 1..N (cytoconv's own numbering) or 0..N-1 (a COCO file counting from 0) are each index + 1 or the
+        # index itself: no renumbering worth a word. Only gaps or another start are.
+        ids = [c.id for c in ordered]
+        if ids != list(range(1, len(ids) + 1)) and ids != list(range(len(ids))):
             mapping = ", ".join(f"{c.id}->{i}" for i, c in enumerate(ordered))
             report.notice("ids-compacted", f"category ids mapped to YOLO class indices: {mapping}")
+        self.image_root = image_root
+        self.report_to = report  # data.yaml's notices (split names), said in the parent at the end
+        if options.place_images != "none" and image_root is None:
+            raise FormatError(
+                dest,
+                "the dataset does not say where its images are, so none can be placed (give --images)",
+                code="label-without-image",
+            )
         self.tmp: Path | None = None
 
     def set_categories(self, categories: list[Category]) -> None:
         """Names found only at the end (classes inferred from the ids seen)."""
         self.names = [c.name for c in sorted(categories, key=lambda c: c.id)]
 
-    def label_path(self, record: ImageRecord) -> str:
-        """The record's label file: its image path with ``images`` made ``labels`` (or under its split) and
-        ``.txt``, where YOLO looks for it."""
+    def image_path(self, record: ImageRecord) -> tuple[str, str | None]:
+        """Where the record's image belongs, ``images/<split>/<path below the split>`` (its label is the same
+        path with ``images`` made ``labels`` and ``.txt``, as ultralytics' ``img2label_paths`` finds it), and
+        the split name as read (``None``: no split)."""
         rel = Path(safe_relative(record.file_name, record.file_name))
         parts = [p for p in rel.parent.parts if p != "images"]
-        if not parts and record.split:
-            parts = [record.split]
-        return "/".join(["labels", *parts, rel.stem + ".txt"])
+        raw = record.split or (parts[0] if parts else None)
+        if parts and raw is not None and parts[0] == raw:
+            parts = parts[1:]  # the split's own folder (Roboflow's valid/images/, COCO's train2017/)
+        if raw is not None:
+            parts = [safe_relative(split_key(raw), raw), *parts]
+        return "/".join(["images", *parts, rel.name]), raw
+
+    def label_path(self, record: ImageRecord) -> str:
+        """The record's label file, where YOLO looks for it beside ``image_path``."""
+        image, _ = self.image_path(record)
+        return "labels" + image[len("images") : -len(Path(image).suffix) or None] + ".txt"
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> tuple[str, str | None]:
-        """Write the record's label file in a worker; returns its path and top folder (the split, for
-        data.yaml)."""
+        """Write the record's label file (and, with --copy-images / --link-images, place its image) in a
+        worker; returns the label's path and the split as read (for data.yaml)."""
         lines = self.lines(record, report)
+        image, raw = self.image_path(record)
         rel = self.label_path(record)
         assert self.tmp is not None
         target = self.tmp / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "x", encoding="utf-8") as fh:
             fh.write("".join(line + "\n" for line in lines))
-        top = rel.split("/")[1] if rel.count("/") >= 2 else None
-        return rel, top
+        if self.options.place_images != "none":
+            assert self.image_root is not None
+            source = os.path.join(self.image_root, safe_relative(record.file_name, record.file_name))
+            place_file(source, self.tmp / image, self.options.place_images == "link", report)
+        return rel, raw
 
     def lines(self, record: ImageRecord, report: Report) -> list[str]:
         """The record's label lines: each object as a box or a polygon as --task says, classes as 0-based
@@ -542,7 +761,11 @@ class YoloWriter:
         scale = np.array([record.width, record.height], dtype=np.float64)
         out = []
         task = self.options.task
+        crowds = 0
         for inst in record.instances:
+            if inst.iscrowd and self.options.crowd == "skip":
+                crowds += 1  # a crowd region is not one object: training on it as one teaches the wrong thing
+                continue
             cls = self.index.get(inst.category_id) if self.index is not None else inst.category_id - 1
             if cls is None or cls < 0:
                 raise FormatError(
@@ -597,6 +820,12 @@ class YoloWriter:
                     ]
                 )
                 out.append(format_line(cls, values, self.options.precision))
+        if crowds:
+            report.notice(
+                "crowd-skipped",
+                f"{record.file_name}: {crowds} crowd object(s) (iscrowd 1) not written (--crowd keep writes them)",
+                count=crowds,
+            )
         return out
 
     def polygon_rings(self, g: Polygon, record: ImageRecord, report: Report) -> list[npt.NDArray[np.float64]]:
@@ -652,30 +881,103 @@ class YoloWriter:
 
         def accept(fragment: tuple[str, str | None]) -> None:
             """Refuse a label path an earlier image already took, and note the split it is under."""
-            rel, top = fragment
+            rel, raw = fragment
             if rel in seen:
                 raise FormatError(
                     rel, "two images map to this label file (same stem in one folder)", code="duplicate-stem"
                 )
             seen.add(rel)
-            if top is not None:
-                splits[top] = None
+            splits[raw or ""] = None
 
         with atomic_dir(self.dest, self.options.overwrite) as tmp:
             self.tmp = tmp
             yield accept
-            (tmp / "data.yaml").write_text(self.data_yaml(list(splits)), encoding="utf-8")
+            text = self.data_yaml(list(splits), self.report_to)
+            (tmp / "data.yaml").write_text(text, encoding="utf-8")
 
-    def data_yaml(self, splits: list[str]) -> str:
-        """Ultralytics' data.yaml. Strings are JSON-quoted, which is valid YAML for any name."""
-        lines = ["# written by cytoconv; put the images under images/ beside labels/", "path: ."]
-        keys: dict[str, str] = {}
-        for split in splits or [""]:
-            keys.setdefault({"valid": "val"}.get(split, split) or "train", ("images/" + split).rstrip("/"))
-        lines += [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in keys.items()]
+    def data_yaml(self, splits: list[str], report: Report | None = None) -> str:
+        """Ultralytics' data.yaml, as ``check_det_dataset`` reads it: no ``path`` key, so that the dataset
+        root is the YAML's own folder wherever it is moved and whatever the working directory (a relative
+        ``path``, even ``.``, is resolved against the working directory or ultralytics' datasets folder, and
+        an absolute one breaks when the folder moves); ``train`` and ``val`` (both required) and ``test`` as
+        folders of ``images/`` below it, ``names`` by index. Split names are normalised (``val2017`` -> ``val``); a
+        split that is none of train/val/test trains; a missing ``val`` points at ``train`` (and the reverse),
+        each said in a notice. Strings are JSON-quoted, which is valid YAML for any name."""
+        report = report if report is not None else Report()
+        roles: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+        other: list[str] = []
+        for raw in splits or [""]:
+            folder = ("images/" + split_key(raw)).rstrip("/") if raw else "images"
+            key = split_key(raw) if raw else "train"
+            if raw and key != raw:
+                report.notice(
+                    "split-renamed", f"split {raw!r} written as {key!r} (images/{key}, labels/{key})"
+                )
+            roles.get(key, other).append(folder)
+        if other:
+            report.notice(
+                "split-as-train",
+                f"split(s) {', '.join(f[len('images/') :] for f in other)} are not train, val or test: "
+                "listed under train",
+                count=len(other),
+            )
+            roles["train"] += other
+        if not roles["train"]:
+            source = "val" if roles["val"] else "test"
+            roles["train"] = list(roles[source])
+            report.notice("split-reused", f"no train split: train points at the {source} images")
+        if not roles["val"]:
+            roles["val"] = list(roles["train"])
+            report.notice("split-reused", "no val split: val points at the train images")
+        lines = [
+            "# written by cytoconv: labels/<split>/ beside images/<split>/. No 'path' key: ultralytics then",
+            "# takes this file's folder as the dataset root, wherever the folder is and whatever the cwd.",
+        ]
+        for key, folders in roles.items():
+            if len(folders) == 1:
+                lines.append(f"{key}: {json.dumps(folders[0])}")
+            elif folders:
+                lines.append(f"{key}: [{', '.join(json.dumps(f) for f in sorted(folders))}]")
         lines += [f"nc: {len(self.names)}", "names:"]
         lines += [f"  {i}: {json.dumps(name, ensure_ascii=False)}" for i, name in enumerate(self.names)]
         return "\n".join(lines) + "\n"
+
+
+# Split names as the tools that write them spell them -> ultralytics' keys.
+SPLIT_KEYS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val"}
+SPLIT_KEYS |= {"test": "test", "testing": "test"}
+
+
+def split_key(name: str) -> str:
+    """``train2017`` -> ``train``, ``valid``/``validation`` -> ``val``, ``test2017`` -> ``test`` (a year or
+    number after the name is COCO's); any other name is kept as it is."""
+    base = name.lower().rstrip("0123456789").rstrip("_-")
+    return SPLIT_KEYS.get(base, name)
+
+
+def place_file(source: str, target: Path, link: bool, report: Report) -> None:
+    """Copy ``source`` to ``target`` or hard-link it (a copy, counted, where the file system refuses a link);
+    an image that is not there is a problem naming it, and the image is left out."""
+    import errno
+    import shutil
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if link:
+            try:
+                os.link(source, target)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                    raise
+                report.notice(
+                    "link-copied", f"{source}: cannot hard-link here ({exc.strerror}); copied instead"
+                )
+        shutil.copyfile(source, target)
+    except OSError as exc:
+        report.problem(
+            FormatError(source, f"cannot place the image: {exc.strerror or exc}", code="label-without-image")
+        )
 
 
 def writer(
