@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from cytoconv.engine.atomic import atomic_dir
 from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions
 from cytoconv.errors import FormatError, Report
-from cytoconv.formats.masks.maskio import MASK_DIRS
-from cytoconv.formats.masks.semantic import geometry_of, mask_target, open_mask, paired_masks
+from cytoconv.formats import GUESS, LAYOUT, Evidence
+from cytoconv.formats.masks.maskio import LAYER, MASK_DIRS
+from cytoconv.formats.masks.semantic import geometry_of, mask_target, open_mask, paired_masks, report_covered
 from cytoconv.geometry.raster import rasterise
 from cytoconv.ir import Category, ImageRecord, Instance
 
@@ -37,19 +39,29 @@ class LabelUnit:
     image: str | None
     file_name: str
     classes: tuple[tuple[int, int], ...] | None = None  # (label id, category id) from instances.csv
+    layers: tuple[str, ...] = ()  # further label images of this image (x_layer2.png, ...: --layers)
 
 
 MARKER = "instances.csv"
 
 
-def detect(path: Path) -> bool:
-    """Label images are told apart from semantic masks by name (``_cp_masks``, ``label*``) or by the
-    ``instances.csv`` this writer leaves, not by content: both are integer images."""
+def detect(path: Path) -> Evidence | None:
+    """Label images are told apart from semantic masks by name, not by content (both are integer images):
+    the ``instances.csv`` this writer leaves, or Cellpose's ``*_cp_masks`` images, are this layout's own
+    (``LAYOUT``); ``label*`` / ``instance*`` images in a mask folder are a ``GUESS``. Only PNG/TIFF images
+    count: ``annotations/instances_train2017.json`` is COCO's, not a label image."""
     if path.is_dir() and (path / MARKER).is_file():
-        return True
+        return Evidence(LAYOUT, MARKER)
     folder = next((path / d for d in MASK_DIRS if (path / d).is_dir()), None) if path.is_dir() else None
-    names = [p.name for p in folder.iterdir()] if folder is not None else []
-    return any("_cp_masks" in n or n.lower().startswith(("label", "instance")) for n in names)
+    names = [p.name for p in folder.iterdir() if p.suffix.lower() in LABEL_SUFFIXES] if folder else []
+    if any("_cp_masks" in n for n in names):
+        return Evidence(LAYOUT, f"Cellpose *_cp_masks images in {folder.name}/" if folder else "")
+    if any(n.lower().startswith(("label", "instance")) for n in names):
+        return Evidence(GUESS, f"label*/instance* images in {folder.name}/" if folder else "")
+    return None
+
+
+LABEL_SUFFIXES = (".png", ".tif", ".tiff")
 
 
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
@@ -57,10 +69,13 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     named by --names (or the default name)."""
     if not path.exists():
         raise FormatError(path, "no such file or folder", code="missing")
-    pairs, image_root = paired_masks(path.resolve(), options, report, "label image")
+    pairs, image_root = paired_masks(path.resolve(), options, report, "label image", layers=True)
+    grouped = _grouped(pairs)
     table = path / MARKER if path.is_dir() else None
     if table is None or not table.is_file():
-        units = [LabelUnit(mask, image, file_name) for mask, image, file_name in pairs]
+        units = [
+            LabelUnit(mask, image, file_name, None, layers) for mask, image, file_name, layers in grouped
+        ]
         name = options.names[0] if options.names else DEFAULT_NAME
         return ReadPlan(
             categories=[Category.trusted(id=1, name=name, supercategory=None)],
@@ -69,11 +84,29 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         )
     categories, by_file = read_class_table(table)
     units = [
-        LabelUnit(mask, image, file_name, tuple(sorted(by_file.get(file_name, {}).items())))
-        for mask, image, file_name in pairs
+        LabelUnit(mask, image, file_name, tuple(sorted(by_file.get(file_name, {}).items())), layers)
+        for mask, image, file_name, layers in grouped
     ]
     report.notice("class-table", f"classes of the objects from {table}")
     return ReadPlan(categories=categories, units=units, image_root=image_root)
+
+
+def _grouped(pairs: list[tuple[str, str, str]]) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(mask, image, file name, further layers): the label images of one image as one unit, ``x.png`` first
+    and ``x_layer2.png``, ``x_layer3.png``... after it in layer order."""
+    by_name: dict[str, list[tuple[str, str]]] = {}
+    for mask, image, file_name in pairs:
+        by_name.setdefault(file_name, []).append((mask, image))
+
+    def layer(mask: str) -> int:
+        found = LAYER.search(Path(mask).stem)
+        return int(found.group(1)) if found else 1
+
+    out = []
+    for file_name, masks in by_name.items():
+        ordered = sorted(masks, key=lambda pair: (layer(pair[0]), pair[0]))
+        out.append((ordered[0][0], ordered[0][1], file_name, tuple(m for m, _ in ordered[1:])))
+    return out
 
 
 def read_class_table(path: Path) -> tuple[list[Category], dict[str, dict[int, int]]]:
@@ -103,23 +136,46 @@ def read_class_table(path: Path) -> tuple[list[Category], dict[str, dict[int, in
 
 
 def load(unit: LabelUnit, options: ReadOptions, report: Report) -> ImageRecord:
-    """Every non-zero id becomes one object; pixels are grouped by id with one sort, not one scan per id."""
+    """Every non-zero id becomes one object, in id order over all the image's label images (``--layers``
+    output: ``x.png``, ``x_layer2.png``...); pixels are grouped by id with one sort, not one scan per id."""
     arr, record = open_mask(unit.mask, unit.image, unit.file_name, options, report)
+    found = _objects(arr, unit.mask, unit, options, report)
+    for extra in unit.layers:
+        more, _ = open_mask(extra, unit.image, unit.file_name, options, report)
+        if more.shape != arr.shape:
+            report.problem(
+                FormatError(
+                    extra,
+                    f"layer is {more.shape[1]}x{more.shape[0]}, {unit.mask} is not",
+                    code="size-mismatch",
+                )
+            )
+            continue
+        found.extend(_objects(more, extra, unit, options, report))
+    record.instances.extend(inst for _, inst in sorted(found, key=lambda pair: pair[0]))
+    return record
+
+
+def _objects(
+    arr: npt.NDArray[np.integer], mask: str, unit: LabelUnit, options: ReadOptions, report: Report
+) -> list[tuple[int, Instance]]:
+    """(label id, object) for every non-zero id of one label image."""
     height, width = arr.shape
     flat = arr.ravel()
     where = np.flatnonzero(flat)
     if where.size == 0:
-        return record
+        return []
     order = np.argsort(flat[where], kind="stable")
     where = where[order]
     ids, starts = np.unique(flat[where], return_index=True)
     ends = np.append(starts[1:], where.size)
     classes = dict(unit.classes) if unit.classes is not None else None
+    out = []
     for label, start, end in zip(ids.tolist(), starts, ends):
         category_id = 1 if classes is None else classes.get(label)
         if category_id is None:
             report.problem(
-                FormatError(unit.mask, f"label id {label} has no row in {MARKER}", code="unknown-class")
+                FormatError(mask, f"label id {label} has no row in {MARKER}", code="unknown-class")
             )
             continue
         ys, xs = np.divmod(where[start:end], width)
@@ -128,12 +184,15 @@ def load(unit: LabelUnit, options: ReadOptions, report: Report) -> ImageRecord:
         crop[ys - y0, xs - x0] = 1
         geometry = geometry_of(crop, x0, y0, height, width, options, report)
         if geometry is not None:
-            record.instances.append(
-                Instance.trusted(
-                    category_id=category_id, geometry=geometry, iscrowd=False, score=None, attributes={}
+            out.append(
+                (
+                    int(label),
+                    Instance.trusted(
+                        category_id=category_id, geometry=geometry, iscrowd=False, score=None, attributes={}
+                    ),
                 )
             )
-    return record
+    return out
 
 
 class InstanceMaskWriter:
@@ -160,28 +219,47 @@ class InstanceMaskWriter:
     def encode(
         self, record: ImageRecord, index: int, report: Report
     ) -> tuple[str, list[tuple[str, int, int]]]:
-        """Paint a record's objects into its label image in a worker (a later object over an earlier one,
-        overlap noticed); returns its path and class-table rows."""
+        """Paint a record's objects into its label image in a worker (object k has id k, a later object over an
+        earlier one); returns its path and class-table rows. An object others cover entirely is named in a
+        notice and left out of ``instances.csv`` (or refused, ``--overlap error``); with ``--layers`` an
+        object that overlaps one already painted goes to the next label image instead, so none is hidden."""
         from PIL import Image
 
         count = len(record.instances)
-        canvas = np.zeros((record.height, record.width), dtype=np.uint16 if count > 255 else np.uint8)
-        rows = []
+        size = record.height * record.width
+        dtype = np.uint16 if count > 255 else np.uint8
+        pixels = [
+            np.flatnonzero(rasterise(inst.geometry, record.height, record.width)) for inst in record.instances
+        ]
+        layer_of = assign_layers(pixels, size) if self.options.layers else [0] * count
+        canvases = [np.zeros(size, dtype=dtype) for _ in range(max(layer_of, default=0) + 1)]
         overlap = 0
-        for k, inst in enumerate(record.instances, start=1):
-            pixels = rasterise(inst.geometry, record.height, record.width)
-            overlap += int(np.count_nonzero(canvas[pixels]))
-            canvas[pixels] = k
-            rows.append((record.file_name, k, inst.category_id))
+        for k, (px, layer) in enumerate(zip(pixels, layer_of), start=1):
+            overlap += int(np.count_nonzero(canvases[layer][px]))
+            canvases[layer][px] = k
         if overlap:
             report.notice(
                 "overlap",
                 f"{record.file_name}: {overlap} px claimed by two objects (the later one kept)",
                 count=overlap,
             )
+        shown = [
+            (k, px.size, int(np.count_nonzero(canvases[layer][px] == k)))
+            for k, (px, layer) in enumerate(zip(pixels, layer_of), start=1)
+        ]
+        hidden = report_covered(record, shown, self.options, report, "objects")
+        rows = [
+            (record.file_name, k, inst.category_id)
+            for k, inst in enumerate(record.instances, start=1)
+            if k not in hidden
+        ]
         assert self.tmp is not None
         rel, target = mask_target(self.tmp, record)
-        Image.fromarray(canvas).save(target)
+        for layer, canvas in enumerate(canvases):
+            path = (
+                target if layer == 0 else target.with_name(f"{target.stem}_layer{layer + 1}{target.suffix}")
+            )
+            Image.fromarray(canvas.reshape(record.height, record.width)).save(path)
         return rel, rows
 
     @contextmanager
@@ -210,6 +288,20 @@ class InstanceMaskWriter:
                 out = csv.writer(fh, lineterminator="\n")
                 out.writerow(["file_name", "instance_id", "category_id", "category"])
                 out.writerows((name, k, cid, names.get(cid, "")) for name, k, cid in table)
+
+
+def assign_layers(pixels: list[npt.NDArray[np.intp]], size: int) -> list[int]:
+    """The label image (0 = ``x.png``, 1 = ``x_layer2.png``, ...) of each object: the first one where it
+    overlaps no object already there, so that every object keeps all its pixels."""
+    taken: list[npt.NDArray[np.bool_]] = []
+    out = []
+    for px in pixels:
+        layer = next((i for i, used in enumerate(taken) if not used[px].any()), len(taken))
+        if layer == len(taken):
+            taken.append(np.zeros(size, dtype=bool))
+        taken[layer][px] = True
+        out.append(layer)
+    return out
 
 
 def writer(

@@ -39,7 +39,38 @@ MASK_DIRS = (
 IMAGE_DIRS = ("images", "image", "imgs", "img", "JPEGImages", "Images")
 MASK_SUFFIXES = ("_cp_masks", "_masks", "_mask", "-mask", "_labels", "_label", "_seg", "_gt", "_annotation")
 CHANNELS = {"r": 0, "g": 1, "b": 2, "a": 3, "red": 0, "green": 1, "blue": 2, "alpha": 3}
-CLASS_FILES = ("classes.json",)
+CLASS_FILES = ("classes.json", "labelmap.txt", "dataset_meta.json")  # cytoconv's, CVAT's, datumaro's
+BACKGROUND = "background"  # CVAT's and datumaro's name of the background label: not a class
+RGB_ENTRY = re.compile(
+    r"^\s*\d+\s*,\s*\d+\s*,\s*\d+\s*(\+\s*\d+\s*,\s*\d+\s*,\s*\d+\s*)*=|=\s*\d+\s*,\s*\d+\s*,\s*\d+"
+)
+
+
+def pack(r: int, g: int, b: int) -> int:
+    """One colour as one integer (``r << 16 | g << 8 | b``): colour masks are compared as packed arrays."""
+    return (r << 16) | (g << 8) | b
+
+
+def colour_name(value: int) -> str:
+    """A packed colour as ``r,g,b``, the spelling the class map uses."""
+    return f"{value >> 16},{(value >> 8) & 255},{value & 255}"
+
+
+def _colours(text: str) -> tuple[int, ...] | None:
+    """``255,0,0`` or ``255,0,0+0,0,255`` as packed colours; None when not colours (each 0..255)."""
+    out = []
+    for part in text.split("+"):
+        items = part.split(",")
+        if len(items) != 3:
+            return None
+        try:
+            rgb = [int(v) for v in items]
+        except ValueError:
+            return None
+        if not all(0 <= v <= 255 for v in rgb):
+            return None
+        out.append(pack(*rgb))
+    return tuple(out)
 
 
 def _values(text: str) -> tuple[int, ...] | None:
@@ -58,6 +89,8 @@ def parse_class_map(text: str) -> tuple[MaskClass, ...]:
         return parse_class_map(PRESETS[text])
     if os.path.isfile(text):
         return _class_map_file(Path(text))
+    if ";" in text or RGB_ENTRY.search(text):
+        return _colour_map(text)
     classes = []
     for entry in (e.strip() for e in text.split(",") if e.strip()):
         left, sep, right = entry.partition("=")
@@ -75,7 +108,74 @@ def parse_class_map(text: str) -> tuple[MaskClass, ...]:
     return _checked(classes, "--classes")
 
 
+def _colour_map(text: str) -> tuple[MaskClass, ...]:
+    """``255,0,0=nucleus;0,255,0=cytoplasm`` (entries split by ``;`` since a colour holds commas; one side
+    colours ``r,g,b`` joined by ``+``, the other a name)."""
+    classes = []
+    for entry in (e.strip() for e in text.split(";") if e.strip()):
+        left, sep, right = entry.partition("=")
+        left_colours, right_colours = _colours(left.strip()), _colours(right.strip())
+        if sep and left_colours is not None and right_colours is None:
+            classes.append(MaskClass(right.strip(), left_colours, rgb=True))
+        elif sep and right_colours is not None and left_colours is None:
+            classes.append(MaskClass(left.strip(), right_colours, rgb=True))
+        else:
+            raise UsageError(
+                f"--classes entry {entry!r}: a colour entry looks like 255,0,0=nucleus (0..255 each), "
+                "entries separated by ';'"
+            )
+    return _checked(classes, "--classes")
+
+
+def _labelmap(path: Path, text: str) -> tuple[MaskClass, ...]:
+    """CVAT's ``labelmap.txt`` ("Segmentation mask 1.1", "PASCAL VOC 1.1" exports): ``# label:color_rgb:parts:
+    actions`` then one ``name:r,g,b:parts:actions`` line per label; ``background`` is not a class."""
+    classes = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, _, rest = line.partition(":")
+        colours = _colours(rest.partition(":")[0].strip())
+        if not name.strip() or colours is None or len(colours) != 1:
+            raise UsageError(f"{path}:{number}: expected name:r,g,b:parts:actions, got {line.strip()!r}")
+        classes.append(MaskClass(name.strip(), colours, rgb=True))
+    return _checked(classes, str(path))
+
+
+def _dataset_meta(path: Path, data: dict[str, object]) -> tuple[MaskClass, ...]:
+    """datumaro's ``dataset_meta.json``: ``label_map`` (index -> name) and, for colour masks,
+    ``segmentation_colors`` (one ``[r, g, b]`` per index); without colours the index is the pixel value.
+    The ``background_label`` (or a label named background) is not a class."""
+    label_map = data.get("label_map")
+    if not isinstance(label_map, dict):
+        raise UsageError(f"{path}: needs a 'label_map' object (index -> label name)")
+    colours = data.get("segmentation_colors") or []
+    background = str(data.get("background_label", ""))
+    classes = []
+    for key, name in label_map.items():
+        if not str(key).isdigit() or not isinstance(name, str):
+            raise UsageError(f"{path}: label_map maps an index to a name, got {key!r}: {name!r}")
+        index = int(key)
+        if str(key) == background:
+            name = BACKGROUND
+        if isinstance(colours, list) and any(colours):
+            colour = colours[index] if index < len(colours) else None
+            if not (
+                isinstance(colour, list) and len(colour) == 3 and all(isinstance(v, int) for v in colour)
+            ):
+                raise UsageError(f"{path}: segmentation_colors[{index}] must be [r, g, b]")
+            classes.append(MaskClass(name, (pack(*colour),), rgb=True))
+        elif name.lower() != BACKGROUND:
+            classes.append(MaskClass(name, (index,)))
+    return _checked(classes, str(path))
+
+
 def _class_map_file(path: Path) -> tuple[MaskClass, ...]:
+    if path.name == "labelmap.txt":
+        try:
+            return _labelmap(path, path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read the class map ({exc})") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml
@@ -87,6 +187,8 @@ def _class_map_file(path: Path) -> tuple[MaskClass, ...]:
         raise UsageError(f"{path}: cannot read the class map ({exc})") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: the class map must be a mapping")
+    if path.name == "dataset_meta.json" or "label_map" in data:
+        return _dataset_meta(path, data)
     classes = []
     for key, value in data.items():
         key_values = _values(str(key))
@@ -104,7 +206,12 @@ def _class_map_file(path: Path) -> tuple[MaskClass, ...]:
 
 
 def _checked(classes: list[MaskClass], where: str) -> tuple[MaskClass, ...]:
-    if not classes:
+    """A class map as read: not empty, no name twice, not colours and values mixed. A colour ``background``
+    entry stays in the map (its colour is background, not a stray), black background is dropped."""
+    classes = [c for c in classes if not (c.rgb and c.name.lower() == BACKGROUND and c.values == (0,))]
+    if len({c.rgb for c in classes}) > 1:
+        raise UsageError(f"{where}: mixes colours (r,g,b) and values; a mask is either")
+    if not [c for c in classes if c.name.lower() != BACKGROUND]:
         raise UsageError(f"{where}: no classes")
     names = [c.name for c in classes]
     if len(set(names)) != len(names):
@@ -147,9 +254,18 @@ def _grey_png(path: str) -> npt.NDArray[np.integer] | None:
     return arr  # type: ignore[return-value,unused-ignore]
 
 
-def read_mask(path: str, channel: int | None) -> npt.NDArray[np.integer]:
-    """The mask's values as a 2-D integer array (palette masks: the palette index)."""
-    if path.lower().endswith(".png"):
+def split_background(classes: tuple[MaskClass, ...]) -> tuple[tuple[MaskClass, ...], tuple[int, ...]]:
+    """A class map's classes, and the colours of its ``background`` entry (a colour map whose background is
+    not black): those pixels are background, neither a class nor strays."""
+    background = tuple(v for c in classes if c.rgb and c.name.lower() == BACKGROUND for v in c.values)
+    kept = tuple(c for c in classes if not (c.rgb and c.name.lower() == BACKGROUND))
+    return kept, background
+
+
+def read_mask(path: str, channel: int | None, colour: bool = False) -> npt.NDArray[np.integer]:
+    """The mask's values as a 2-D integer array (palette masks: the palette index). With ``colour`` (a class
+    map keyed by colours) every pixel's colour packed into one integer (palette masks: the palette colour)."""
+    if path.lower().endswith(".png") and not colour:
         fast = _grey_png(path)
         if fast is not None:
             return fast
@@ -157,7 +273,7 @@ def read_mask(path: str, channel: int | None) -> npt.NDArray[np.integer]:
 
     try:
         with Image.open(path) as im:
-            arr = np.asarray(im)
+            arr = np.asarray(im.convert("RGB")) if colour and im.mode == "P" else np.asarray(im)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise FormatError(
             path, f"not a readable mask image ({exc.__class__.__name__}: {exc})", code="bad-image"
@@ -166,6 +282,8 @@ def read_mask(path: str, channel: int | None) -> npt.NDArray[np.integer]:
         raise FormatError(path, f"mask image is implausibly large: {exc}", code="bad-image") from None
     if arr.dtype == np.bool_:
         arr = arr.astype(np.uint8)
+    if colour:
+        return _packed(path, arr)
     if arr.ndim == 3:
         if channel is not None:
             if channel >= arr.shape[2]:
@@ -174,13 +292,15 @@ def read_mask(path: str, channel: int | None) -> npt.NDArray[np.integer]:
                     f"has {arr.shape[2]} channels; --channel {channel} does not exist",
                     code="bad-channel",
                 )
+            _refuse_merging(path, arr, channel)
             return arr[:, :, channel]
         first = arr[:, :, 0]
         if all(np.array_equal(first, arr[:, :, k]) for k in range(1, min(arr.shape[2], 3))):
             return first
         raise FormatError(
             path,
-            "a colour mask: say which channel holds the class with --channel R|G|B|A",
+            "a colour mask: give a colour class map (--classes '255,0,0=a;0,255,0=b', labelmap.txt, "
+            "dataset_meta.json) or, when one channel holds the class, --channel R|G|B|A",
             code="bad-channel",
         )
     if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
@@ -188,6 +308,48 @@ def read_mask(path: str, channel: int | None) -> npt.NDArray[np.integer]:
             path, f"a mask must be an integer image, got {arr.dtype} with shape {arr.shape}", code="bad-image"
         )
     return arr
+
+
+def _packed(path: str, arr: npt.NDArray[np.integer]) -> npt.NDArray[np.integer]:
+    """An 8-bit grey or RGB(A) mask as packed colours (grey ``v`` is ``v,v,v``; alpha is not a colour)."""
+    if arr.dtype != np.uint8 or arr.ndim not in (2, 3):
+        raise FormatError(
+            path, f"a colour mask must be 8-bit grey or RGB(A), got {arr.dtype} {arr.shape}", code="bad-image"
+        )
+    rgb = np.repeat(arr[:, :, None], 3, axis=2) if arr.ndim == 2 else arr[:, :, :3]
+    if rgb.shape[2] < 3:
+        rgb = np.repeat(rgb[:, :, :1], 3, axis=2)
+    wide = rgb.astype(np.uint32)
+    packed: npt.NDArray[np.integer] = (wide[:, :, 0] << 16) | (wide[:, :, 1] << 8) | wide[:, :, 2]
+    return packed
+
+
+def _refuse_merging(path: str, arr: npt.NDArray[np.integer], channel: int) -> None:
+    """``--channel`` reads one channel of a colour mask: refused when two colours share that channel's value
+    (two classes would merge into one, and an object be lost without a word)."""
+    wide = arr.astype(np.uint64)
+    packed = np.zeros(arr.shape[:2], dtype=np.uint64)
+    for k in range(arr.shape[2]):
+        packed = (packed << np.uint64(16)) | wide[:, :, k]
+    colours = np.unique(packed)
+    chosen = (colours >> np.uint64(16 * (arr.shape[2] - 1 - channel))) & np.uint64(0xFFFF)
+    values, first = np.unique(chosen, return_index=True)
+    if values.size == colours.size:
+        return
+    dup = next(i for i in range(colours.size) if i not in set(first.tolist()))
+    value = int(chosen[dup])
+    merged = [c for c, v in zip(colours.tolist(), chosen.tolist()) if v == value][:2]
+
+    def spelled(c: int) -> str:
+        return ",".join(str((c >> (16 * (arr.shape[2] - 1 - k))) & 0xFFFF) for k in range(arr.shape[2]))
+
+    raise FormatError(
+        path,
+        f"--channel {channel} would merge colours {spelled(merged[0])} and {spelled(merged[1])} into one "
+        f"value {value}: a colour mask; give a colour class map (--classes '255,0,0=a;0,255,0=b', "
+        "labelmap.txt or dataset_meta.json)",
+        code="bad-channel",
+    )
 
 
 def value_counts(arr: npt.NDArray[np.integer]) -> dict[int, int]:
@@ -204,9 +366,15 @@ def value_counts(arr: npt.NDArray[np.integer]) -> dict[int, int]:
 # Pairing masks with images
 
 
-def mask_stem(name: str) -> str:
-    """The image stem a mask file name stands for: ``x_mask.png`` -> ``x``, ``x_cp_masks.tif`` -> ``x``."""
+LAYER = re.compile(r"_layer(\d+)$")  # instance masks written with --layers: x.png, x_layer2.png, ...
+
+
+def mask_stem(name: str, layers: bool = False) -> str:
+    """The image stem a mask file name stands for: ``x_mask.png`` -> ``x``, ``x_cp_masks.tif`` -> ``x``
+    (with ``layers``, instance masks' ``x_layer2.png`` -> ``x`` too)."""
     stem = os.path.splitext(os.path.basename(name))[0]
+    if layers:
+        stem = LAYER.sub("", stem) or stem
     for suffix in MASK_SUFFIXES:
         if stem.endswith(suffix) and len(stem) > len(suffix):
             return stem[: -len(suffix)]
@@ -237,7 +405,9 @@ def _find_subdir(root: Path, names: tuple[str, ...]) -> Path | None:
     return None
 
 
-def find_pairs(root: Path, images: Path | None, junk: list[str]) -> tuple[list[tuple[str, str | None]], str]:
+def find_pairs(
+    root: Path, images: Path | None, junk: list[str], layers: bool = False
+) -> tuple[list[tuple[str, str | None]], str]:
     """(mask, image or None) pairs, sorted, and the folder the images are relative to.
 
     Layouts: ``root/masks`` + ``root/images`` (or ``--images``); ``root/masks`` beside images in
@@ -272,6 +442,9 @@ def find_pairs(root: Path, images: Path | None, junk: list[str]) -> tuple[list[t
     for m in sorted(masks):
         stem = mask_stem(m)
         image = image_for(m, stem)
+        if image is None and layers:  # x_layer2.png: a further label image of x
+            stem = mask_stem(m, layers)
+            image = image_for(m, stem)
         if image is None and stem.startswith("mask"):
             image = image_for(m, "img" + stem[4:]) or image_for(m, "image" + stem[4:])
         pairs.append((m, image))

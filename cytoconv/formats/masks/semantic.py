@@ -27,12 +27,16 @@ from cytoconv.engine.atomic import atomic_dir
 from cytoconv.engine.contract import MaskClass, ReadOptions, ReadPlan, WriteOptions
 from cytoconv.engine.files import image_size, is_image_name, safe_relative
 from cytoconv.errors import FormatError, Report, SkipUnit, UsageError
+from cytoconv.formats import CONTENT, GUESS, LAYOUT, Evidence
 from cytoconv.formats.masks.maskio import (
     CLASS_FILES,
+    IMAGE_DIRS,
     MASK_DIRS,
+    colour_name,
     find_pairs,
     parse_class_map,
     read_mask,
+    split_background,
     value_counts,
 )
 from cytoconv.geometry.outline import components, split_parts, trace
@@ -157,16 +161,33 @@ class MaskUnit:
     classes: tuple[MaskClass, ...] | None
 
 
-def detect(path: Path) -> bool:
-    """A folder with a mask folder of images, or images and masks side by side (a stem seen twice); an
-    instances.csv marks instance masks instead."""
-    if path.is_file() or (path / "instances.csv").is_file():  # instance label images, not classes
-        return False
-    if any((path / d).is_dir() and _has_images(path / d) for d in MASK_DIRS):
-        return not (path / "labels").is_dir() or _has_images(path / "labels")
-    names = [p.name for p in path.iterdir() if p.is_file()] if path.is_dir() else []
+def detect(path: Path) -> Evidence | None:
+    """How strongly ``path`` reads as class masks. ``LAYOUT``: a mask folder beside ``images/`` (datumaro's
+    common_semantic_segmentation, this writer with images), or a mask folder with a class map
+    (``labelmap.txt`` of CVAT's "Segmentation mask 1.1", ``dataset_meta.json``, ``classes.json``). A VOC
+    download (``Annotations/*.xml`` beside ``SegmentationClass/``) is VOC's: masks only say ``CONTENT``.
+    Anything else (a mask folder alone, images and masks side by side) is a ``GUESS``; an instances.csv
+    marks instance masks instead."""
+    if path.is_file() or not path.is_dir() or (path / "instances.csv").is_file():
+        return None
+    mask_dir = next((path / d for d in MASK_DIRS if (path / d).is_dir() and _has_images(path / d)), None)
+    if mask_dir is not None:
+        if (path / "labels").is_dir() and not _has_images(path / "labels"):
+            return None  # YOLO's labels/ of .txt files
+        annotations = path / "Annotations"
+        if annotations.is_dir() and any(p.suffix.lower() == ".xml" for p in annotations.iterdir()):
+            return Evidence(CONTENT, f"{mask_dir.name}/ of a VOC download (Annotations/ is VOC's)")
+        class_file = _class_file(path)
+        if class_file is not None:
+            return Evidence(LAYOUT, f"{mask_dir.name}/ with the class map {class_file.name}")
+        if any((path / d).is_dir() for d in IMAGE_DIRS):
+            return Evidence(LAYOUT, f"{mask_dir.name}/ beside an image folder")
+        return Evidence(GUESS, f"a {mask_dir.name}/ folder of images")
+    names = [p.name for p in path.iterdir() if p.is_file()]
     stems = [os.path.splitext(n)[0] for n in names if is_image_name(n)]
-    return len(stems) >= 2 and len(set(stems)) < len(stems)  # image and mask side by side
+    if len(stems) >= 2 and len(set(stems)) < len(stems):
+        return Evidence(GUESS, "images and masks side by side (one stem seen twice)")
+    return None
 
 
 def _has_images(folder: Path) -> bool:
@@ -182,12 +203,12 @@ def _class_file(root: Path) -> Path | None:
 
 
 def paired_masks(
-    path: Path, options: ReadOptions, report: Report, what: str
+    path: Path, options: ReadOptions, report: Report, what: str, layers: bool = False
 ) -> tuple[list[tuple[str, str, str]], str]:
     """(mask, image, file name relative to the images' common folder) for every mask with an image;
     a mask without one is a problem (strict stops, lenient counts it)."""
     junk: list[str] = []
-    pairs, image_root = find_pairs(path, options.images, junk)
+    pairs, image_root = find_pairs(path, options.images, junk, layers)
     for item in sorted(set(junk)):
         report.notice("junk-skipped", item)
     images = [img for _, img in pairs if img]
@@ -205,12 +226,12 @@ def paired_masks(
 
 
 def open_mask(
-    mask: str, image: str | None, file_name: str, options: ReadOptions, report: Report
+    mask: str, image: str | None, file_name: str, options: ReadOptions, report: Report, colour: bool = False
 ) -> tuple[npt.NDArray[np.integer], ImageRecord]:
     """The mask's values and an empty record of its size. An unreadable mask or image, or sizes that
     disagree, are a problem: in lenient mode the image is left out (``SkipUnit``), not read as empty."""
     try:
-        arr = read_mask(mask, options.channel)
+        arr = read_mask(mask, options.channel, colour)
         checked_size(mask, arr.shape, image, options)
     except FormatError as error:
         report.problem(error)
@@ -243,22 +264,27 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
             categories_known=False,
             inferred_name="value_{id}",
         )
-    categories = [Category.trusted(id=i + 1, name=c.name, supercategory=None) for i, c in enumerate(classes)]
+    named, _ = split_background(classes)
+    categories = [Category.trusted(id=i + 1, name=c.name, supercategory=None) for i, c in enumerate(named)]
     return ReadPlan(categories=categories, units=units, image_root=image_root)
 
 
 def load(unit: MaskUnit, options: ReadOptions, report: Report) -> ImageRecord:
     """The mask's objects, class by class (or value by value without a class map); stray values are looked for
     only when the map leaves pixels over."""
-    arr, record = open_mask(unit.mask, unit.image, unit.file_name, options, report)
+    colour = unit.classes is not None and any(c.rgb for c in unit.classes)
+    arr, record = open_mask(unit.mask, unit.image, unit.file_name, options, report, colour)
     height, width = arr.shape
     if unit.classes is None:
         counts = value_counts(arr)
         for value in sorted(v for v in counts if v != 0):
             record.instances.extend(instances_from(arr == value, value, options, height, width, report))
         return record
-    class_masks = [(k, _class_mask(arr, cls.values)) for k, cls in enumerate(unit.classes, start=1)]
+    named, background = split_background(unit.classes)
+    class_masks = [(k, _class_mask(arr, cls.values)) for k, cls in enumerate(named, start=1)]
     mapped = sum(int(np.count_nonzero(m)) for _, m in class_masks if m is not None)
+    if background:
+        mapped += int(np.count_nonzero(np.isin(arr, background)))
     overlapping = len({v for c in unit.classes for v in c.values}) < sum(len(c.values) for c in unit.classes)
     if overlapping or mapped + int(np.count_nonzero(arr == 0)) != arr.size:  # only then count every value
         _check_strays(arr, unit, report)
@@ -279,7 +305,8 @@ def _check_strays(arr: npt.NDArray[np.integer], unit: MaskUnit, report: Report) 
     mapped = {v for c in unit.classes for v in c.values} | {0}
     stray = {v: n for v, n in value_counts(arr).items() if v not in mapped}
     if stray:
-        shown = ", ".join(f"{v} ({n} px)" for v, n in sorted(stray.items()))
+        rgb = any(c.rgb for c in unit.classes)
+        shown = ", ".join(f"{colour_name(v) if rgb else v} ({n} px)" for v, n in sorted(stray.items()))
         report.problem(
             FormatError(unit.mask, f"values not in the class map: {shown}", code="unmapped-mask-value")
         )
@@ -295,12 +322,63 @@ def _check_strays(arr: npt.NDArray[np.integer], unit: MaskUnit, report: Report) 
 MAX_VALUE = 65535
 
 
+def report_covered(
+    record: ImageRecord,
+    shown: list[tuple[int, int, int]],
+    options: WriteOptions,
+    report: Report,
+    what: str,
+) -> set[int]:
+    """Objects a written mask hides, counted by object and named, never lost without a word. ``shown`` holds
+    (object number, pixels it has, pixels the mask shows of it) per object; an object shown nowhere (covered
+    by others, or with no pixel at all) is refused with ``--overlap error``, else named in an
+    ``object-hidden`` notice; one shown in part is counted. Returns the numbers of the hidden objects."""
+    hidden = [k for k, own, visible in shown if visible == 0]
+    empty = [k for k, own, _ in shown if own == 0]
+    partly = sum(1 for _, own, visible in shown if 0 < visible < own)
+    if hidden and options.overlap == "error":
+        k = hidden[0]
+        why = "has no pixel" if k in empty else f"is fully covered by other {what}"
+        raise FormatError(
+            record.file_name,
+            f"object {k} {why} and would not be in the mask (--overlap error; "
+            f"{'--layers keeps it' if what == 'objects' else 'it is lost in a class mask'})",
+            code="covered-object",
+        )
+    covered = [k for k in hidden if k not in empty]
+    if covered:
+        report.notice(
+            "object-hidden",
+            f"{record.file_name}: {len(covered)} object(s) fully covered by other {what}, not in the mask: "
+            f"object {', '.join(map(str, covered))}",
+            count=len(covered),
+        )
+    if empty:
+        report.notice(
+            "object-hidden",
+            f"{record.file_name}: {len(empty)} object(s) with no pixel, not in the mask: "
+            f"object {', '.join(map(str, empty))}",
+            count=len(empty),
+        )
+    if partly:
+        report.notice(
+            "object-partly-covered",
+            f"{record.file_name}: {partly} object(s) shown in part, other {what} painted over them",
+            count=partly,
+        )
+    return set(hidden)
+
+
 def class_values(categories: list[Category], classes: tuple[MaskClass, ...] | None) -> dict[int, int]:
     """The pixel value of each category: its value in the class map (by name), else its id (1..65535),
     else the smallest value left. A written mask holds one value per pixel, so a class made of several
     values, or two classes with one value, cannot be written."""
     by_name: dict[str, int] = {}
     for cls in classes or ():
+        if cls.rgb:
+            raise UsageError(
+                f"--classes: {cls.name} is a colour; mask writers write values (128=nucleus), not colours"
+            )
         if len(cls.values) != 1:
             raise UsageError(
                 f"--classes: {cls.name} is made of several values ({'+'.join(map(str, cls.values))}); "
@@ -353,6 +431,8 @@ class SemanticMaskWriter:
         options: WriteOptions,
         report: Report,
     ) -> None:
+        if options.layers:
+            raise UsageError("--layers is for instance-masks: a class mask holds one class per pixel")
         self.dest = dest
         self.options = options
         self.set_categories(categories)
@@ -384,18 +464,27 @@ class SemanticMaskWriter:
         values = {inst.category_id: self.value_of(inst.category_id, record) for inst in record.instances}
         big = max([*self.values.values(), *values.values()], default=0) > 255
         canvas = np.zeros((record.height, record.width), dtype=np.uint16 if big else np.uint8)
+        flat = canvas.reshape(-1)
         overlap = 0
-        for inst in sorted(record.instances, key=lambda i: i.category_id):  # stated order: higher id on top
-            pixels = rasterise(inst.geometry, record.height, record.width)
-            taken = canvas[pixels]
+        painted: list[tuple[int, npt.NDArray[np.intp], int]] = []  # object number, its pixels, its value
+        order = sorted(enumerate(record.instances, start=1), key=lambda pair: pair[1].category_id)
+        for k, inst in order:  # stated order: higher id on top
+            pixels = np.flatnonzero(rasterise(inst.geometry, record.height, record.width))
+            taken = flat[pixels]
             overlap += int(np.count_nonzero(taken[taken != values[inst.category_id]]))
-            canvas[pixels] = values[inst.category_id]
+            flat[pixels] = values[inst.category_id]
+            painted.append((k, pixels, values[inst.category_id]))
         if overlap:
             report.notice(
                 "overlap",
                 f"{record.file_name}: {overlap} px claimed by two classes (the higher id kept)",
                 count=overlap,
             )
+        shown = [
+            (k, px.size, int(np.count_nonzero(flat[px] == v)))
+            for k, px, v in sorted(painted, key=lambda t: t[0])
+        ]
+        report_covered(record, shown, self.options, report, "classes")
         assert self.tmp is not None
         rel, target = mask_target(self.tmp, record)
         if big:
