@@ -173,6 +173,20 @@ def test_stray_colours_are_named_as_colours(tmp_path: Path) -> None:
         cytoconv.read(root, fmt="masks")
 
 
+def test_validate_reads_a_cvat_export_by_its_labelmap(tmp_path: Path) -> None:
+    from cytoconv.validate import Settings, validate
+
+    root = _cvat_export(tmp_path / "cvat")
+    assert validate([root], Settings(), fmt="masks", jobs=1).findings == []
+    (root / "labelmap.txt").write_text(
+        "# label:color_rgb:parts:actions\nbackground:0,0,0::\nnucleus:128,0,0::\n"
+    )
+    found = validate([root], Settings(), fmt="masks", jobs=1).findings
+    assert [(f.code, f.message) for f in found] == [
+        ("CC502", "60 px of the colour 128,128,0 the class map does not know (map: 0,0,0, 128,0,0)")
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # Detection of real layouts
 

@@ -26,11 +26,13 @@ class MaskTask:
     image: str | None
     kind: str
     values: frozenset[int] | None = None  # the class map's values (semantic masks), 0 included
+    colour: bool = False  # the values are packed colours: the masks are read by colour
 
 
-def class_values(spec: str | None, root: Path | None) -> frozenset[int] | None:
-    """The values a semantic class map allows (background 0 included): from ``spec`` (``--classes`` syntax,
-    a preset or a file), else a ``classes.json`` beside the masks, else ``None`` (every value is a class)."""
+def class_values(spec: str | None, root: Path | None) -> tuple[frozenset[int] | None, bool]:
+    """The values a semantic class map allows (background 0 included), and whether they are colours: from
+    ``spec`` (``--classes`` syntax, a preset or a file), else a class file beside the masks (``classes.json``,
+    CVAT's ``labelmap.txt``, datumaro's ``dataset_meta.json``), else ``None`` (every value is a class)."""
     from cytoconv.formats.masks.maskio import CLASS_FILES, MASK_DIRS, parse_class_map
 
     if spec is None and root is not None and root.is_dir():
@@ -42,8 +44,9 @@ def class_values(spec: str | None, root: Path | None) -> frozenset[int] | None:
             if spec is not None:
                 break
     if spec is None:
-        return None
-    return frozenset({0, *(v for c in parse_class_map(spec) for v in c.values)})
+        return None, False
+    classes = parse_class_map(spec)
+    return frozenset({0, *(v for c in classes for v in c.values)}), any(c.rgb for c in classes)
 
 
 def _discover_masks(root: Path, kind: str, settings: Settings) -> tuple[list[MaskTask], list[Finding]]:
@@ -53,13 +56,13 @@ def _discover_masks(root: Path, kind: str, settings: Settings) -> tuple[list[Mas
         return _object_samples(root), []
     from cytoconv.formats.masks.maskio import find_pairs
 
-    values = class_values(settings.mask_classes, root) if kind == SEMANTIC else None
+    values, colour = class_values(settings.mask_classes, root) if kind == SEMANTIC else (None, False)
     pairs, _ = find_pairs(root.resolve(), None, [])
     tasks, findings = [], []
     for mask, image in pairs:
         if image is None and settings.on("CC402"):
             findings.append(settings.finding("CC402", mask, "no image for this mask"))
-        tasks.append(MaskTask((mask,), image, kind, values))
+        tasks.append(MaskTask((mask,), image, kind, values, colour))
     return tasks, findings
 
 
@@ -86,8 +89,12 @@ def single_mask(path: Path, kind: str, settings: Settings) -> MaskTask:
                 ),
                 None,
             )
-    values = class_values(settings.mask_classes, path.parent) if kind == SEMANTIC else None
-    return MaskTask((str(path),), image, kind, values)
+    values, colour = class_values(settings.mask_classes, path.parent) if kind == SEMANTIC else (None, False)
+    if (
+        kind == SEMANTIC and values is None and path.parent.name in MASK_DIRS
+    ):  # CVAT's labelmap.txt at the root
+        values, colour = class_values(None, path.parent.parent)
+    return MaskTask((str(path),), image, kind, values, colour)
 
 
 def _object_samples(root: Path) -> list[MaskTask]:
@@ -116,7 +123,7 @@ def check_mask(task: MaskTask, settings: Settings) -> list[Finding]:
 
     from cytoconv.engine.files import image_size
     from cytoconv.errors import FormatError
-    from cytoconv.formats.masks.maskio import parse_channel, read_mask, value_counts
+    from cytoconv.formats.masks.maskio import colour_name, parse_channel, read_mask, value_counts
 
     out: list[Finding] = []
     on, finding = settings.on, settings.finding
@@ -130,7 +137,7 @@ def check_mask(task: MaskTask, settings: Settings) -> list[Finding]:
     channel = parse_channel(settings.channel)
     for mask in task.masks:
         try:
-            arr = read_mask(mask, channel)
+            arr = read_mask(mask, channel, task.colour)
         except FormatError as error:
             code = "CC003" if error.code == "bad-channel" else "CC001"
             if on(code):
@@ -150,15 +157,17 @@ def check_mask(task: MaskTask, settings: Settings) -> list[Finding]:
                 out.append(finding("CC004", mask, "the mask is all background: an image with no objects"))
             continue
         if task.values is not None and on("CC502"):
+            spell = colour_name if task.colour else str
             for value, count in sorted(value_counts(arr).items()):
                 if value not in task.values:
+                    known = ", ".join(spell(v) for v in sorted(task.values))
+                    what = f"the colour {colour_name(value)}" if task.colour else "a value"
                     out.append(
                         finding(
                             "CC502",
                             mask,
-                            f"{count} px of a value the class map does not know "
-                            f"(map: {', '.join(map(str, sorted(task.values)))})",
-                            pixel_value=value,
+                            f"{count} px of {what} the class map does not know (map: {known})",
+                            pixel_value=None if task.colour else value,  # a colour: named above
                         )
                     )
     return out
