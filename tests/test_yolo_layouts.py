@@ -105,12 +105,12 @@ def _yaml(dest: Path) -> dict[str, object]:
 
 def _ultralytics_resolve(data_yaml: Path) -> dict[str, list[Path]]:
     """What ultralytics' check_det_dataset does with path/train/val/test, and img2label_paths with each image:
-    no ``path``: the YAML's folder (a relative one is taken against the working directory); each key a folder (or a list) below it, with
+    ``path`` null: the YAML's folder (a relative one is taken against the working directory); each key a folder (or a list) below it, with
     a leading ``../`` dropped when that does not exist; a label is the image path with its last ``/images/``
     made ``/labels/`` and ``.txt``. Returns key -> the label files ultralytics would open."""
     data = yaml.safe_load(data_yaml.read_text(encoding="utf-8"))
     assert "train" in data and "val" in data and "names" in data
-    assert "path" not in data, "a relative path is resolved against the working directory, not the YAML"
+    assert data["path"] is None, "a relative path is resolved against the working directory, not the YAML"
     base = data_yaml.parent.resolve()
     found: dict[str, list[Path]] = {}
     for key in ("train", "val", "test"):
@@ -255,6 +255,7 @@ def test_coco2017_to_yolo_is_what_check_det_dataset_loads(tmp_path: Path) -> Non
     api.convert(src, dest, "yolo", write_options=WriteOptions(place_images="copy"), report=report, jobs=1)
     data = _yaml(dest)
     assert data == {
+        "path": None,
         "train": "images/train",
         "val": "images/val",
         "nc": 2,

@@ -896,10 +896,10 @@ class YoloWriter:
             (tmp / "data.yaml").write_text(text, encoding="utf-8")
 
     def data_yaml(self, splits: list[str], report: Report | None = None) -> str:
-        """Ultralytics' data.yaml, as ``check_det_dataset`` reads it: no ``path`` key, so that the dataset
-        root is the YAML's own folder wherever it is moved and whatever the working directory (a relative
-        ``path``, even ``.``, is resolved against the working directory or ultralytics' datasets folder, and
-        an absolute one breaks when the folder moves); ``train`` and ``val`` (both required) and ``test`` as
+        """Ultralytics' data.yaml, as ``check_det_dataset`` reads it: ``path`` null, so that the dataset root
+        is the YAML's own folder wherever it is moved and whatever the working directory (a relative ``path``,
+        even ``.``, is resolved against the working directory or ultralytics' datasets folder, and an
+        absolute one breaks when the folder moves or differs with the destination); ``train`` and ``val`` (both required) and ``test`` as
         folders of ``images/`` below it, ``names`` by index. Split names are normalised (``val2017`` -> ``val``); a
         split that is none of train/val/test trains; a missing ``val`` points at ``train`` (and the reverse),
         each said in a notice. Strings are JSON-quoted, which is valid YAML for any name."""
@@ -930,8 +930,9 @@ class YoloWriter:
             roles["val"] = list(roles["train"])
             report.notice("split-reused", "no val split: val points at the train images")
         lines = [
-            "# written by cytoconv: labels/<split>/ beside images/<split>/. No 'path' key: ultralytics then",
-            "# takes this file's folder as the dataset root, wherever the folder is and whatever the cwd.",
+            "# written by cytoconv: labels/<split>/ beside images/<split>/. path is null on purpose: ultralytics",
+            "# then takes this file's folder as the dataset root, wherever the folder is and whatever the cwd.",
+            "path: null",
         ]
         for key, folders in roles.items():
             if len(folders) == 1:
