@@ -345,3 +345,45 @@ def test_semantic_writer_names_an_object_hidden_by_another_class(tmp_path: Path)
         cytoconv.convert(src, tmp_path / "m3", to="masks", write_options=WriteOptions(overlap="error"))
     with pytest.raises(UsageError, match="--layers is for instance-masks"):
         cytoconv.convert(src, tmp_path / "m4", to="masks", write_options=WriteOptions(layers=True))
+
+
+def test_colour_masks_written_with_a_labelmap_read_back_identical(tmp_path: Path) -> None:
+    src = _overlapping_coco(tmp_path / "src")
+    images = ReadOptions(images=tmp_path / "src")
+    cytoconv.convert(src, tmp_path / "plain", to="masks")
+    classes = parse_class_map("200,0,0=cell;0,0,200=debris")
+    options = WriteOptions(mask_colour=True, mask_classes=classes)
+    cytoconv.convert(src, tmp_path / "colour", to="masks", write_options=options)
+    assert (tmp_path / "colour" / "labelmap.txt").read_text() == (
+        "# label:color_rgb:parts:actions\nbackground:0,0,0::\ncell:200,0,0::\ndebris:0,0,200::\n"
+    )
+    rgb = np.asarray(Image.open(tmp_path / "colour" / "masks" / "a.png"))
+    assert (
+        rgb.shape == (20, 20, 3) and rgb[8, 8].tolist() == [0, 0, 200] and rgb[3, 3].tolist() == [200, 0, 0]
+    )
+    assert semantic.detect(tmp_path / "colour") == semantic.Evidence(
+        LAYOUT, "masks/ with the class map labelmap.txt"
+    )
+    plain = cytoconv.read(tmp_path / "plain", options=images)
+    colour = cytoconv.read(tmp_path / "colour", options=images)
+    assert [c.name for c in colour.categories] == ["cell", "debris"]
+    assert (
+        _areas(colour) == _areas(plain) == [("cell", 155), ("debris", 9)]
+    )  # 100 + 100 - 36 overlap - 9 debris
+    palette = WriteOptions(mask_colour=True)  # no colour map: the palette's colours
+    cytoconv.convert(src, tmp_path / "palette", to="masks", write_options=palette)
+    assert _areas(cytoconv.read(tmp_path / "palette", options=images)) == _areas(plain)
+    with pytest.raises(UsageError, match="mask writers write values"):
+        cytoconv.convert(src, tmp_path / "x", to="masks", write_options=WriteOptions(mask_classes=classes))
+
+
+def test_a_labelmap_background_colour_that_is_not_black_is_background(tmp_path: Path) -> None:
+    root = _cvat_export(tmp_path / "cvat")
+    (root / "labelmap.txt").write_text(LABELMAP.replace("background:0,0,0::", "background:0,128,0::"))
+    arr = _colour_mask()
+    # background painted in its labelmap colour, as CVAT's docs show it
+    arr[(arr == 0).all(axis=2)] = (0, 128, 0)
+    Image.fromarray(arr).save(root / "SegmentationClass" / "cell1.png")
+    ds = cytoconv.read(root)
+    assert [c.name for c in ds.categories] == ["cytoplasm", "nucleus"]
+    assert _areas(ds) == [("cytoplasm", 60), ("nucleus", 4), ("nucleus", 9)]

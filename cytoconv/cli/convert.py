@@ -74,6 +74,7 @@ def convert(
     link: opts.LinkOpt = False,
     overlap: opts.OverlapOpt = opts.Overlap.TOP,
     layers: opts.LayersOpt = False,
+    colour: opts.ColourOpt = False,
     copy_images: opts.CopyImagesOpt = False,
     link_images: opts.LinkImagesOpt = False,
     crowd: opts.CrowdOpt = opts.Crowd.SKIP,
@@ -117,6 +118,7 @@ def convert(
         link=link,
         overlap=overlap.value,
         layers=layers,
+        mask_colour=colour,
         place_images="link" if link_images else "copy" if copy_images else "none",
         crowd=crowd.value,
     )

@@ -188,6 +188,14 @@ LayersOpt = Annotated[
         "hidden.",
     ),
 ]
+ColourOpt = Annotated[
+    bool,
+    typer.Option(
+        "--colour",
+        help="Semantic masks output: RGB masks, one colour per class (from a colour --classes map, else a palette), "
+        "with a CVAT labelmap.txt naming them.",
+    ),
+]
 CopyImagesOpt = Annotated[
     bool,
     typer.Option(

@@ -62,6 +62,7 @@ class WriteOptions:
     # mask writers: an object others cover entirely is counted and named (top), or refused (error)
     overlap: Literal["top", "error"] = "top"
     layers: bool = False  # instance masks: overlapping objects go to further label images (x_layer2.png)
+    mask_colour: bool = False  # semantic masks: RGB, one colour per class, named in a CVAT labelmap.txt
     link: bool = False  # class folders: hard-link the images instead of copying them
     # YOLO: put the images beside the labels (images/<split>/, where ultralytics looks): copy or hard-link them
     place_images: Literal["none", "copy", "link"] = "none"

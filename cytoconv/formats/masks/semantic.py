@@ -408,6 +408,12 @@ def mask_target(folder: Path, record: ImageRecord) -> tuple[str, Path]:
     return rel, target
 
 
+def palette_colour(value: int) -> tuple[int, int, int]:
+    """The colour ``palette()`` shows for ``value`` (1..255), which ``--colour`` writes it as."""
+    flat = palette()
+    return flat[3 * value], flat[3 * value + 1], flat[3 * value + 2]
+
+
 def palette() -> list[int]:
     """A palette with black background and well-spread colours for the class values."""
     import colorsys
@@ -439,9 +445,44 @@ class SemanticMaskWriter:
         self.tmp: Path | None = None
 
     def set_categories(self, categories: list[Category]) -> None:
-        """Keep the final categories and the pixel value each is written as (from --classes when given)."""
+        """Keep the final categories and the pixel value each is written as (from --classes when given); with
+        ``--colour`` the colour of each value too (a colour class map's, else the palette's)."""
         self.categories = categories
-        self.values = class_values(categories, self.options.mask_classes)
+        classes = self.options.mask_classes
+        colour_map = {c.name: c.values[0] for c in classes or () if c.rgb}
+        if colour_map and not self.options.mask_colour:
+            class_values(categories, classes)  # refuses a colour map, saying why
+        self.values = class_values(categories, None if colour_map else classes)
+        self.colours: dict[int, tuple[int, int, int]] = {}
+        if not self.options.mask_colour:
+            return
+        for c in categories:
+            value = self.values[c.id]
+            if c.name in colour_map:
+                packed = colour_map[c.name]
+                self.colours[value] = (packed >> 16, (packed >> 8) & 255, packed & 255)
+            elif value <= 255:
+                self.colours[value] = palette_colour(value)
+        if len(self.colours) != len(self.values) or len(set(self.colours.values())) != len(self.colours):
+            raise UsageError(
+                "--colour: each class needs a colour of its own (at most 255 classes without a map)"
+            )
+        if (0, 0, 0) in self.colours.values():
+            raise UsageError("--colour: black is the background's colour, not a class's")
+        bad = next((c.name for c in categories if ":" in c.name or "\n" in c.name), None)
+        if bad is not None:
+            raise FormatError(
+                self.dest, f"class {bad!r}: labelmap.txt cannot hold a ':' in a name", code="unsafe-name"
+            )
+
+    def colour_of(self, value: int, where: str) -> tuple[int, int, int]:
+        """A value's colour (``--colour``); a category unknown when the run started takes the palette's."""
+        colour = self.colours.get(value)
+        if colour is None:
+            if value > 255:
+                raise FormatError(where, f"no colour for class value {value}", code="unknown-class")
+            colour = palette_colour(value)
+        return colour
 
     def value_of(self, category_id: int, record: ImageRecord) -> int:
         """A category's value; one unknown when the run started (names inferred later) is its id."""
@@ -487,7 +528,12 @@ class SemanticMaskWriter:
         report_covered(record, shown, self.options, report, "classes")
         assert self.tmp is not None
         rel, target = mask_target(self.tmp, record)
-        if big:
+        if self.options.mask_colour:
+            lut = np.zeros((max(values.values(), default=0) + 1, 3), dtype=np.uint8)
+            for value in values.values():
+                lut[value] = self.colour_of(value, record.file_name)
+            Image.fromarray(lut[canvas]).save(target)
+        elif big:
             Image.fromarray(canvas).save(target)
         else:
             image = Image.fromarray(canvas, mode="P")
@@ -513,6 +559,14 @@ class SemanticMaskWriter:
             self.tmp = tmp
             yield accept
             names = {c.id: c.name for c in self.categories}
+            if self.options.mask_colour:  # CVAT's labelmap.txt ("Segmentation mask 1.1"), read back by colour
+                lines = ["# label:color_rgb:parts:actions", "background:0,0,0::"]
+                for cid, v in sorted(self.values.items()):
+                    r, g, b = self.colour_of(v, str(self.dest))
+                    lines.append(f"{names[cid]}:{r},{g},{b}::")
+                (tmp / "labelmap.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+                (tmp / "masks").mkdir(exist_ok=True)
+                return
             doc = {"0": "background", **{str(v): names[cid] for cid, v in sorted(self.values.items())}}
             (tmp / "masks" / "classes.json").parent.mkdir(parents=True, exist_ok=True)
             (tmp / "masks" / "classes.json").write_text(
