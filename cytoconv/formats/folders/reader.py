@@ -263,6 +263,11 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         for item in sorted(outside):
             report.notice("outside-class-folder", f"{item}: not inside a class folder; skipped")
         root = inner
+    top = _subdirs(root)
+    by_split = _is_split_layout(top)
+    seen = _labels_seen([c for d in top for c in _subdirs(Path(d.path))] if by_split else top, by_split)
+    if seen is not None:  # --from folders too: labels are not classes (Chula RBC-12: Dataset/ + Label/)
+        raise FormatError(path, seen, code="usage")
     folders = _class_folders(root, report, junk)
     names = list(options.names) if options.names is not None else sorted({name for _, name, _ in folders})
     if len(set(names)) != len(names):
