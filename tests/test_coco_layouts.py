@@ -289,6 +289,19 @@ def test_coco2017_validates_with_its_images_paired(
     assert findings == [("CC402", 37777)]
 
 
+def test_coco2017_crops_and_resamples_its_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The image folder is in the plan, so every command that opens the images finds them."""
+    root = coco2017(tmp_path / "coco", "images/val2017")
+    code, _, err = _cli(["crop", root, tmp_path / "crops"], capsys)
+    assert code == 0, err
+    assert "4 crops in" in err
+    code, _, err = _cli(["resample", root, tmp_path / "x2.json", "--scale", "2", "--resize-images"], capsys)
+    assert code == 0, err
+    resized = sorted((tmp_path / "x2_images").rglob("*.jpg"))
+    assert [p.name for p in resized] == ["000000037777.jpg", "000000397133.jpg"]
+    assert {Image.open(p).size for p in resized} == {(2 * WIDTH, 2 * HEIGHT)}
+
+
 def test_one_images_root_for_every_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Annotations in one place, ``--images ROOT`` holding ``images/train2017`` and ``images/val2017``."""
     root = coco2017(tmp_path / "coco", "pictures/images/val2017")
