@@ -162,6 +162,9 @@ def test_yolo_evidence_layout_for_tool_layouts_guess_for_loose_txt_none_for_a_re
     loose = tmp_path / "loose"
     write(loose / "a.txt", "0 0.5 0.5 0.1 0.1\n")
     assert yolo_detect(loose).strength == GUESS
+    notes = tmp_path / "notes"
+    write(notes / "notes.txt", "stained with MGG, 2019\n")
+    assert yolo_detect(notes) is None
     docs = tmp_path / "docs"
     write(docs / "README.txt", "hello\n")
     write(docs / "LICENSE.repo-MIT.txt", "MIT\n")
@@ -211,6 +214,18 @@ def test_cvat_yolo11_image_not_in_any_list_is_read_and_counted(tmp_path: Path) -
     dataset = api.read(src, report=report)
     assert ("train", "obj_train_data/extra.jpg") in {(r.split, r.file_name) for r in dataset.images}
     assert len(dataset.images) == 3 and report.notices["not-in-split"] == 1
+
+
+def test_flat_folder_with_an_image_list_reads_the_labels_only(tmp_path: Path) -> None:
+    flat = tmp_path / "flat"
+    make_image(flat / "a.jpg", 10, 20)
+    write(flat / "a.txt", "0 0.5 0.5 0.5 0.5\n")
+    write(flat / "train.txt", "data/obj_train_data/a.jpg\n")
+    write(flat / "README.txt", "boxes by two annotators\n")
+    report = Report()
+    dataset = api.read(flat, "yolo", report=report)
+    assert [(r.file_name, len(r.instances)) for r in dataset.images] == [("a.jpg", 1)]
+    assert report.notices["not-a-label"] == 2
 
 
 def test_same_stem_in_two_splits_pairs_by_the_path_below_the_split_with_images(tmp_path: Path) -> None:

@@ -253,12 +253,43 @@ def detect(path: Path) -> Any:
     nested = next(iter(sorted(path.glob("*/labels"))), None)
     if nested is not None:
         return Evidence(LAYOUT, f"{nested.parent.name}/labels/ (Roboflow's <split>/labels/)")
-    loose = [
-        p.name
+    loose = sorted(
+        p
         for p in path.iterdir()
         if p.suffix == ".txt" and not is_junk(p.name) and p.name not in NAME_FILES and not is_doc_name(p.name)
-    ]
-    return Evidence(GUESS, f"loose .txt files ({loose[0]}, ...)") if loose else None
+    )
+    labels = [p.name for p in loose[:3] if _looks_like_label(p)]
+    return Evidence(GUESS, f"loose .txt files of label lines ({labels[0]}, ...)") if labels else None
+
+
+def _looks_like_label(path: Path) -> bool:
+    """A peek at a loose .txt: empty (an image with no objects) or a first line of numbers, a class and at
+    least four coordinates; notes and image lists are not labels."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        return False
+    tokens = head.lstrip(BOM).split(b"\n", 1)[0].split()
+    if not tokens:
+        return not head.strip()
+    try:
+        [float(t) for t in tokens[:5]]
+    except ValueError:
+        return False
+    return len(tokens) >= 5
+
+
+def _is_image_list(path: str) -> bool:
+    """A Darknet / CVAT image list (``train.txt``: one image path a line), by its name and first line."""
+    if os.path.basename(path).lower() not in ("train.txt", "valid.txt", "val.txt", "test.txt"):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            first = fh.read(512).split(b"\n", 1)[0].strip().decode("utf-8", "replace")
+    except OSError:
+        return False
+    return is_image_name(first)
 
 
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
@@ -299,7 +330,7 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     for item in sorted(set(junk)):
         report.notice("junk-skipped", item)
     for item in sorted(skipped):
-        report.notice("not-a-label", f"{item}: a document, not a label file; skipped")
+        report.notice("not-a-label", f"{item}: a document or an image list, not a label file; skipped")
     image_root = (
         os.path.commonpath([os.path.dirname(p) for p in images.values()]) if images else str(root / "images")
     )
@@ -348,7 +379,7 @@ def _find_labels(
             name = os.path.basename(f)
             if not name.endswith(".txt") or name in NAME_FILES:
                 continue
-            if is_doc_name(name):
+            if is_doc_name(name) or _is_image_list(f):
                 skipped.append(f)
                 continue
             stem_rel = _rel(f, base)[:-4]
