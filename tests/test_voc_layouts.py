@@ -350,3 +350,16 @@ def test_one_pixel_and_three_by_one_boxes_are_written_exactly_and_read_back(tmp_
     assert [(g.x, g.y, g.w, g.h) for g in (i.geometry for i in back.images[0].instances)] == [
         (b.x, b.y, b.w, b.h) for b in boxes
     ]
+
+
+def test_validate_pairs_lowercase_annotations_with_images(tmp_path: Path) -> None:
+    """Kaggle's copy: annotations/ + images/; the image is found (its size checks the boxes), and an image
+    without an XML file is CC403."""
+    from cytoconv.validate import validate
+
+    root = tmp_path / "kaggle"
+    write(root / "annotations" / "2007_000032.xml", XML_32.replace("<xmax>375</xmax>", "<xmax>600</xmax>"))
+    make_image(root / "images" / "2007_000032.jpg", 500, 281)
+    make_image(root / "images" / "extra.jpg", 8, 8)
+    found = sorted((Path(f.path).name, f.code) for f in validate([root], jobs=1).findings)
+    assert found == [("2007_000032.xml", "CC305"), ("extra.jpg", "CC403")]

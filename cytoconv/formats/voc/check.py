@@ -15,14 +15,20 @@ import os
 from pathlib import Path
 
 from cytoconv.engine.classlists import ClassList
-from cytoconv.formats.voc.syntax import ANNOTATIONS, check_objects, check_size, looks_like_voc, scan
+from cytoconv.formats.voc.syntax import (
+    ANNOTATION_DIRS,
+    IMAGE_DIRS,
+    check_objects,
+    check_size,
+    child_dir,
+    is_annotations_dir,
+    looks_like_voc,
+    scan,
+)
 from cytoconv.problems.findings import CheckTask, Finding
 from cytoconv.problems.settings import Settings
 
 __all__ = ["check_bytes", "check_file", "discover", "find_image", "image_folders", "looks_like_voc"]
-
-IMAGE_DIRS = ("JPEGImages", "images")
-
 
 _listings: dict[tuple[str, int], dict[str, str]] = {}
 
@@ -51,10 +57,13 @@ def _images_in(folder: str) -> dict[str, str]:
 
 
 def image_folders(xml_path: str) -> list[str]:
-    """Where a VOC file's image may be: ``JPEGImages`` (or ``images``) beside ``Annotations``, or the XML's folder."""
+    """Where a VOC file's image may be: ``JPEGImages`` (or ``images``) beside ``Annotations``, in any case
+    (Kaggle's ``annotations/`` + ``images/``), or the XML's folder."""
     folder = os.path.dirname(os.path.abspath(xml_path))
-    root = os.path.dirname(folder) if os.path.basename(folder) == ANNOTATIONS else folder
-    return [*(os.path.join(root, d) for d in IMAGE_DIRS), folder]
+    root = os.path.dirname(folder) if is_annotations_dir(folder) else folder
+    found = child_dir(Path(root), IMAGE_DIRS)
+    named = [os.path.join(root, d) for d in IMAGE_DIRS]
+    return [*([str(found)] if found is not None and str(found) not in named else []), *named, folder]
 
 
 def find_image(xml_path: str, filename: str | None) -> str | None:
@@ -115,7 +124,7 @@ def _discover_files(root: Path, settings: Settings) -> tuple[list[str], list[Fin
     stem: an XML file without its image (CC402), an image without an XML file (CC403)."""
     from cytoconv.engine.files import is_image_name, walk_files
 
-    xml_root = root / ANNOTATIONS if (root / ANNOTATIONS).is_dir() else root
+    xml_root = child_dir(root, ANNOTATION_DIRS) or root
     files = [f for f in walk_files(xml_root) if f.lower().endswith(".xml") and looks_like_voc(f)]
     findings: list[Finding] = []
     stems = {os.path.splitext(os.path.basename(f))[0] for f in files}
