@@ -363,3 +363,17 @@ def test_validate_pairs_lowercase_annotations_with_images(tmp_path: Path) -> Non
     make_image(root / "images" / "extra.jpg", 8, 8)
     found = sorted((Path(f.path).name, f.code) for f in validate([root], jobs=1).findings)
     assert found == [("2007_000032.xml", "CC305"), ("extra.jpg", "CC403")]
+
+
+def test_the_rules_listed_for_the_docs_are_the_codes_the_voc_checker_reports() -> None:
+    import re
+
+    import cytoconv.formats.voc.check as check
+
+    folder = Path(check.__file__).parent
+    source = (folder / "syntax.py").read_text(encoding="utf-8") + (folder / "check.py").read_text(
+        encoding="utf-8"
+    )
+    reported = set(re.findall(r"""(?:sink|finding)\(\s*["'](CC\d{3})["']""", source))
+    assert sorted(check.CODES) == sorted(reported)
+    assert "CC303" not in reported  # no VOC box has zero area: xmin == xmax is 1 px (CC703)

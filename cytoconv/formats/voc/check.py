@@ -30,6 +30,13 @@ from cytoconv.problems.settings import Settings
 
 __all__ = ["check_bytes", "check_file", "discover", "find_image", "image_folders", "looks_like_voc"]
 
+# Every rule a VOC file can get: the syntax layer's (scan, check_size, check_objects) and the pairing's here. The
+# docs' rule table for VOC is built from the code literals of this module (docs/hooks.py, ``checks: voc``).
+CODES = (
+    *("CC001", "CC002", "CC003", "CC004", "CC005", "CC006", "CC202", "CC304", "CC305", "CC401"),
+    *("CC402", "CC403", "CC404", "CC405", "CC701", "CC702", "CC703"),
+)
+
 _listings: dict[tuple[str, int], dict[str, str]] = {}
 
 
