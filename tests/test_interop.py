@@ -410,7 +410,7 @@ def test_voc_output_imports_in_datumaro_as_written(
     dm = need("datumaro")
     errors = need("datumaro.components.errors")
     out = voc_output(sample, tmp_path, capsys)
-    ours = cytoconv_boxes(cytoconv.read(out))
+    ours = cytoconv_boxes(cytoconv.read(out, "voc"))
     try:
         dataset = dm.Dataset.import_from(str(out), "voc_detection")
         theirs = {(item.id, item.subset): len(item.annotations) for item in dataset}
@@ -433,6 +433,12 @@ def test_voc_output_agrees_with_datumaro_given_a_labelmap(
     dm = need("datumaro")
     annotation = need("datumaro.components.annotation")
     out = voc_output(sample, tmp_path, capsys)
+    # read as written and as VOC: a root holding .txt files (labelmap.txt) can also look like YOLO to cytoconv
+    ours = cytoconv_boxes(cytoconv.read(out, "voc"))
+    objects = sum(
+        xml.read_text(encoding="utf-8").count("<object>") for xml in (out / "Annotations").glob("*.xml")
+    )
+    assert sum(len(b) for b in ours.values()) == objects
     classes = (out / "classes.txt").read_text(encoding="utf-8").splitlines()
     lines = ["# label:color_rgb:parts:actions", *(f"{name}:::" for name in classes)]
     (out / "labelmap.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -442,11 +448,6 @@ def test_voc_output_agrees_with_datumaro_given_a_labelmap(
         sets.mkdir(parents=True)
         stems = sorted(p.stem for p in (out / "Annotations").glob("*.xml"))
         (sets / "default.txt").write_text("\n".join(stems) + "\n", encoding="utf-8")
-    ours = cytoconv_boxes(cytoconv.read(out))
-    objects = sum(
-        xml.read_text(encoding="utf-8").count("<object>") for xml in (out / "Annotations").glob("*.xml")
-    )
-    assert sum(len(b) for b in ours.values()) == objects
 
     for mode in ("dm-zero-based", "voc-one-based"):
         dataset = dm.Dataset.import_from(str(out), "voc_detection", coordinate_mode=mode)
