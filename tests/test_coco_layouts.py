@@ -228,7 +228,7 @@ def test_coco2017_converts_as_pycocotools_reads_it(
 ) -> None:
     root = coco2017(tmp_path / "coco", images_under)
     out = tmp_path / "out.json"
-    code, _, err = _cli(["convert", root, out, "--to", "coco"], capsys)
+    code, _, err = _cli(["convert", root, out, "--to", "coco", "--segmentation", "polygon"], capsys)
     assert code == 0, err
     source, written = _pycoco(root / "annotations" / "instances_val2017.json"), _pycoco(out)
     assert _objects(written) == _objects(source)  # same images, classes, crowd flags and pixels
@@ -390,6 +390,15 @@ def test_crowd_is_carried_and_rle_kept_on_request(tmp_path: Path, capsys: pytest
     assert _objects(written) == _objects(_pycoco(root / "annotations" / "instances_val2017.json"))
     (ann,) = written.loadAnns(written.getAnnIds(iscrowd=True))
     assert ann["iscrowd"] == 1 and ann["area"] == int(_crowd_mask().sum())
+    # the default (auto) writes each object as read: the crowd RLE stays RLE, the polygons stay polygons
+    kept = tmp_path / "kept.json"
+    code, _, err = _cli(["convert", root, kept, "--to", "coco"], capsys)
+    assert code == 0, err
+    assert "rle-as-polygon" not in err and "polygon-as-rle" not in err
+    as_read = _pycoco(kept)
+    kinds = sorted(type(a["segmentation"]).__name__ for a in as_read.dataset["annotations"])
+    assert kinds == ["dict", "list", "list", "list"]
+    assert _objects(as_read) == _objects(_pycoco(root / "annotations" / "instances_val2017.json"))
 
 
 # ---------------------------------------------------------------------------------------------

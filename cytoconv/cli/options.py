@@ -57,8 +57,10 @@ class Holes(str, Enum):
 
 
 class Segmentation(str, Enum):
-    """COCO output geometry and what mask readers produce (``WriteOptions.segmentation``)."""
+    """COCO output geometry and what mask readers produce (``WriteOptions.segmentation``): ``auto`` keeps
+    each object as read (masks are traced to polygons), ``polygon`` and ``rle`` make every object one kind."""
 
+    AUTO = "auto"
     POLYGON = "polygon"
     RLE = "rle"
 
@@ -237,7 +239,12 @@ PartsOpt = Annotated[
     ),
 ]
 SegmentationOpt = Annotated[
-    Segmentation, typer.Option("--segmentation", help="COCO output: polygon or rle (exact masks).")
+    Segmentation,
+    typer.Option(
+        "--segmentation",
+        help="COCO output: auto (each object as read; masks traced to polygons), polygon (every RLE traced "
+        "exactly too) or rle (every object as its mask).",
+    ),
 ]
 HolesOpt = Annotated[
     Holes,
@@ -348,7 +355,7 @@ def read_options(
     instances: Instances = Instances.COMPONENTS,
     connectivity: Connectivity = Connectivity.EIGHT,
     simplify: float = 0.0,
-    segmentation: Segmentation = Segmentation.POLYGON,
+    segmentation: Segmentation = Segmentation.AUTO,
 ) -> ReadOptions:
     """The reading options of every command as ``ReadOptions``, built in this one place so that each command
     parses --names, --image-size, --classes and --channel the same way (a command without an option
@@ -367,5 +374,5 @@ def read_options(
         instances=instances.value,
         connectivity=4 if connectivity is Connectivity.FOUR else 8,
         simplify=simplify,
-        mask_geometry=segmentation.value,
+        mask_geometry="rle" if segmentation is Segmentation.RLE else "polygon",
     )

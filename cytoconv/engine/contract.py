@@ -56,7 +56,9 @@ class WriteOptions:
     parts: Literal["split", "bridge", "error"] = "split"
     overwrite: bool = False
     indent: bool = False
-    segmentation: Literal["polygon", "rle"] = "polygon"  # COCO
+    # COCO: "auto" writes each object as read (RLE stays RLE, mask readers trace polygons); "polygon" traces
+    # every RLE too, "rle" turns every polygon into its mask
+    segmentation: Literal["auto", "polygon", "rle"] = "auto"
     holes: Literal["bridge", "rle", "fill", "error"] = "bridge"
     mask_classes: tuple[MaskClass, ...] | None = None  # mask writers: the value each class is written as
     # mask writers: an object others cover entirely is counted and named (top), or refused (error)

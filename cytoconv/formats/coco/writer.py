@@ -62,16 +62,17 @@ class CocoWriter:
         areas = dict(zip(simple, geo.single_ring_areas(rings, record.height, record.width))) if simple else {}
         boxes = dict(zip(simple, geo.bounds_of_rings(rings)))
         out = []
-        as_polygons = self.options.segmentation == "polygon"
+        to_polygons = self.options.segmentation == "polygon"
+        to_rle = self.options.segmentation == "rle"
         for i, inst in enumerate(record.instances):
             g = inst.geometry
             segmentation: Any
             area: float
-            if isinstance(g, Rle) and as_polygons:
+            if isinstance(g, Rle) and to_polygons:
                 g = self._traced(g, record, report)
-            elif isinstance(g, Polygon) and not as_polygons:
+            elif isinstance(g, Polygon) and to_rle:
                 report.notice("polygon-as-rle", f"{record.file_name}: a polygon written as its RLE mask")
-            if isinstance(g, Polygon) and (any(g.holes) or not as_polygons):
+            if isinstance(g, Polygon) and (any(g.holes) or to_rle):
                 segmentation, area = self._polygon_with_holes(g, record, report)
                 bbox = geo.bounds_of_rings([np.concatenate(g.parts)])[0]
             elif isinstance(g, Polygon):
