@@ -82,14 +82,16 @@ IMAGE_DIRS = (IMAGES, "images")  # ``JPEGImages/`` of the download, ``images/`` 
 def child_dir(folder: Path, names: tuple[str, ...]) -> Path | None:
     """The sub-folder of ``folder`` named one of ``names`` in any case (the first name wins; within one name,
     the sorted first spelling), or None. Downloads write ``Annotations/``, Kaggle copies ``annotations/``."""
+    wanted = [name.lower() for name in names]
     try:
-        folders = sorted(e for e in folder.iterdir() if e.is_dir())
+        with os.scandir(folder) as entries:  # names first: a folder of 50,000 images is listed, not stat'ed
+            matches = sorted(e.name for e in entries if e.name.lower() in wanted and e.is_dir())
     except OSError:
         return None
-    for name in names:
-        for entry in folders:
-            if entry.name.lower() == name.lower():
-                return entry
+    for name in wanted:
+        for match in matches:
+            if match.lower() == name:
+                return folder / match
     return None
 
 
@@ -101,20 +103,30 @@ def is_annotations_dir(folder: str | Path) -> bool:
 def first_xml(folder: Path, limit: int = 50) -> Path | None:
     """The first ``.xml`` file of a folder in sorted order (among its first ``limit`` entries), or None."""
     try:
-        entries = sorted(folder.iterdir())[:limit]
+        names = sorted(os.listdir(folder))[:limit]
     except OSError:
         return None
-    return next((e for e in entries if e.suffix.lower() == ".xml" and e.is_file()), None)
+    found = (folder / n for n in names if n.lower().endswith(".xml") and os.path.isfile(folder / n))
+    return next(found, None)
+
+
+TOP_FOLDERS = (
+    8  # a download's top folder holds a few (VOCdevkit: VOC2007, VOC2012); 1,000 class folders are no devkit
+)
 
 
 def dataset_roots(path: Path) -> list[Path]:
     """The VOC roots ``path`` holds: itself when it has an ``Annotations`` folder of VOC XML, else its
-    sub-folders that have one (``VOCdevkit/VOC2012``: the download's top folder, one level down)."""
+    sub-folders that have one (``VOCdevkit/VOC2012``: the download's top folder, one level down; looked for
+    only when ``path`` holds at most ``TOP_FOLDERS`` folders, so detection stays cheap on class folders)."""
     if _voc_annotations(path) is not None:
         return [path]
     try:
-        below = sorted(e for e in path.iterdir() if e.is_dir() and not e.name.startswith("."))
+        with os.scandir(path) as entries:
+            below = sorted(Path(e.path) for e in entries if not e.name.startswith(".") and e.is_dir())
     except OSError:
+        return []
+    if len(below) > TOP_FOLDERS:
         return []
     return [d for d in below if _voc_annotations(d) is not None]
 
