@@ -11,7 +11,7 @@ from PIL import Image
 
 import cytoconv
 from cytoconv.api import crop
-from cytoconv.errors import FormatError, Report, UsageError
+from cytoconv.errors import Report, UsageError
 from cytoconv.geometry.raster import polygon_area
 from cytoconv.ir import Box, Category, Dataset, ImageRecord, Instance, Polygon
 from cytoconv.ops.crop import CropOptions, crop_region, object_box, parse_color, parse_padding
@@ -126,13 +126,14 @@ def test_mask_background_paints_exactly_the_pixels_outside_the_outline(tmp_path:
 
 def test_bccd_crops_are_the_voc_boxes(tmp_path: Path) -> None:
     bccd = real("bccd_voc") / "BCCD"
-    with pytest.raises(FormatError):
-        crop(bccd, tmp_path / "strict", jobs=1)
-    assert not (tmp_path / "strict").exists()
-    report = Report(strict=False)
+    report = Report()  # strict: the two xmin == xmax boxes are 1x1 px boxes (inclusive corners), cropped too
     _, count = crop(bccd, tmp_path / "c", report=report, jobs=1)
-    assert count == 1049 and report.skipped == {"zero-area-box": 2}
+    assert count == 1051 and report.skipped == {}
     rows = _manifest(tmp_path / "c")
+    assert sorted((r["source"], r["w"], r["h"]) for r in rows if r["w"] == "1") == [
+        ("BloodImage_00338.jpg", "1", "1"),
+        ("BloodImage_00343.jpg", "1", "1"),
+    ]
     assert {r["class"] for r in rows} == {"RBC", "WBC", "Platelets"}
     import xml.etree.ElementTree as ET
 
