@@ -377,3 +377,33 @@ def test_the_rules_listed_for_the_docs_are_the_codes_the_voc_checker_reports() -
     reported = set(re.findall(r"""(?:sink|finding)\(\s*["'](CC\d{3})["']""", source))
     assert sorted(check.CODES) == sorted(reported)
     assert "CC303" not in reported  # no VOC box has zero area: xmin == xmax is 1 px (CC703)
+
+
+def test_coco_boxes_of_one_and_three_pixels_convert_to_voc(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13's case: a 3x1 px COCO box was "too small for a VOC box" though xmin=3, xmax=5 holds it."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    coco = {
+        "images": [{"id": 1, "file_name": "p.png", "width": 20, "height": 10}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 0, 3, 1], "area": 3, "iscrowd": 0},
+            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [4, 4, 1, 1], "area": 1, "iscrowd": 0},
+        ],
+        "categories": [{"id": 1, "name": "platelet"}],
+    }
+    write(tmp_path / "c.json", json.dumps(coco))
+    code, _, err = run(["coco2voc", str(tmp_path / "c.json"), str(tmp_path / "voc")], capsys)
+    assert code == 0, err
+    root = ET.parse(tmp_path / "voc" / "Annotations" / "p.xml").getroot()
+    corners = [
+        tuple(int(o.findtext(f"bndbox/{k}") or 0) for k in ("xmin", "ymin", "xmax", "ymax"))
+        for o in root.iter("object")
+    ]
+    assert corners == [(3, 1, 5, 1), (5, 5, 5, 5)]
+    code, _, err = run(["voc2coco", str(tmp_path / "voc"), str(tmp_path / "back.json")], capsys)
+    assert code == 0, err
+    back = json.loads((tmp_path / "back.json").read_text())
+    assert [a["bbox"] for a in back["annotations"]] == [[2, 0, 3, 1], [4, 4, 1, 1]]
