@@ -143,7 +143,8 @@ def yolo_output(route: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def laid_out(route: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, list[str], str]:
     """cytoconv's YOLO output with the source images put under ``images/`` beside ``labels/`` by the test, as
-    today's data.yaml comment asks; its class names and the ultralytics task."""
+    ultralytics wants them (without ``--copy-images`` cytoconv writes labels only); its class names and the
+    ultralytics task."""
     out, source_images, task = yolo_output(route, tmp_path, capsys)
     names = list(yaml.safe_load((out / "data.yaml").read_text(encoding="utf-8"))["names"].values())
     if not (out / "images").exists():  # a writer that copies the images already did this
@@ -204,12 +205,6 @@ def test_yolo_output_is_the_dataset_ultralytics_reads_in_the_source(
     assert sum(len(c) for c in classes.values()) == (699 - 36 if route == "txl" else 108)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    # today: no --copy-images (cytoconv exits 2), or check_det_dataset's missing-key / missing-images errors
-    raises=(AssertionError, SyntaxError, FileNotFoundError),
-    reason="until the writer writes train/val and copies images",
-)
 @pytest.mark.parametrize("route", ["balf", "balf-via-coco"])
 def test_yolo_output_passes_check_det_dataset(
     route: str,
@@ -224,7 +219,8 @@ def test_yolo_output_passes_check_det_dataset(
     and val, with the labels it pairs them with, are all 20 images and the instances cytoconv wrote.
 
     Run from another folder on purpose: ultralytics resolves a relative ``path`` (``path: .``) against the
-    working directory, not the yaml's folder."""
+    working directory, not the yaml's folder (cytoconv writes ``path: null``, which ultralytics takes as the
+    yaml's folder). This was a strict xfail until the writer wrote train/val and copied images."""
     out = tmp_path / "yolo"
     if route == "balf":
         cli(["convert", str(BALF_SAMPLE), str(out), "--to", "yolo", "--copy-images"], capsys)
