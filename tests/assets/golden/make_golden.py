@@ -10,6 +10,11 @@ problem one slug (``cytoconv.problems``), so a summary line reads ``skipped 2 x 
 ``empty-box``, and its examples now carry the XML line. For the same reason the slugs that were renamed are
 mapped to their new names (``RENAMED``) in printed data (``stats --json`` counts what it skipped by slug).
 
+History: first generated with the code before the redesign (commit 67c524b), to show that the redesign changed
+no output; regenerated after the real-world-layouts work, whose deliberate changes it then showed and nothing
+else (YOLO ``data.yaml`` with ``train``/``val`` for ultralytics and Roboflow's ``valid`` written as ``val``;
+BCCD's two 1-pixel VOC boxes kept; ``stats``/``validate`` JSON of BCCD accordingly).
+
 Generate it with the code the outputs must stay identical to (``cytoconv`` is imported from ``sys.path``,
 and the subprocesses get the same ``cytoconv`` through ``PYTHONPATH``)::
 
