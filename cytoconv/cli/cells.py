@@ -119,7 +119,9 @@ def crop_command(
         )
     if not quiet:
         print_summary(summary, out_dir)
-        stderr_console().print(f"{crops:,} crops in {out_dir} (sources in {out_dir / 'crops.csv'})")
+        stderr_console().print(
+            f"{crops:,} crops in {out_dir} (sources in {out_dir / 'crops.csv'})", markup=False, soft_wrap=True
+        )
 
 
 @app.command("split")

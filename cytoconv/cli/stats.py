@@ -112,7 +112,7 @@ def stats_command(
     if (as_json or as_csv) and not quiet:
         print_report(report.lines())
     if plot is not None and not quiet:
-        stderr_console().print(f"wrote {plot}", markup=False)
+        stderr_console().print(f"wrote {plot}", markup=False, soft_wrap=True)
 
 
 @app.command("draw")

@@ -250,7 +250,7 @@ def _selected(selectors: Iterable[str]) -> list[str]:
         codes = matching(selector)
         if not codes:
             raise UsageError(
-                f"{selector!r} names no rule (codes: CC001..CC702, prefixes such as CC4, or ALL; "
+                f"{selector!r} names no rule (codes such as CC103 (`cytoconv validate --rules`), prefixes such as CC4, or ALL; "
                 "see cytoconv validate --rules)"
             )
         out.extend(codes)
