@@ -277,7 +277,7 @@ def test_image_size_is_used_for_files_without_size_and_without_images(
     )
     with pytest.raises(FormatError) as info:
         cytoconv.read(root)
-    assert info.value.code == "bad-voc-size" and info.value.path is not None
+    assert info.value.code == "no-image-size" and info.value.path is not None
     assert info.value.path.endswith("a.xml") and "--image-size" in info.value.message
     report = Report()
     ds = cytoconv.read(root, options=ReadOptions(image_size=(640, 480)), report=report)

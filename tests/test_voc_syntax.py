@@ -162,21 +162,20 @@ def test_a_box_outside_its_image_stops_neither(tmp_path: Path) -> None:
     assert [(f.code, f.severity, f.line, f.object_index) for f in findings] == [("CC305", "warning", 5, 2)]
 
 
-def test_no_size_and_no_image_is_bad_voc_size_in_both(tmp_path: Path) -> None:
-    """Both name the file with bad-voc-size (CC701); validate's verdict is only a warning (see the next test)."""
+def test_no_size_and_no_image_is_no_image_size_in_both(tmp_path: Path) -> None:
+    """Both name the file with no-image-size (CC704), an error: without a size nothing can be converted."""
     root = dataset(tmp_path / "ds", annotation(GOOD, size=None), image=False)
     error = convert_stop(root, tmp_path)
-    assert (error.path, error.line, error.code) == (str(root / "Annotations" / "b.xml"), None, "bad-voc-size")
+    assert (error.path, error.line, error.code) == (
+        str(root / "Annotations" / "b.xml"),
+        None,
+        "no-image-size",
+    )
     found = [f for f in validate([root], jobs=1).findings if f.path.endswith("b.xml")]
-    assert [f.code for f in found] == ["CC402", "CC701"] or [f.code for f in found] == ["CC701", "CC402"]
-    assert {f.code: f.line for f in found}["CC701"] is None
+    assert sorted(f.code for f in found) == ["CC402", "CC701", "CC704"]
+    assert {f.code: f.line for f in found}["CC704"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CC701 bad-voc-size is a warning in cytoconv/problems.py, but without the "
-    "image convert cannot go on: needs an error-severity code for 'no <size> and no image'",
-)
 def test_no_size_and_no_image_is_an_error_in_validate(tmp_path: Path) -> None:
     root = dataset(tmp_path / "ds", annotation(GOOD, size=None), image=False)
     assert_same_place(convert_stop(root, tmp_path), first_error(root))

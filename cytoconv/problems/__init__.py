@@ -169,6 +169,12 @@ _TABLE = (
         "a Pascal VOC box one pixel wide or high (xmin == xmax or ymin == ymax): kept, a click rather than a drag?",
     ),
     Problem(
+        "CC704",
+        "no-image-size",
+        "error",
+        "a Pascal VOC file with no usable <size> and no image found: its image size is unknown",
+    ),
+    Problem(
         "CC007",
         "missing",
         "error",

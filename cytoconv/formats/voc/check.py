@@ -34,7 +34,7 @@ __all__ = ["check_bytes", "check_file", "discover", "find_image", "image_folders
 # docs' rule table for VOC is built from the code literals of this module (docs/hooks.py, ``checks: voc``).
 CODES = (
     *("CC001", "CC002", "CC003", "CC004", "CC005", "CC006", "CC202", "CC304", "CC305", "CC401"),
-    *("CC402", "CC403", "CC404", "CC405", "CC701", "CC702", "CC703"),
+    *("CC402", "CC403", "CC404", "CC405", "CC701", "CC702", "CC703", "CC704"),
 )
 
 _listings: dict[tuple[str, int], dict[str, str]] = {}
@@ -119,6 +119,13 @@ def check_bytes(data: bytes, path: str, settings: Settings, classes: ClassList |
         if actual is not None:
             check_size(document, image, actual, sink)
         size = actual or size
+    if document.size is None and image is None:
+        sink(
+            "CC704",
+            path,
+            "no usable <size> and no image found: the image size is unknown (convert needs "
+            "--images DIR or --image-size WxH)",
+        )
     names = classes.names if classes is not None else None
     check_objects(
         document, sink, size, names, classes.source if classes is not None else None, settings.pixel_tolerance

@@ -28,7 +28,7 @@ Decisions where VOC is silent:
   ``database``, ``segmented`` and ``depth`` as image attributes.
 - ``<size>`` is checked against the image header when the image is at hand: a mismatch is a ``size-mismatch``
   problem (lenient: the image's own size is used, boxes as written). Without the image, ``<size>`` is used,
-  else ``--image-size`` (a file's own ``<size>`` wins over it); with neither, ``bad-voc-size``.
+  else ``--image-size`` (a file's own ``<size>`` wins over it); with neither, ``no-image-size`` (CC704).
 - Layouts are found in any case (``Annotations/`` or Kaggle's ``annotations/``, ``JPEGImages/`` or
   ``images/``), and a download's top folder (``VOCdevkit/``) is read through its one VOC root
   (``VOCdevkit/VOC2012``).
@@ -394,8 +394,11 @@ def load(unit: VocUnit, options: ReadOptions, report: Report) -> ImageRecord:
         if filename is None:
             report.notice("filename-guessed", f"{path}: no <filename> and no image: named {file_name}")
     else:
-        ReaderSink(report, ("CC701",))(
-            "CC701", path, "no image found and no usable <size> (give --images DIR or --image-size WxH)"
+        ReaderSink(report, ("CC704",))(
+            "CC704",
+            path,
+            "no usable <size> and no image found: the image size is unknown (convert needs "
+            "--images DIR or --image-size WxH)",
         )
         raise SkipUnit(path)
     context = unit.context
