@@ -302,6 +302,10 @@ def convert(
     read_options = read_options or ReadOptions()
     info, implied = lookup(to)
     write_options = replace(write_options or WriteOptions(), **implied)
+    if write_options.place_images != "none" and not info.places_images:
+        raise UsageError(
+            f"--{write_options.place_images}-images lays images out for YOLO output, not {info.name}"
+        )
     report = report if report is not None else Report()
     _, module, plan = open_source(src, fmt, read_options, report)
     if on_plan is not None:

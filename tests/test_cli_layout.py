@@ -194,3 +194,14 @@ def test_resample_target_checks_what_target_size_does_not(tmp_path: Path) -> Non
             api.resample_target(**kwargs)  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="--filter"):
         api.resample(BALF_SAMPLE, tmp_path / "x", api.resample_target(scale=2.0), image_filter="sharp")
+
+
+def test_placing_images_is_refused_for_a_target_that_cannot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import run_cli
+
+    out = tmp_path / "c.json"
+    code, _, err = run_cli(["convert", str(BALF_SAMPLE), str(out), "--to", "coco", "--copy-images"], capsys)
+    assert code == 2 and not out.exists()
+    assert err.strip() == "cytoconv: error: --copy-images lays images out for YOLO output, not coco"

@@ -61,6 +61,9 @@ class FormatInfo:
     output_is_dir: bool = False
     writer_module: str | None = None  # None: the reader's module holds the writer too
     checker: str | None = None  # None: validate does not check this format
+    places_images: bool = (
+        False  # the writer lays the images out beside the labels (--copy-images/--link-images)
+    )
 
     def load(self) -> FormatModule:
         """The reader module, imported on first use."""
@@ -86,6 +89,7 @@ FORMATS: dict[str, FormatInfo] = {
         output_is_dir=True,
         aliases={"yolo-seg": {"task": "segment"}, "yolo-det": {"task": "detect"}},
         checker="cytoconv.formats.yolo.check",
+        places_images=True,
     ),
     "coco": FormatInfo(
         "coco",
