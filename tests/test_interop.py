@@ -376,22 +376,14 @@ def cytoconv_boxes(dataset: Dataset) -> dict[tuple[str, str], list[tuple[str, Bo
 @pytest.mark.parametrize(
     "sample",
     [
-        pytest.param(
-            "bccd",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="cytoconv writes classes.txt, datumaro takes VOC labels only from labelmap.txt (or "
-                "dataset_meta.json), else the 20 PASCAL classes: Undeclared label 'WBC'",
-            ),
-        ),
+        "bccd",  # was refused (Undeclared label 'WBC') until the writer wrote labelmap.txt beside classes.txt
         pytest.param(
             "balf",
             marks=pytest.mark.xfail(
                 strict=True,
                 raises=AssertionError,
-                reason="no labelmap.txt, and no ImageSets/Main/<subset>.txt for a dataset without splits: "
-                "datumaro finds no VOC dataset there",
+                reason="no ImageSets/Main/<subset>.txt for a dataset without splits (cytoconv writes none: "
+                "a default.txt would read back as a split named 'default'): datumaro finds no VOC dataset there",
             ),
         ),
     ],

@@ -37,6 +37,7 @@ ANNOTATIONS = "Annotations"
 IMAGES = "JPEGImages"
 SETS = ("ImageSets", "Main")
 CLASSES_FILE = "classes.txt"
+LABELMAP_FILE = "labelmap.txt"  # written beside classes.txt for datumaro and CVAT, which read labels from it
 BOM = b"\xef\xbb\xbf"
 SNIFF_BYTES = 4096
 CORNERS = ("xmin", "ymin", "xmax", "ymax")

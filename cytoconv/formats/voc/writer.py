@@ -1,4 +1,5 @@
-"""Pascal VOC XML writer: ``Annotations/<id>.xml`` per image, ``ImageSets/Main/<split>.txt``, ``classes.txt``.
+"""Pascal VOC XML writer: ``Annotations/<id>.xml`` per image, ``ImageSets/Main/<split>.txt``, ``classes.txt``
+and ``labelmap.txt``.
 
 Boxes are written 1-based and inclusive, inverting the reader exactly for integer boxes (``x = xmin - 1,
 w = xmax - xmin + 1``, FORMATS.md); polygons and masks are written as the smallest integer box holding them.
@@ -20,7 +21,7 @@ from cytoconv.engine.atomic import atomic_dir
 from cytoconv.engine.contract import WriteOptions, label_as_box
 from cytoconv.engine.files import safe_relative
 from cytoconv.errors import FormatError, Report
-from cytoconv.formats.voc.syntax import ANNOTATIONS, CLASSES_FILE, IMAGES, SETS
+from cytoconv.formats.voc.syntax import ANNOTATIONS, CLASSES_FILE, IMAGES, LABELMAP_FILE, SETS
 from cytoconv.ir import Box, Category, ImageRecord, Instance, Polygon
 
 INTEGER_TOLERANCE = 1e-3  # px: a box edge this close to an integer is not counted as rounded
@@ -233,6 +234,10 @@ class VocWriter:
             names = [self.names[k] for k in sorted(self.names)]
             if names:
                 (tmp / CLASSES_FILE).write_text("".join(n + "\n" for n in names), encoding="utf-8")
+                # datumaro and CVAT take a VOC dataset's labels from labelmap.txt (else the 20 PASCAL classes):
+                # the same names in the same order, no colours (detection only)
+                labelmap = ["# label:color_rgb:parts:actions", *(f"{n}:::" for n in names)]
+                (tmp / LABELMAP_FILE).write_text("".join(line + "\n" for line in labelmap), encoding="utf-8")
 
 
 def writer(
