@@ -141,3 +141,22 @@ def test_one_sniffer_with_a_byte_order_mark(tmp_path: Path) -> None:
     assert [f.code for f in found if f.severity != "warning"] == ["CC006"]  # info, fixable; no error
     summary = write(tmp_path / "summary.json", '{"images": 12, "annotations": 40}')
     assert not looks_like_coco(str(summary))
+
+
+def test_the_sniffer_takes_coco_in_any_key_order_and_not_datumaro_json(tmp_path: Path) -> None:
+    from cytoconv.formats.coco.syntax import looks_like_coco
+
+    datumaro = (
+        tmp_path / "default.json"
+    )  # datumaro's native export: categories a mapping, annotations in items
+    datumaro.write_text(
+        '{"info": {}, "categories": {"label": {"labels": [{"name": "cell"}]}}, "items": [{"id": "x1", '
+        '"annotations": [{"id": 0, "type": "bbox", "label_id": 0, "bbox": [10, 10, 20, 30]}]}]}'
+    )
+    annotations_first = tmp_path / "instances.json"  # cytoconv writes annotations before images
+    annotations_first.write_text(
+        '{"annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2]}], '
+        '"images": [], "categories": []}'
+    )
+    assert not looks_like_coco(str(datumaro))
+    assert looks_like_coco(str(annotations_first))

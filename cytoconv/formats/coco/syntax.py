@@ -69,7 +69,8 @@ def _is_int(value: Any) -> TypeGuard[int]:
 
 def looks_like_coco(path: str) -> bool:
     """Whether a file is COCO, from its first 64 KB: a JSON object (after a byte-order mark, if any) in which
-    ``images``, ``annotations`` or ``categories`` holds a list. The one sniffer of both the reader's ``detect``
+    ``images``, ``annotations`` or ``categories`` holds a list (an ``annotations`` list alone must hold
+    ``image_id`` keys: datumaro's native JSON nests ``annotations`` lists in its ``items``). The one sniffer of both the reader's ``detect``
     and ``cytoconv validate``: a summary with an ``"images": 12`` count, or a ``package.json``, is not COCO."""
     try:
         with open(path, "rb") as fh:
@@ -77,7 +78,12 @@ def looks_like_coco(path: str) -> bool:
     except OSError:
         return False
     head = head[3:] if head.startswith(BOM) else head
-    return head.lstrip()[:1] == b"{" and COCO_LIST.search(head) is not None
+    if head.lstrip()[:1] != b"{":
+        return False
+    keys = {m.group(1) for m in COCO_LIST.finditer(head)}
+    if keys == {b"annotations"}:  # only a list named annotations: COCO's entries name their image_id
+        return b'"image_id"' in head  # (datumaro's own JSON has "items": [{"annotations": [...]}] instead)
+    return bool(keys)
 
 
 def parse_json(data: bytes, path: str, sink: ProblemSink) -> tuple[bool, Any]:
