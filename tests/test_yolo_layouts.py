@@ -381,3 +381,18 @@ def test_cli_flags_copy_images_and_crowd(tmp_path: Path, capsys: pytest.CaptureF
     assert code != 0 and "not both" in err and not (tmp_path / "z").exists()
     code, _, err = run_cli(["coco2yolo", str(src), str(tmp_path / "k"), "--crowd", "keep", "-q"], capsys)
     assert code == 0 and len((tmp_path / "k/labels/train/000000000001.txt").read_text().splitlines()) == 3
+
+
+def test_validate_reads_the_layouts_as_the_reader_does(tmp_path: Path) -> None:
+    """The image lists of a CVAT export and the README of an ultralytics download are not label files to
+    ``validate`` either (it used to report train.txt's image paths as malformed lines)."""
+    from cytoconv.validate import Settings, validate
+
+    cvat = _cvat_yolo11(tmp_path / "cvat")
+    write(cvat / "README.txt", "Exported from CVAT.\n")
+    report = validate([cvat], Settings(), jobs=1)
+    assert [f for f in report.findings if f.severity == "error"] == []
+    assert not any(f.path.endswith(("train.txt", "valid.txt")) for f in report.findings)
+    assert report.checked == len(list(cvat.rglob("obj_*_data/*.txt")))
+    given = validate([cvat / "train.txt", cvat / "README.txt"], Settings(), jobs=1)
+    assert given.checked == 0 and len(given.skipped) == 2

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from cytoconv.engine.classlists import NAME_FILES, YAML_NAMES, ClassList
-from cytoconv.formats.yolo.syntax import scan
+from cytoconv.formats.yolo.syntax import is_doc_name, is_image_list, scan
 from cytoconv.problems.findings import CheckTask, Finding
 from cytoconv.problems.settings import Settings
 
@@ -36,8 +36,14 @@ def check_bytes(data: bytes, path: str, classes: ClassList | None, settings: Set
 
 
 def is_label_name(name: str) -> bool:
-    """Whether a file name is a YOLO label file: a visible ``.txt`` that is not a class-name list."""
-    return name.endswith(".txt") and name not in NAME_FILES and not name.startswith(".")
+    """Whether a file name is a YOLO label file: a visible ``.txt`` that is not a class-name list or a document
+    (README, LICENSE): the reader's rule (``syntax.is_doc_name``)."""
+    return (
+        name.endswith(".txt")
+        and name not in NAME_FILES
+        and not name.startswith(".")
+        and not is_doc_name(name)
+    )
 
 
 def is_list_file(name: str) -> bool:
@@ -79,7 +85,7 @@ def pair(root: Path, settings: Settings) -> tuple[list[str], list[Finding]]:
         stems: dict[str, str] = {}
         for f in walk_files(label_dir):
             name = os.path.basename(f)
-            if is_label_name(name):
+            if is_label_name(name) and not is_image_list(f):  # a Darknet train.txt lists images
                 labels.append(f)
                 stems[_below(f, label_dir)[:-4]] = f
         if not image_dir.is_dir():
@@ -117,7 +123,9 @@ def claims(path: Path) -> bool:
 
 def single(path: Path, fmt: str, settings: Settings) -> CheckTask | None:
     """A label file given alone; class lists and dataset files that sit among labels are not checked."""
-    return None if is_list_file(path.name) else CheckTask("yolo", str(path))
+    if is_list_file(path.name) or is_doc_name(path.name) or is_image_list(str(path)):
+        return None
+    return CheckTask("yolo", str(path))
 
 
 def discover(root: Path, fmt: str, settings: Settings) -> tuple[list[CheckTask], list[Finding]]:

@@ -24,7 +24,7 @@ from cytoconv.engine.classlists import NAME_FILES, YAML_NAMES, read_list, read_y
 from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions, label_as_box
 from cytoconv.engine.files import image_size, is_image_name, is_junk, safe_relative, walk_files
 from cytoconv.errors import FormatError, Report
-from cytoconv.formats.yolo.syntax import BOM, scan, split_regular
+from cytoconv.formats.yolo.syntax import BOM, is_doc_name, is_image_list, scan, split_regular
 from cytoconv.ir import Box, Category, ImageRecord, Instance, Polygon, Rle
 from cytoconv.problems.sinks import ReaderSink
 
@@ -211,15 +211,6 @@ def _split_of(rel_dir: Path) -> str | None:
     return "/".join(parts) or None
 
 
-# Text files a download carries beside its data that are never label files.
-DOC_STEMS = ("readme", "license", "licence", "copying", "notice", "changelog", "citation", "requirements")
-
-
-def is_doc_name(name: str) -> bool:
-    """``README.txt``, ``LICENSE.repo-MIT.txt``, ``license.txt``: a document, not a label file."""
-    return name.lower().startswith(DOC_STEMS)
-
-
 def _darknet_root(path: Path) -> bool:
     """Darknet / CVAT "YOLO 1.1": ``obj.data`` (or ``obj.names`` with ``obj_<subset>_data/``) at the top."""
     return (path / "obj.data").is_file() or ((path / "obj.names").is_file() and any(path.glob("obj_*_data")))
@@ -278,18 +269,6 @@ def _looks_like_label(path: Path) -> bool:
     except ValueError:
         return False
     return len(tokens) >= 5
-
-
-def _is_image_list(path: str) -> bool:
-    """A Darknet / CVAT image list (``train.txt``: one image path a line), by its name and first line."""
-    if os.path.basename(path).lower() not in ("train.txt", "valid.txt", "val.txt", "test.txt"):
-        return False
-    try:
-        with open(path, "rb") as fh:
-            first = fh.read(512).split(b"\n", 1)[0].strip().decode("utf-8", "replace")
-    except OSError:
-        return False
-    return is_image_name(first)
 
 
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
@@ -379,7 +358,7 @@ def _find_labels(
             name = os.path.basename(f)
             if not name.endswith(".txt") or name in NAME_FILES:
                 continue
-            if is_doc_name(name) or _is_image_list(f):
+            if is_doc_name(name) or is_image_list(f):
                 skipped.append(f)
                 continue
             stem_rel = _rel(f, base)[:-4]

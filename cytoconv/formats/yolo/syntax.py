@@ -14,6 +14,7 @@ problem are looked at line by line; shapely is imported only when polygon validi
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -144,6 +145,33 @@ def scan(
     if columns.numbers:
         _check_values(columns, path, sink, class_count, class_source, tolerance)
     return columns
+
+
+# ---------------------------------------------------------------------------------------------
+# Which .txt files are labels (the reader's plan and the validator's discovery alike)
+
+
+# Text files a download carries beside its data that are never label files.
+DOC_STEMS = ("readme", "license", "licence", "copying", "notice", "changelog", "citation", "requirements")
+
+
+def is_doc_name(name: str) -> bool:
+    """``README.txt``, ``LICENSE.repo-MIT.txt``, ``license.txt``: a document, not a label file."""
+    return name.lower().startswith(DOC_STEMS)
+
+
+def is_image_list(path: str) -> bool:
+    """A Darknet / CVAT image list (``train.txt``: one image path a line), by its name and first line."""
+    if os.path.basename(path).lower() not in ("train.txt", "valid.txt", "val.txt", "test.txt"):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            first = fh.read(512).split(b"\n", 1)[0].strip().decode("utf-8", "replace")
+    except OSError:
+        return False
+    from cytoconv.engine.files import is_image_name
+
+    return is_image_name(first)
 
 
 # ---------------------------------------------------------------------------------------------
