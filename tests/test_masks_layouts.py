@@ -387,3 +387,23 @@ def test_a_labelmap_background_colour_that_is_not_black_is_background(tmp_path: 
     ds = cytoconv.read(root)
     assert [c.name for c in ds.categories] == ["cytoplasm", "nucleus"]
     assert _areas(ds) == [("cytoplasm", 60), ("nucleus", 4), ("nucleus", 9)]
+
+
+def test_cellpose_save_png_output_beside_its_images_is_instance_masks(tmp_path: Path) -> None:
+    """Cellpose's GUI / ``--save_png`` writes ``x_cp_masks.png`` (and ``x_seg.npy``) beside ``x.png``."""
+    for k, cells in ((1, 2), (2, 3)):
+        Image.new("RGB", (40, 30)).save(tmp_path / f"cells_0{k}.png")
+        labels = np.zeros((30, 40), np.uint16)
+        for c in range(cells):
+            labels[2 + 9 * c : 8 + 9 * c, 3:12] = c + 1
+        Image.fromarray(labels).save(tmp_path / f"cells_0{k}_cp_masks.png")
+        (tmp_path / f"cells_0{k}_seg.npy").write_bytes(b"\x93NUMPY")
+    assert instance.detect(tmp_path) == instance.Evidence(
+        LAYOUT, "Cellpose *_cp_masks images beside their images"
+    )
+    assert detect(tmp_path).name == "instance-masks"
+    ds = cytoconv.read(tmp_path)
+    assert sorted((r.file_name, len(r.instances)) for r in ds.images) == [
+        ("cells_01.png", 2),
+        ("cells_02.png", 3),
+    ]

@@ -12,6 +12,7 @@ import csv
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,10 @@ def detect(path: Path) -> Evidence | None:
     names = [p.name for p in folder.iterdir() if p.suffix.lower() in LABEL_SUFFIXES] if folder else []
     if any("_cp_masks" in n for n in names):
         return Evidence(LAYOUT, f"Cellpose *_cp_masks images in {folder.name}/" if folder else "")
+    if folder is None and path.is_dir():  # Cellpose's own --save_png output: x.png beside x_cp_masks.png
+        beside = [p.name for p in islice(path.iterdir(), 2000) if p.suffix.lower() in LABEL_SUFFIXES]
+        if any(n.rsplit(".", 1)[0].endswith("_cp_masks") for n in beside):
+            return Evidence(LAYOUT, "Cellpose *_cp_masks images beside their images")
     if any(n.lower().startswith(("label", "instance")) for n in names):
         return Evidence(GUESS, f"label*/instance* images in {folder.name}/" if folder else "")
     return None
