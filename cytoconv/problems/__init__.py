@@ -95,8 +95,9 @@ _TABLE = (
     Problem(
         "CC106",
         "invalid-polygon",
-        "error",
-        "a self-intersecting or otherwise invalid polygon (shapely's reason)",
+        "warning",
+        "a self-intersecting or otherwise invalid polygon (shapely's reason): pycocotools rasterises it as it "
+        "is, so convert keeps it",
     ),
     Problem("CC201", "bad-class-id", "error", "a YOLO class id that is not a non-negative integer"),
     Problem(
