@@ -261,6 +261,8 @@ def _write_per_split(
             part = [r for r in dataset.images if r.split == name]
             if not part:
                 continue
+            if not target.output_is_dir:  # the file is the split (instances_<split>.json): nothing is dropped
+                part = [ImageRecord.trusted(**{**r.__dict__, "split": None}) for r in part]
             out = tmp / (name if target.output_is_dir else f"instances_{name}.json")
             subset = Dataset.trusted(
                 categories=dataset.categories, images=part, image_root=dataset.image_root, info=dataset.info

@@ -222,3 +222,18 @@ def test_contract_detect_and_write_read_back(tmp_path: Path, name: str) -> None:
                 assert box.y + box.h - 1 < bounds.y + bounds.h <= box.y + box.h + tol
             else:
                 np.testing.assert_allclose(a.geometry.rings[0], b.geometry.rings[0], atol=1e-3)  # type: ignore[union-attr]
+
+
+def test_splits_that_one_coco_file_cannot_hold_are_counted(tmp_path: Path) -> None:
+    """BCCD's ImageSets/Main splits have no place in one COCO file: each image's is counted, none silently
+    lost; ``split --to coco`` writes a file per split, and drops nothing."""
+    from tests.conftest import real
+
+    report = Report()
+    cytoconv.convert(real("bccd_voc") / "BCCD", tmp_path / "b.json", to="coco", report=report, jobs=1)
+    assert report.notices["split-not-kept"] == 56
+    per_split = Report()
+    cytoconv.api.split(
+        real("bccd_voc") / "BCCD", tmp_path / "s", (0.8, 0.2), seed=3, to="coco", report=per_split
+    )
+    assert "split-not-kept" not in per_split.notices

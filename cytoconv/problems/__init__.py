@@ -357,6 +357,7 @@ NOTICES: dict[str, str] = {
     "polygon-as-rle": "a polygon written as its RLE mask (--segmentation rle)",
     "split-renamed": "a split written under the name ultralytics expects (val2017 -> val, valid -> val)",
     "split-as-train": "a split that is not train, val or test, listed under train in data.yaml",
+    "split-not-kept": "an image's split, which one COCO file has no place for",
     "split-reused": "a data.yaml key with no split of its own, pointing at another (val at train)",
     "crowd-skipped": "a crowd object (iscrowd 1) not written to YOLO (--crowd keep writes it)",
     "not-a-label": "a .txt file that is not a YOLO label file (outside labels/, a README), skipped",

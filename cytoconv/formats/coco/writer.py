@@ -52,6 +52,11 @@ class CocoWriter:
         image = orjson.dumps(
             {"id": image_id, "file_name": record.file_name, "width": record.width, "height": record.height}
         )
+        if record.split is not None:  # one COCO file has no place for it: said, never lost silently
+            report.notice(
+                "split-not-kept",
+                f"{record.file_name}: split {record.split!r} not kept: one COCO file holds no split",
+            )
         record = label_as_box(record, report)  # folders -> COCO: one whole-image box per image
         simple = [
             i
