@@ -7,9 +7,10 @@ contains it**, ``(floor(x), floor(y))``, which is also the pixel whose centre is
 exactly on a grid line (an integer coordinate: box corners, outlines traced from masks) lies
 between two pixels; it goes to the one on the object's side: towards the ring's centre for an outer
 ring, away from it for a hole. The outline of a box or a traced mask is therefore drawn on the
-object's own outermost pixels, the ones pycocotools counts in its area, never one pixel outside and
-never inside a hole: the box ``x=0, y=0, w=10, h=10`` is outlined on pixel columns and rows 0 and 9. The integer pixel coordinates are handed to PIL, so the result does not depend on
-how a Pillow version rounds floats. Lines wider than one pixel are centred on that path.
+object's own outermost pixels, the ones pycocotools counts in its area (at width 1 never one pixel outside
+and never inside a hole): the box ``x=0, y=0, w=10, h=10`` is outlined on pixel columns and rows 0 and 9. The integer pixel coordinates are handed to PIL, so the result does not depend on
+how a Pillow version rounds floats. Lines wider than one pixel are centred on that path, so they reach
+``(width - 1) // 2`` pixels outside the object (an RLE mask's band, below, stays inside).
 
 What is drawn. Polygon rings (outer rings and holes) and boxes as closed lines; an RLE mask as the
 band of its own pixels along its edge (``line_width`` deep), holes included. The fill, at
