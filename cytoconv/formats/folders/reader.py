@@ -38,6 +38,7 @@ from cytoconv.engine.files import (
 )
 from cytoconv.errors import FormatError, Report, SkipUnit
 from cytoconv.formats import CONTENT, GUESS, REFUSED, Evidence
+from cytoconv.formats.masks.maskio import MASK_DIRS, MASK_SUFFIXES
 from cytoconv.ir import Category, ImageRecord
 
 SPLIT_NAMES = frozenset({"train", "val", "valid", "validation", "test"})
@@ -124,6 +125,11 @@ def detect(path: Path) -> Evidence | None:
     if labels is not None:
         return Evidence(REFUSED, labels)
     classes = [d for d in subdirs[:SAMPLED] if _has_image_files(d.path)]
+    masks = _masks_seen(
+        classes, split
+    )  # only folders read as classes: a VOC root's SegmentationClass/ is not
+    if masks is not None:
+        return Evidence(REFUSED, masks)
     if not classes:
         inner = _wrapper(path)  # a download unzipped with its licence: LICENSE.txt + <name>/<class>/<image>
         found = detect(inner) if inner is not None else None
@@ -192,6 +198,30 @@ def _labels_seen(folders: list[os.DirEntry[str]], split: bool) -> str | None:
             f"{where}/ holds {len(labels)} {suffixes} file(s) and no image, beside the images of "
             f"{with_images[0]}/: {kind}, not class folders"
         )
+    return None
+
+
+def _masks_seen(folders: list[os.DirEntry[str]], split: bool) -> str | None:
+    """Why these would-be class folders hold segmentation masks rather than a class, or None; by names only,
+    in the first ``SAMPLED`` folders: a folder of images named like a mask folder inside (``masks/``,
+    ``labels/``, ... ``MASK_DIRS``: the Cellpose/Omnipose download's ``test_files/masks/``), or an image named
+    like a mask (``x_cp_masks.tif``, ``x_mask.png``: ``MASK_SUFFIXES``). A ``labels/`` of .txt files is no mask
+    folder (YOLO's and others' refusals say what it is). Read as classes, each mask would become an image of the class and
+    every object in it would be lost, so the folder that holds the masks is named for the user to give."""
+    mask_dirs = {name.lower() for name in MASK_DIRS}
+    for folder in folders[:SAMPLED]:
+        where = (Path(folder.path).parent.name + "/" if split else "") + folder.name
+        try:
+            with os.scandir(folder.path) as scan:
+                entries = sorted((e for e in scan if not is_junk(e.name)), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir() and entry.name.lower() in mask_dirs and _has_image_files(entry.path):
+                return f"{where}/{entry.name}/ is a mask folder: {where}/ holds masks, not a class; give that folder"
+            stem = os.path.splitext(entry.name)[0]
+            if is_image_name(entry.name) and any(stem.endswith(x) and stem != x for x in MASK_SUFFIXES):
+                return f"{where}/{entry.name} is named like a mask: {where}/ holds masks, not a class; give that folder"
     return None
 
 

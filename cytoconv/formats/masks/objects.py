@@ -22,6 +22,7 @@ from cytoconv.engine.atomic import atomic_dir
 from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions
 from cytoconv.engine.files import image_size, is_image_name, safe_relative
 from cytoconv.errors import FormatError, Report, SkipUnit
+from cytoconv.formats import CONTENT, REFUSED, Evidence
 from cytoconv.formats.masks.maskio import natural_key, read_mask
 from cytoconv.formats.masks.semantic import geometry_of
 from cytoconv.geometry.raster import rasterise
@@ -46,9 +47,53 @@ def _samples(root: Path) -> list[Path]:
     )
 
 
-def detect(path: Path) -> bool:
-    """A folder of samples that each hold ``images/`` and ``masks/`` (the Data Science Bowl layout)."""
-    return path.is_dir() and bool(_samples(path))
+SAMPLED = 8  # samples whose images/ and masks/ detection lists
+
+
+def detect(path: Path) -> Evidence | None:
+    """A folder of samples that each hold ``images/`` with one image and ``masks/`` (the Data Science Bowl
+    layout): ``CONTENT`` when a clear majority (more than half) of the first ``SAMPLED`` samples are of that
+    shape. A folder whose ``images/`` + ``masks/`` pairs hold several images each is one dataset of masks beside
+    images (BBBC039's ``cell nuclei/``), not samples: ``REFUSED``, naming it, so that its objects are not lost
+    to "expected one image" per sample."""
+    if not path.is_dir():
+        return None
+    samples = _samples(path)
+    if not samples:
+        return None
+    sampled = samples[:SAMPLED]
+    shaped = 0
+    wrong: tuple[Path, int] | None = None
+    for sample in sampled:
+        count = _count_images(sample / "images")
+        if count == 1:
+            shaped += 1
+        elif wrong is None:
+            wrong = (sample, count)
+    if 2 * shaped > len(sampled):
+        return Evidence(
+            CONTENT,
+            f"{shaped} of {len(sampled)} sample(s) hold one image in images/ and masks/ (Data Science Bowl)",
+        )
+    assert wrong is not None
+    sample, count = wrong
+    return Evidence(
+        REFUSED,
+        f"{sample.name}/images/ holds {count} images (a Data Science Bowl sample holds one): {sample.name}/ is one "
+        "dataset of masks beside images, not samples; give that folder",
+    )
+
+
+def _count_images(folder: Path, limit: int = 50) -> int:
+    """How many image files a folder holds, counted to ``limit`` (a listing, no file opened)."""
+    count = 0
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if not entry.name.startswith(".") and is_image_name(entry.name) and entry.is_file():
+                count += 1
+                if count >= limit:
+                    break
+    return count
 
 
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:

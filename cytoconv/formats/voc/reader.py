@@ -3,7 +3,8 @@
 ``xmin=1, xmax=10`` covers pixels 0..9, i.e. ``x = xmin - 1, w = xmax - xmin + 1`` in the corner model, and the
 writer (``writer.py``) inverts that exactly (FORMATS.md). Layouts read: a dataset root holding ``Annotations/``,
 ``JPEGImages/`` and ``ImageSets/Main/<split>.txt``; the ``Annotations`` folder itself; a bare folder of XML
-files (images beside them, or ``--images``); one XML file.
+files (images beside them, or ``--images``); one XML file; Roboflow's "Pascal VOC" export, split folders
+(``train/``, ``valid/``, ``test/``) of images with their XML beside them, each image's split its folder's name.
 
 Each file is read by the syntax layer (``syntax.py``) that ``cytoconv validate`` runs too, so a reader stops
 where the validator's first error is, with the same problem (``FormatError.code`` is the vocabulary's slug,
@@ -157,7 +158,8 @@ def detect(path: Path) -> Evidence | None:
     """How ``path`` is VOC, judged by the first XML file (``looks_like_voc``, the sniffer ``validate`` uses too):
     ``LAYOUT`` for an ``Annotations/`` folder (any case) of VOC XML, at ``path``, one level down (a
     ``VOCdevkit/`` holding ``VOC2012/``) or given itself; ``CONTENT`` for one VOC file or a bare folder of them;
-    ``REFUSED`` (never chosen, shown) for a ``VOCdevkit/`` holding several roots."""
+    ``REFUSED`` (never chosen, shown) for a ``VOCdevkit/`` holding several roots. ``LAYOUT`` too for split
+    folders of VOC XML beside their images (``split_folders``: Roboflow's "Pascal VOC" export)."""
     if path.is_file():
         if path.suffix.lower() == ".xml" and looks_like_voc(path):
             return Evidence(CONTENT, f"{path.name}: a Pascal VOC <annotation> file")
@@ -175,11 +177,49 @@ def detect(path: Path) -> Evidence | None:
         assert xml is not None
         return Evidence(LAYOUT, f"{xml.relative_to(path).as_posix()}: Pascal VOC XML in the VOC layout")
     xml = first_xml(path)
-    if xml is None or not looks_like_voc(xml):
+    if xml is None:
+        splits = split_folders(path)
+        if splits:
+            shown = ", ".join(f"{d.name}/" for d in splits)
+            return Evidence(
+                LAYOUT, f"{shown}: Pascal VOC XML beside the images of each split (Roboflow's layout)"
+            )
+        return None
+    if not looks_like_voc(xml):
         return None
     if is_annotations_dir(path):
         return Evidence(LAYOUT, f"{path.name}/{xml.name}: Pascal VOC XML in the VOC layout")
     return Evidence(CONTENT, f"{xml.name}: Pascal VOC XML")
+
+
+SPLIT_FOLDERS = ("train", "val", "valid", "validation", "test")  # Roboflow writes train/, valid/, test/
+
+
+def split_folders(path: Path) -> list[Path]:
+    """The split folders (``SPLIT_FOLDERS``, any case) of ``path`` whose first XML file is VOC with its image
+    beside it (same stem): Roboflow's "Pascal VOC" export, ``train/x_jpg.rf.<hash>.jpg`` + ``.xml``. A listing
+    of each split folder and one file's first bytes: cheap enough for detection."""
+    try:
+        with os.scandir(path) as entries:
+            named = sorted(
+                Path(e.path)
+                for e in entries
+                if e.name.lower() in SPLIT_FOLDERS and e.is_dir(follow_symlinks=True)
+            )
+    except OSError:
+        return []
+    found = []
+    for folder in named:
+        xml = first_xml(folder)
+        if xml is None or not looks_like_voc(xml):
+            continue
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        if any(is_image_name(n) and os.path.splitext(n)[0] == xml.stem for n in names):
+            found.append(folder)
+    return found
 
 
 def _layout(path: Path, options: ReadOptions) -> tuple[list[str], str, Path | None, Path | None, Path]:
@@ -298,6 +338,12 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         )
     by_rel, by_stem = _index_images(image_dir, junk, report) if image_dir and image_dir.is_dir() else ({}, {})
     splits = _read_splits(sets, report) if sets is not None and not path.is_file() else {}
+    # Roboflow's export: no ImageSets, the split is the folder each XML sits in (train/, valid/, test/)
+    folder_splits = (
+        {d.name for d in split_folders(path)}
+        if not splits and path.is_dir() and Path(xml_dir) == path
+        else set()
+    )
     for item in sorted(set(junk)):
         report.notice("junk-skipped", item)
     image_root = str(image_dir) if image_dir is not None else xml_dir
@@ -315,6 +361,9 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         xml_id = os.path.splitext(os.path.relpath(xml, xml_dir))[0].replace(os.sep, "/")
         image = by_rel.get(xml_id) or by_stem.get(os.path.basename(xml_id))
         split = splits.get(os.path.basename(xml_id))
+        top = xml_id.split("/", 1)[0]
+        if folder_splits and "/" in xml_id and top in folder_splits:
+            split = top
         if splits and split is None:
             unlisted += 1
         units.append(VocUnit(xml, xml_id, image, split, context))
