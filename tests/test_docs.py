@@ -198,7 +198,8 @@ def test_options_in_the_docs_exist() -> None:
     from cytoconv.cli.app import app
 
     root = typer.main.get_command(app)
-    ctx = root.make_context("cytoconv", ["formats"], resilient_parsing=True)  # typer's own click, vendored or not
+    # typer's own click (vendored by recent typer, which no longer depends on click)
+    ctx = root.make_context("cytoconv", ["formats"], resilient_parsing=True)
     known = {"--help", "--version"}
     for name in ("convert", "resample", "stats", "draw", "crop", "split", "validate", "formats", "yolo2coco"):
         command = root.get_command(ctx, name)
