@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cytoconv.engine.atomic import TEMP_MARK, atomic_dir
 from cytoconv.engine.contract import (
@@ -37,12 +37,13 @@ from cytoconv.engine.pipeline import Summary, final_categories, run, stream
 from cytoconv.errors import Report, UsageError
 from cytoconv.formats import FormatInfo, detect, lookup
 from cytoconv.ir import Dataset, ImageRecord
-from cytoconv.ops.crop import CropOptions, crop_objects
-from cytoconv.ops.draw import DrawResult, DrawStyle, check_limit, draw_images
-from cytoconv.ops.resample import Resample, TargetSize, TransformedLoader
-from cytoconv.ops.split import DEFAULT_NAMES, check_names, split_dataset
-from cytoconv.ops.stats import DatasetStats, check_pixel_size, dataset_stats
-from cytoconv.validate import validate as validate
+from cytoconv.ops.split import DEFAULT_NAMES
+
+if TYPE_CHECKING:  # the operations are imported when used: `convert` need not pay for draw, crop or stats
+    from cytoconv.ops.crop import CropOptions
+    from cytoconv.ops.draw import DrawResult, DrawStyle
+    from cytoconv.ops.resample import Resample, TargetSize
+    from cytoconv.ops.stats import DatasetStats
 
 # Writers that keep ImageRecord.split in one output; any other format gets one output per split.
 _SPLIT_AWARE = frozenset({"yolo", "voc", "folders", "manifest"})
@@ -115,6 +116,8 @@ def stats(
 
     Read over ``jobs`` processes (0: all cores; a ``Dataset`` in memory: 1 unless asked, since its records
     would have to be pickled to the workers); items a lenient ``report`` skipped are counted in ``skipped``."""
+    from cytoconv.ops.stats import check_pixel_size, dataset_stats
+
     check_pixel_size(pixel_size)  # before a large dataset is read, not after
     options = options or ReadOptions()
     report = report if report is not None else Report()
@@ -150,6 +153,8 @@ def draw(
 
     ``only`` keeps the objects of those classes (names or ids), ``limit`` the first N images that show one;
     a ``Dataset`` is drawn in this process unless ``jobs`` says otherwise."""
+    from cytoconv.ops.draw import check_limit, draw_images
+
     check_limit(limit)
     options = options or ReadOptions()
     report = report if report is not None else Report()
@@ -188,6 +193,8 @@ def crop(
 ) -> tuple[Summary, int]:
     """Crop every object of ``src`` into ``dest/<class>/`` with ``crops.csv`` (``cytoconv crop``); returns the
     reading summary and the crop count. A dataset without objects is noticed, not an error."""
+    from cytoconv.ops.crop import CropOptions, crop_objects
+
     src = Path(src)
     options = options or CropOptions()
     read_options = read_options or ReadOptions()
@@ -220,6 +227,8 @@ def split(
 
     A format whose writer keeps the splits in one output (YOLO, VOC, class folders, manifests) gets one output;
     any other gets one per split inside ``dest`` (``instances_<split>.json``, ``<split>/``)."""
+    from cytoconv.ops.split import check_names, split_dataset
+
     src, dest = Path(src), Path(dest)
     check_names(ratios, names)
     report = report if report is not None else Report()
@@ -315,6 +324,8 @@ def convert(
     load: Loader = module.load
     if resample is not None:
         resample = replace(resample, image_root=resample.image_root or plan.image_root, options=read_options)
+        from cytoconv.ops.resample import TransformedLoader
+
         load = TransformedLoader(module.load, resample)
     writer = info.writer()(dest, plan.categories, plan.image_root, write_options, report)
     return run(plan, load, writer, read_options, report, jobs, progress)
@@ -328,7 +339,7 @@ def resample_target(
 ) -> TargetSize:
     """The new size of the images from exactly one of its four ways, checked: ``TargetSize`` itself accepts
     none or several, and ``sizes_from`` (a folder) must be read into a stem -> image map first."""
-    from cytoconv.ops.resample import sizes_from_folder
+    from cytoconv.ops.resample import TargetSize, sizes_from_folder
 
     given = sum(value is not None for value in (size, scale, max_side, sizes_from))
     if given > 1:
@@ -373,7 +384,7 @@ def resample(
     """Convert ``src`` to ``dest`` at another resolution (same format unless ``to``); with ``images_out``
     the images are resized too, into that folder (``True``: ``default_images_out(dest)``), which appears
     whole or not at all. ``resample_target`` builds a checked ``target``."""
-    from cytoconv.ops.resample import RESAMPLING_FILTERS
+    from cytoconv.ops.resample import RESAMPLING_FILTERS, Resample
 
     if image_filter not in RESAMPLING_FILTERS:
         raise UsageError(f"--filter must be one of {', '.join(RESAMPLING_FILTERS)}, got {image_filter!r}")
@@ -407,3 +418,10 @@ def resample(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def validate(*args: Any, **kwargs: Any) -> Any:
+    """``cytoconv.validate.validate`` (``cytoconv validate``), imported on first use."""
+    from cytoconv.validate import validate as run_validation
+
+    return run_validation(*args, **kwargs)
