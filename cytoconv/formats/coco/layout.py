@@ -34,6 +34,7 @@ def not_read(files: Sequence[str]) -> set[str]:
     and the other views of images that an ``instances_*`` file in the same folder already holds."""
 
     def stem(f: str) -> str:
+        """A file's name without folder and suffix, which names what a COCO file holds."""
         return os.path.splitext(os.path.basename(f))[0]
 
     with_instances = {os.path.dirname(f) for f in files if stem(f).startswith("instances_")}

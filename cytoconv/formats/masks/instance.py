@@ -104,6 +104,7 @@ def _grouped(pairs: list[tuple[str, str, str]]) -> list[tuple[str, str, str, tup
         by_name.setdefault(file_name, []).append((mask, image))
 
     def layer(mask: str) -> int:
+        """Which overlap layer a label image is (``x_layer2.png`` is 2; ``x.png`` is the first)."""
         found = LAYER.search(Path(mask).stem)
         return int(found.group(1)) if found else 1
 

@@ -341,6 +341,7 @@ def _refuse_merging(path: str, arr: npt.NDArray[np.integer], channel: int) -> No
     merged = [c for c, v in zip(colours.tolist(), chosen.tolist()) if v == value][:2]
 
     def spelled(c: int) -> str:
+        """A packed colour as the ``r,g,b`` a user writes in ``--classes``."""
         return ",".join(str((c >> (16 * (arr.shape[2] - 1 - k))) & 0xFFFF) for k in range(arr.shape[2]))
 
     raise FormatError(

@@ -472,6 +472,7 @@ def _darknet_plan(root: Path, options: ReadOptions, report: Report) -> ReadPlan:
     class_count = len(names) if names is not None else None
 
     def unit(image: Path, split: str | None) -> Unit | None:
+        """The unit of one listed image: its label beside it (Darknet keeps them together), or none."""
         label = image.with_suffix(".txt")
         have_image = image.is_file()
         if not have_image and options.images is not None:
