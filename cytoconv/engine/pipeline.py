@@ -7,16 +7,13 @@ in dataset order, so the output is the same whatever the number of processes.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import signal
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from cytoconv.engine.contract import Loader, ReadOptions, ReadPlan, Writer
+from cytoconv.engine.pool import STATE, ordered_map
 from cytoconv.errors import Report, SkipUnit
 from cytoconv.ir import Category, ImageRecord
 
@@ -53,49 +50,23 @@ class Summary:
         self.report.merge(other.report)
 
 
-# State a worker needs; set in the parent before the pool forks (or passed to the initializer).
-_STATE: dict[str, Any] = {}
-
-
-def _init_worker(state: dict[str, Any]) -> None:
-    _STATE.update(state)
-
-
-def _init_process(state: dict[str, Any]) -> None:
-    """A worker leaves Ctrl-C to the parent, which stops the pool and cleans up; a worker killed with
-    SIGTERM just dies."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _init_worker(state)
-
-
 def _run_chunk(bounds: tuple[int, int]) -> tuple[list[Any], Summary]:
-    start, stop = bounds
-    units: Sequence[Any] = _STATE["units"]
-    load: Loader = _STATE["load"]
-    writer: Writer | None = _STATE["writer"]
-    options: ReadOptions = _STATE["options"]
-    summary = Summary(report=Report(strict=_STATE["strict"]))
+    """Load (and encode, when there is a writer) the units of one chunk, in a worker of the engine's pool or
+    in this process; a unit skipped in lenient mode is already counted in the chunk's report."""
+    units: Sequence[Any] = STATE["units"]
+    load: Loader = STATE["load"]
+    writer: Writer | None = STATE["writer"]
+    options: ReadOptions = STATE["options"]
+    summary = Summary(report=Report(strict=STATE["strict"]))
     out = []
-    for index in range(start, stop):
+    for index in range(*bounds):
         try:
             record = load(units[index], options, summary.report)
-        except SkipUnit:  # lenient mode, the whole image unreadable: already counted in the report
+        except SkipUnit:
             continue
         summary.add(record)
         out.append(writer.encode(record, index, summary.report) if writer is not None else record)
     return out, summary
-
-
-def _chunks(total: int, jobs: int) -> list[tuple[int, int]]:
-    size = max(16, min(500, total // (jobs * 8) or 1))
-    return [(s, min(s + size, total)) for s in range(0, total, size)]
-
-
-def default_jobs() -> int:
-    """Worker processes when none is asked for: the CPUs this process may run on (its affinity, e.g. in a
-    container), not every CPU of the machine."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def stream(
@@ -107,35 +78,10 @@ def stream(
     jobs: int = 0,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[list[Any], Summary]]:
-    """Yield (encoded pieces, partial summary) chunk by chunk, in order."""
-    jobs = jobs or default_jobs()
-    total = len(plan.units)
-    chunks = _chunks(total, jobs)
+    """Yield (encoded pieces, partial summary) chunk by chunk, in order, over the engine's one ordered pool
+    (``cytoconv.engine.pool``, which ``validate`` runs on too)."""
     state = {"units": plan.units, "load": load, "writer": writer, "options": options, "strict": report.strict}
-    if jobs == 1 or total < PARALLEL_MIN_UNITS:
-        _init_worker(state)
-        try:
-            for bounds in chunks:
-                result = _run_chunk(bounds)
-                if progress:
-                    progress(bounds[1] - bounds[0])
-                yield result
-        finally:
-            _STATE.clear()
-        return
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    ctx = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=ctx, initializer=_init_process, initargs=(state,)
-    ) as pool:
-        try:
-            for bounds, result in zip(chunks, pool.map(_run_chunk, chunks)):
-                if progress:
-                    progress(bounds[1] - bounds[0])
-                yield result
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    yield from ordered_map(_run_chunk, len(plan.units), state, jobs, PARALLEL_MIN_UNITS, progress)
 
 
 def run(
