@@ -314,6 +314,14 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         os.path.commonpath([os.path.dirname(p) for p in images.values()]) if images else str(root / "images")
     )
     units = _pair(root, labels, images, image_root, names, names_source, options, report)
+    return _finished_plan(units, names, image_root, str(path), report)
+
+
+def _finished_plan(
+    units: list[Unit], names: list[str] | None, image_root: str, source: str, report: Report
+) -> ReadPlan:
+    """The plan of both YOLO layouts (ultralytics-style and Darknet): images without a label file counted, the
+    categories 1..N from the names (or inferred from the ids seen when there are none)."""
     no_label = sum(1 for u in units if u.label is None)
     if no_label:
         report.notice(
@@ -326,12 +334,11 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         if names is not None
         else []
     )
-    info = {"names_given": names is not None, "source": str(path)}
     return ReadPlan(
         categories=categories,
         units=units,
         image_root=image_root,
-        info=info,
+        info={"names_given": names is not None, "source": source},
         categories_known=names is not None,
     )
 
@@ -531,25 +538,7 @@ def _darknet_plan(root: Path, options: ReadOptions, report: Report) -> ReadPlan:
         )
     for item in sorted(set(junk)):
         report.notice("junk-skipped", item)
-    no_label = sum(1 for u in units if u.label is None)
-    if no_label:
-        report.notice(
-            "image-without-label",
-            f"{no_label} image(s) have no label file: read as images with no objects",
-            count=no_label,
-        )
-    categories = (
-        [Category.trusted(id=i + 1, name=n, supercategory=None) for i, n in enumerate(names)]
-        if names is not None
-        else []
-    )
-    return ReadPlan(
-        categories=categories,
-        units=units,
-        image_root=str(root),
-        info={"names_given": names is not None, "source": str(root)},
-        categories_known=names is not None,
-    )
+    return _finished_plan(units, names, str(root), str(root), report)
 
 
 def _pair(
