@@ -319,6 +319,7 @@ def convert(
         )
     report = report if report is not None else Report()
     _, module, plan = open_source(src, fmt, read_options, report)
+    check_points(plan, info, write_options)
     if on_plan is not None:
         on_plan(plan)
     load: Loader = module.load
@@ -329,6 +330,20 @@ def convert(
         load = TransformedLoader(module.load, resample)
     writer = info.writer()(dest, plan.categories, plan.image_root, write_options, report)
     return run(plan, load, writer, read_options, report, jobs, progress)
+
+
+def check_points(plan: ReadPlan, target: FormatInfo, options: WriteOptions) -> None:
+    """Refuse, before anything is read or written, points (a points reader's plan) bound for a format that
+    holds no points without a box size; and per-class sizes naming classes the dataset does not have. A COCO
+    file's keypoints are known only when read: its writers refuse them one by one (``points_as_boxes``)."""
+    from cytoconv.engine.adapt import POINT_BOX_HELP
+
+    if options.point_box is not None and plan.categories:
+        options.point_box.check_names({c.name for c in plan.categories})
+    if plan.points and not target.holds_points and options.point_box is None:
+        raise UsageError(
+            f"the source holds points (cell centres): to write {target.name}, give {POINT_BOX_HELP}"
+        )
 
 
 def resample_target(

@@ -124,7 +124,32 @@ class Rle(_Model):
     counts: str | list[int]
 
 
-Geometry = Annotated[Box | Polygon | Rle, Field(discriminator="kind")]
+class Point(_Model):
+    """A point: a cell marked by its centre only (CRIC, Chula RBC-12, COCO keypoints), in the corner model like
+    everything else. The centre of pixel index ``i`` (0-based) is the coordinate ``i + 0.5``; a 1-based index
+    ``k`` is ``k - 0.5``. A point has no area and no extent: formats of boxes, polygons or masks take it only as
+    a box of a size the user gives (``--point-box``)."""
+
+    kind: Literal["point"] = "point"
+    x: float
+    y: float
+
+    @classmethod
+    def at_pixel(cls, i: float, j: float, base: int = 0) -> Point:
+        """The point at the centre of pixel (i, j), numbered from ``base`` (0, or 1 as in CRIC's CSV)."""
+        return cls.trusted(kind="point", x=float(i) - base + 0.5, y=float(j) - base + 0.5)
+
+    def pixel(self, base: int = 0) -> tuple[float, float]:
+        """The pixel index (i, j) whose centre this is, numbered from ``base``: the inverse of ``at_pixel``
+        (a whole number for a point read from whole pixel indices)."""
+        return self.x - 0.5 + base, self.y - 0.5 + base
+
+    def bounds(self) -> Box:
+        """The point's box: zero size, at the point."""
+        return Box.trusted(kind="box", x=self.x, y=self.y, w=0.0, h=0.0)
+
+
+Geometry = Annotated[Box | Polygon | Rle | Point, Field(discriminator="kind")]
 
 
 class Category(_Model):

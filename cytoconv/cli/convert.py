@@ -87,10 +87,14 @@ def convert(
     image_filter: opts.FilterOpt = opts.ImageFilter.LANCZOS,
     clip: opts.ClipOpt = False,
     rle_method: opts.RleMethodOpt = opts.RleMethod.OUTLINE,
+    point_box: opts.PointBoxOpt = None,
+    index_base: opts.IndexBaseOpt = 0,
+    columns: opts.ColumnsOpt = None,
 ) -> None:
     """Convert SRC (any readable format) into DST in the format --to (resampled with --to-size & co)."""
     from cytoconv import api
     from cytoconv.cli.summary import print_summary, progress_bar
+    from cytoconv.engine.adapt import PointBoxes
     from cytoconv.engine.atomic import refuse_overlap
     from cytoconv.engine.contract import WriteOptions
 
@@ -106,6 +110,8 @@ def convert(
         connectivity=connectivity,
         simplify=simplify,
         segmentation=segmentation,
+        index_base=index_base,
+        columns=columns,
     )
     writing = WriteOptions(
         task=task.value,
@@ -121,11 +127,14 @@ def convert(
         mask_colour=colour,
         place_images="link" if link_images else "copy" if copy_images else "none",
         crowd=crowd.value,
+        point_box=PointBoxes.parse(point_box, clip=clip) if point_box is not None else None,
     )
     if copy_images and link_images:
         raise UsageError("give --copy-images or --link-images, not both")
     refuse_overlap(dst, src, images, sizes_from)
-    target = _target(to_size, scale, max_side, sizes_from, resize_images=resize_images, clip=clip)
+    target = _target(
+        to_size, scale, max_side, sizes_from, resize_images=resize_images, clip=clip and point_box is None
+    )
     report = Report(strict=strict)
     with progress_bar(enabled=not quiet) as bar:
         if target is None:

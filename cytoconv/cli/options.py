@@ -300,7 +300,36 @@ FilterOpt = Annotated[
 ClipOpt = Annotated[
     bool,
     typer.Option(
-        "--clip", help="Resample: clip objects to the new image; clipped and vanished objects are counted."
+        "--clip",
+        help="Resample: clip objects to the new image; with --point-box: clip the boxes to the image. Clipped "
+        "and vanished objects are counted.",
+    ),
+]
+PointBoxOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--point-box",
+        metavar="SIZE",
+        help="Points to boxes (YOLO, VOC, masks; COCO keypoints' bbox): S or WxH pixels centred on each point, "
+        "or per class 'lymphocyte=24,erythrocyte=16'. Boxes past the image edge are counted (--clip cuts them).",
+    ),
+]
+IndexBaseOpt = Annotated[
+    int,
+    typer.Option(
+        "--index-base",
+        min=0,
+        max=1,
+        help="Points: the pixel indices in the files count from 0 (Chula RBC-12, default) or 1 (CRIC's CSV is "
+        "recognised as 1-based by itself).",
+    ),
+]
+ColumnsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        help="points-csv: which columns hold the file, x, y and class, e.g. 'file=image,x=cx,y=cy,class=label' "
+        "(the CRIC header is recognised without it).",
     ),
 ]
 RleMethodOpt = Annotated[
@@ -343,6 +372,26 @@ def parse_names(text: str | None) -> tuple[str, ...] | None:
     return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
+def parse_columns(text: str | None) -> tuple[tuple[str, str], ...] | None:
+    """``file=image,x=cx,y=cy,class=label`` -> the role -> column pairs of ``ReadOptions.columns``."""
+    if text is None:
+        return None
+    roles = ("file", "x", "y", "class")
+    pairs: dict[str, str] = {}
+    for item in (part for part in text.split(",") if part.strip()):
+        role, sep, column = item.partition("=")
+        role = role.strip()
+        if not sep or role not in roles or not column.strip():
+            raise UsageError(
+                f"--columns: {item.strip()!r} is not role=column with a role of {', '.join(roles)}"
+            )
+        pairs[role] = column.strip()
+    missing = [role for role in roles if role not in pairs]
+    if missing:
+        raise UsageError(f"--columns: no column given for {', '.join(missing)}")
+    return tuple(pairs.items())
+
+
 def read_options(
     *,
     names: str | None,
@@ -356,6 +405,8 @@ def read_options(
     connectivity: Connectivity = Connectivity.EIGHT,
     simplify: float = 0.0,
     segmentation: Segmentation = Segmentation.AUTO,
+    index_base: int = 0,
+    columns: str | None = None,
 ) -> ReadOptions:
     """The reading options of every command as ``ReadOptions``, built in this one place so that each command
     parses --names, --image-size, --classes and --channel the same way (a command without an option
@@ -375,4 +426,6 @@ def read_options(
         connectivity=4 if connectivity is Connectivity.FOUR else 8,
         simplify=simplify,
         mask_geometry="rle" if segmentation is Segmentation.RLE else "polygon",
+        index_base=1 if index_base == 1 else 0,
+        columns=parse_columns(columns),
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from cytoconv.engine.adapt import PointBoxes
 from cytoconv.errors import Report
 from cytoconv.ir import Category, Dataset, ImageRecord
 
@@ -37,6 +38,8 @@ class ReadOptions:
     image_size: tuple[int, int] | None = None
     apply_exif_orientation: bool = True
     coordinate_tolerance: float = 0.01
+    index_base: Literal[0, 1] = 0  # points: pixel indices in the files count from 0 (Chula) or 1 (CRIC)
+    columns: tuple[tuple[str, str], ...] | None = None  # points-csv: role (file, x, y, class) -> column name
     # masks
     mask_classes: tuple[MaskClass, ...] | None = None  # value -> class map; None: every value is a class
     channel: int | None = None  # the channel of an RGB(A) mask that holds the class
@@ -69,6 +72,8 @@ class WriteOptions:
     # YOLO: put the images beside the labels (images/<split>/, where ultralytics looks): copy or hard-link them
     place_images: Literal["none", "copy", "link"] = "none"
     crowd: Literal["skip", "keep"] = "skip"  # YOLO: crowd objects (iscrowd 1) have no YOLO form; skip or keep
+    # points to formats of boxes, polygons or masks: the box each becomes (None: refused); COCO keypoints: bbox
+    point_box: PointBoxes | None = None
 
 
 @dataclass
@@ -81,6 +86,7 @@ class ReadPlan:
     info: dict[str, Any] = field(default_factory=dict)
     categories_known: bool = True  # False: names come from the ids seen (class_0, class_1, ...)
     inferred_name: str = "class_{index}"  # how such names are made: {id} or {index} (= id - 1)
+    points: bool = False  # the reader gives points (cell centres): writers without points need --point-box
 
 
 class Loader(Protocol):
@@ -139,21 +145,6 @@ class WriterFactory(Protocol):
         options: WriteOptions,
         report: Report,
     ) -> Writer: ...
-
-
-def label_as_box(record: ImageRecord, report: Report) -> ImageRecord:
-    """A classification image (an image-level label, no objects) as one whole-image box of its class, for
-    detection formats (folders -> COCO/YOLO/VOC); any other record is returned as it is."""
-    if record.instances or record.label is None:
-        return record
-    from cytoconv.ir import Box, Instance
-
-    report.notice("label-as-box", f"{record.file_name}: image label written as a whole-image box")
-    box = Box.trusted(kind="box", x=0.0, y=0.0, w=float(record.width), h=float(record.height))
-    instance = Instance.trusted(
-        category_id=record.label, geometry=box, iscrowd=False, score=None, attributes={}
-    )
-    return ImageRecord.trusted(**{**record.__dict__, "instances": [instance]})
 
 
 def dataset_from(plan: ReadPlan, records: Iterator[ImageRecord] | list[ImageRecord]) -> Dataset:

@@ -64,6 +64,7 @@ class FormatInfo:
     places_images: bool = (
         False  # the writer lays the images out beside the labels (--copy-images/--link-images)
     )
+    holds_points: bool = False  # the writer keeps points as points; others need --point-box (boxes)
 
     def load(self) -> FormatModule:
         """The reader module, imported on first use."""
@@ -99,6 +100,7 @@ FORMATS: dict[str, FormatInfo] = {
         writes=True,
         writer_module="cytoconv.formats.coco.writer",
         checker="cytoconv.formats.coco.check",
+        holds_points=True,
     ),
     "voc": FormatInfo(
         "voc",
@@ -152,6 +154,27 @@ FORMATS: dict[str, FormatInfo] = {
         writes=True,
         output_is_dir=True,
         checker="cytoconv.formats.masks.check",
+    ),
+    "points-txt": FormatInfo(
+        "points-txt",
+        "cytoconv.formats.points_txt.reader",
+        "cell centres, one 'x y class' file per image (Chula RBC-12 Dataset/ + Label/, images/ + labels/); 0-based",
+        reads=True,
+        writes=True,
+        output_is_dir=True,
+        writer_module="cytoconv.formats.points_txt.writer",
+        checker="cytoconv.formats.points_txt.check",
+        holds_points=True,
+    ),
+    "points-csv": FormatInfo(
+        "points-csv",
+        "cytoconv.formats.points_csv.reader",
+        "cell centres, one CSV for many images (CRIC classifications.csv, 1-based; others by --columns)",
+        reads=True,
+        writes=True,
+        writer_module="cytoconv.formats.points_csv.writer",
+        checker="cytoconv.formats.points_csv.check",
+        holds_points=True,
     ),
 }
 

@@ -282,6 +282,22 @@ _TABLE = (
         "an object a mask would hide: fully covered by others, or no pixel (--overlap error; --layers keeps it)",
         stage="write",
     ),
+    # points (cell centres: CRIC, Chula RBC-12, COCO keypoints)
+    Problem("CC306", "point-outside-image", "error", "a point outside its image"),
+    Problem(
+        "CC409",
+        "id-filename-mismatch",
+        "warning",
+        "an image id with several file names, or a file name with several ids (CRIC's CSV); read by file name",
+    ),
+    Problem("CC805", "missing-column", "error", "a CSV without a column it needs (file, x, y, class)"),
+    Problem(
+        "CC907",
+        "point-needs-box",
+        "error",
+        "points written to a format of boxes, polygons or masks without a box size (--point-box)",
+        stage="write",
+    ),
 )
 
 PROBLEMS: dict[str, Problem] = {problem.code: problem for problem in _TABLE}
@@ -315,7 +331,7 @@ NOTICES: dict[str, str] = {
     "class-table": "the instance -> class table read beside label images",
     "classes-dropped": "classes with no value in the mask class map, not written",
     "clipped": "coordinates clipped to the image",
-    "duplicate-line": "the same YOLO line twice in one file, kept",
+    "duplicate-line": "the same label line twice in one file (YOLO, points), kept",
     "duplicate-stem": "two files with one stem, the first kept",
     "element-ignored": "an XML element cytoconv does not read",
     "empty-class": "a class folder with no images",
@@ -362,5 +378,10 @@ NOTICES: dict[str, str] = {
     "crowd-skipped": "a crowd object (iscrowd 1) not written to YOLO (--crowd keep writes it)",
     "not-a-label": "a .txt file that is not a YOLO label file (outside labels/, a README), skipped",
     "object-hidden": "an object left out of a written mask: fully covered by others, or no pixel (named)",
+    "point-as-box": "a point written as a box of the --point-box size, centred on it",
+    "point-box-clipped": "a point's box that reached past the image edge, clipped to the image (--clip)",
+    "point-box-outside": "a point's box reaching past the image edge, kept as it is (--clip cuts it)",
+    "crop-padded": "a crop around a point reaching past the image edge, padded (--pad black|edge)",
+    "crop-skipped": "a crop around a point reaching past the image edge, not written (--pad skip)",
     "object-partly-covered": "an object a written mask shows only in part, others painted over it",
 }

@@ -14,8 +14,9 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from cytoconv.engine.adapt import label_as_box
 from cytoconv.engine.atomic import atomic_file
-from cytoconv.engine.contract import WriteOptions, label_as_box
+from cytoconv.engine.contract import WriteOptions
 from cytoconv.errors import FormatError, Report
 from cytoconv.ir import Category, ImageRecord, Polygon, Rle
 

@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cytoconv.engine.adapt import label_as_box
 from cytoconv.engine.atomic import atomic_dir
-from cytoconv.engine.contract import WriteOptions, label_as_box
+from cytoconv.engine.contract import WriteOptions
 from cytoconv.engine.files import safe_relative
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats.voc.syntax import ANNOTATIONS, CLASSES_FILE, IMAGES, LABELMAP_FILE, SETS

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cytoconv.engine.adapt import label_as_box
 from cytoconv.engine.atomic import atomic_dir
 from cytoconv.engine.classlists import NAME_FILES, YAML_NAMES, read_list, read_yaml, yaml_list_in
-from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions, label_as_box
+from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions
 from cytoconv.engine.files import image_size, is_image_name, is_junk, safe_relative, walk_files
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats.yolo.syntax import BOM, is_doc_name, is_image_list, scan, split_regular

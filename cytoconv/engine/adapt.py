@@ -1,0 +1,139 @@
+"""What a writer does to a record its format cannot hold as read: an image-level label as a whole-image box
+(class folders -> detection formats), points as boxes of the size the user gives (``--point-box``).
+
+A point has no extent, so no box size is right for every dataset: a red cell is 16 px across in one set and
+a lymphocyte 40 px in another. Writers of boxes, polygons or masks therefore refuse points unless given a size
+(``PointBoxes``), and every box that reaches past its image is counted, clipped or kept.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cytoconv.errors import FormatError, Report, UsageError
+from cytoconv.ir import Box, ImageRecord, Instance, Point
+
+POINT_BOX_HELP = "--point-box S (pixels), WxH, or per class name=S,name=WxH"
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)(?:\s*[xX]\s*(\d+(?:\.\d*)?))?\s*$")
+
+
+def _size(text: str, option: str) -> tuple[float, float]:
+    match = _SIZE.match(text)
+    if match is None:
+        raise UsageError(f"{option}: {text!r} is not a size (S or WxH in pixels)")
+    w = float(match.group(1))
+    h = float(match.group(2)) if match.group(2) is not None else w
+    if w <= 0 or h <= 0:
+        raise UsageError(f"{option}: a box size must be positive, got {text!r}")
+    return w, h
+
+
+@dataclass(frozen=True)
+class PointBoxes:
+    """The box each point becomes: one size for all (``32``, ``32x24``) and/or one per class name
+    (``lymphocyte=24,erythrocyte=16``), in pixels, centred on the point; ``clip`` cuts boxes at the image
+    edge (else they are kept as they are); both are counted."""
+
+    default: tuple[float, float] | None = None
+    per_class: tuple[tuple[str, tuple[float, float]], ...] = ()
+    clip: bool = False
+
+    @classmethod
+    def parse(cls, text: str, clip: bool = False, option: str = "--point-box") -> PointBoxes:
+        """``S``, ``WxH``, ``name=S``, ``name=WxH``, comma-separated (at most one size without a name)."""
+        default: tuple[float, float] | None = None
+        per_class: dict[str, tuple[float, float]] = {}
+        for item in (part for part in text.split(",") if part.strip()):
+            name, sep, size = item.rpartition("=")
+            if not sep:
+                if default is not None:
+                    raise UsageError(f"{option}: two sizes for every class in {text!r}")
+                default = _size(item, option)
+            elif not name.strip():
+                raise UsageError(f"{option}: a class name is missing before '=' in {text!r}")
+            else:
+                per_class[name.strip()] = _size(size, option)
+        if default is None and not per_class:
+            raise UsageError(f"{option}: no size given (S, WxH or name=S)")
+        return cls(default, tuple(per_class.items()), clip)
+
+    def size_of(self, name: str) -> tuple[float, float] | None:
+        """The box size of the class named ``name`` (its own, else the default; None: no size for it)."""
+        for class_name, size in self.per_class:
+            if class_name == name:
+                return size
+        return self.default
+
+    def check_names(self, names: set[str]) -> None:
+        """Refuse per-class sizes for classes the dataset does not have (a typo would else be ignored)."""
+        unknown = sorted(n for n, _ in self.per_class if n not in names)
+        if unknown and names:
+            known = ", ".join(sorted(names))
+            raise UsageError(
+                f"--point-box names classes the dataset does not have: {', '.join(unknown)} ({known})"
+            )
+
+    def box(self, point: Point, name: str, width: int, height: int) -> tuple[Box, bool]:
+        """The box of ``point`` (of class ``name``) in an image of ``width`` x ``height``, and whether it
+        reached past the image's edge (clipped when ``clip``)."""
+        size = self.size_of(name)
+        if size is None:
+            raise UsageError(f"--point-box gives no size for class {name!r}: add {name}=S or a size for all")
+        w, h = size
+        x0, y0 = point.x - w / 2, point.y - h / 2
+        x1, y1 = x0 + w, y0 + h
+        outside = x0 < 0 or y0 < 0 or x1 > width or y1 > height
+        if outside and self.clip:
+            x0, y0, x1, y1 = max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height))
+        return Box.trusted(kind="box", x=x0, y=y0, w=max(x1 - x0, 0.0), h=max(y1 - y0, 0.0)), outside
+
+
+def label_as_box(record: ImageRecord, report: Report) -> ImageRecord:
+    """A classification image (an image-level label, no objects) as one whole-image box of its class, for
+    detection formats (folders -> COCO/YOLO/VOC); any other record is returned as it is."""
+    if record.instances or record.label is None:
+        return record
+    report.notice("label-as-box", f"{record.file_name}: image label written as a whole-image box")
+    box = Box.trusted(kind="box", x=0.0, y=0.0, w=float(record.width), h=float(record.height))
+    instance = Instance.trusted(
+        category_id=record.label, geometry=box, iscrowd=False, score=None, attributes={}
+    )
+    return ImageRecord.trusted(**{**record.__dict__, "instances": [instance]})
+
+
+def points_as_boxes(
+    record: ImageRecord,
+    boxes: PointBoxes | None,
+    names: dict[int, str],
+    report: Report,
+    target: str,
+) -> ImageRecord:
+    """The record with each point replaced by its box (``boxes``), for a writer of ``target`` that holds no
+    points; without ``boxes`` a point is refused, naming the option. Records without points come back as
+    they are (no copy)."""
+    if not any(isinstance(inst.geometry, Point) for inst in record.instances):
+        return record
+    if boxes is None:
+        raise FormatError(
+            record.file_name,
+            f"points have no size to be written as {target}: give {POINT_BOX_HELP}",
+            code="point-needs-box",
+        )
+    instances = []
+    converted = outside = 0
+    for inst in record.instances:
+        g = inst.geometry
+        if isinstance(g, Point):
+            name = names.get(inst.category_id, f"class_{inst.category_id}")
+            box, past_edge = boxes.box(g, name, record.width, record.height)
+            outside += past_edge
+            converted += 1
+            inst = Instance.trusted(**{**inst.__dict__, "geometry": box})
+        instances.append(inst)
+    report.notice("point-as-box", f"{record.file_name}: {converted} points written as boxes", converted)
+    if outside:
+        code = "point-box-clipped" if boxes.clip else "point-box-outside"
+        how = "clipped to the image" if boxes.clip else "kept reaching past the image edge"
+        report.notice(code, f"{record.file_name}: {outside} point boxes {how}", outside)
+    return ImageRecord.trusted(**{**record.__dict__, "instances": instances})
