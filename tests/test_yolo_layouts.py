@@ -21,7 +21,7 @@ from cytoconv import api
 from cytoconv.engine.contract import ReadOptions, WriteOptions
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats import GUESS, LAYOUT, candidates, detect
-from cytoconv.formats.yolo.reader import YoloWriter, split_key
+from cytoconv.formats.yolo.writer import YoloWriter, split_key
 
 
 def _coco8(root: Path) -> Path:

@@ -89,6 +89,7 @@ FORMATS: dict[str, FormatInfo] = {
         writes=True,
         output_is_dir=True,
         aliases={"yolo-seg": {"task": "segment"}, "yolo-det": {"task": "detect"}},
+        writer_module="cytoconv.formats.yolo.writer",
         checker="cytoconv.formats.yolo.check",
         places_images=True,
     ),
