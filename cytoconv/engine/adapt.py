@@ -102,6 +102,40 @@ def label_as_box(record: ImageRecord, report: Report) -> ImageRecord:
     return ImageRecord.trusted(**{**record.__dict__, "instances": [instance]})
 
 
+def point_boxes(
+    record: ImageRecord, boxes: PointBoxes, names: dict[int, str], report: Report
+) -> list[Box | None]:
+    """The box of each instance of ``record`` that is a point (None for the others), sized by ``boxes``
+    (``names``: category id -> class name, for per-class sizes); those reaching past the image are counted
+    (``point-box-clipped`` or ``point-box-outside``). Shared by the writers that replace points by boxes and by
+    COCO's, which keeps the point and writes its box as the ``bbox``."""
+    out: list[Box | None] = []
+    outside = 0
+    for inst in record.instances:
+        g = inst.geometry
+        if isinstance(g, Point):
+            name = names.get(inst.category_id, f"class_{inst.category_id}")
+            box, past_edge = boxes.box(g, name, record.width, record.height)
+            outside += past_edge
+            out.append(box)
+        else:
+            out.append(None)
+    if outside:
+        code = "point-box-clipped" if boxes.clip else "point-box-outside"
+        how = "clipped to the image" if boxes.clip else "kept reaching past the image edge"
+        report.notice(code, f"{record.file_name}: {outside} point boxes {how}", outside)
+    return out
+
+
+def refuse_points(record: ImageRecord, target: str) -> FormatError:
+    """The error of a point bound for ``target`` without a box size: it names the option."""
+    return FormatError(
+        record.file_name,
+        f"points have no size to be written as {target}: give {POINT_BOX_HELP}",
+        code="point-needs-box",
+    )
+
+
 def points_as_boxes(
     record: ImageRecord,
     boxes: PointBoxes | None,
@@ -115,25 +149,11 @@ def points_as_boxes(
     if not any(isinstance(inst.geometry, Point) for inst in record.instances):
         return record
     if boxes is None:
-        raise FormatError(
-            record.file_name,
-            f"points have no size to be written as {target}: give {POINT_BOX_HELP}",
-            code="point-needs-box",
-        )
-    instances = []
-    converted = outside = 0
-    for inst in record.instances:
-        g = inst.geometry
-        if isinstance(g, Point):
-            name = names.get(inst.category_id, f"class_{inst.category_id}")
-            box, past_edge = boxes.box(g, name, record.width, record.height)
-            outside += past_edge
-            converted += 1
-            inst = Instance.trusted(**{**inst.__dict__, "geometry": box})
-        instances.append(inst)
+        raise refuse_points(record, target)
+    converted = sum(isinstance(inst.geometry, Point) for inst in record.instances)
     report.notice("point-as-box", f"{record.file_name}: {converted} points written as boxes", converted)
-    if outside:
-        code = "point-box-clipped" if boxes.clip else "point-box-outside"
-        how = "clipped to the image" if boxes.clip else "kept reaching past the image edge"
-        report.notice(code, f"{record.file_name}: {outside} point boxes {how}", outside)
+    instances = [
+        inst if box is None else Instance.trusted(**{**inst.__dict__, "geometry": box})
+        for inst, box in zip(record.instances, point_boxes(record, boxes, names, report))
+    ]
     return ImageRecord.trusted(**{**record.__dict__, "instances": instances})

@@ -17,6 +17,7 @@ kept, and the validator reports the missing files there. Standard library only: 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 
 # file-name prefixes of the COCO files the tools write: instances_val2017.json (COCO, CVAT),
@@ -27,6 +28,11 @@ SAMPLE = 64  # image entries probed per candidate folder: bounded work however l
 # keypoints (the same people again), stuff and panoptic views of the same images
 NO_OBJECTS = ("captions_",)
 OTHER_VIEWS = ("person_keypoints_", "stuff_", "panoptic_")
+KEYPOINTS = "person_keypoints_"
+# a category of one keypoint name ("keypoints": ["center"], as the writer makes a class of points); COCO's person
+# has 17. Looked for in the first and last 64 KB, where the categories are (COCO and cytoconv write them last)
+_POINT_CATEGORY = re.compile(rb'"keypoints"\s*:\s*\[\s*"(?:[^"\\]|\\.)*"\s*\]')
+_ENDS = 1 << 16
 
 
 def not_read(files: Sequence[str]) -> set[str]:
@@ -42,8 +48,31 @@ def not_read(files: Sequence[str]) -> set[str]:
         f
         for f in files
         if stem(f).startswith(NO_OBJECTS)
-        or (os.path.dirname(f) in with_instances and stem(f).startswith(OTHER_VIEWS))
+        or (
+            os.path.dirname(f) in with_instances
+            and stem(f).startswith(OTHER_VIEWS)
+            and not (stem(f).startswith(KEYPOINTS) and holds_points(f))
+        )
     }
+
+
+def holds_points(path: str) -> bool:
+    """Whether a keypoints file holds points (cell centres, a category of one keypoint) rather than COCO's
+    people again: then it is not a view of ``instances_*`` and is read. Reads at most 128 KB: the ends of the
+    file, where the categories are."""
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(0)
+            if size <= 2 * _ENDS:
+                ends = [fh.read()]
+            else:
+                ends = [fh.read(_ENDS)]
+                fh.seek(size - _ENDS)
+                ends.append(fh.read(_ENDS))
+    except OSError:
+        return False
+    return any(_POINT_CATEGORY.search(part) is not None for part in ends)
 
 
 def dataset_root(json_path: str) -> str:

@@ -1,12 +1,16 @@
-"""COCO JSON reading: polygons, RLE (compressed or not) and box-only annotations.
+"""COCO JSON reading: polygons, RLE (compressed or not), box-only annotations and points (keypoints).
 
 Read: one JSON file, or a folder holding one per split (``annotations/instances_<split>.json`` or
 Roboflow's ``<split>/_annotations.coco.json``). Ids may start at 0, categories may be sparse or unused;
 all of that is kept. Each file's images are found where the layouts put them (``layout.image_dir``), and
 ``file_name`` is made relative to the plan's image root, so that ``draw``, ``crop`` and ``resample`` find
 them. In a folder of the COCO download, ``captions_*`` (no objects) and, beside ``instances_*``, the
-``person_keypoints_*``, ``stuff_*`` and ``panoptic_*`` files are not read (a ``file-not-read`` notice); the
-object fields the model does not keep (keypoints, ``num_keypoints``, ``skeleton``) are named in a ``field-dropped`` notice. ``plan`` scans each file with the syntax layer that ``cytoconv validate`` uses
+``person_keypoints_*``, ``stuff_*`` and ``panoptic_*`` files are not read (a ``file-not-read`` notice), unless a
+keypoints file holds points (``layout.holds_points``). An annotation without a segmentation whose ``keypoints``
+hold exactly one visible keypoint is a point, at the keypoint's x y + 0.5 (COCO keypoints are pixel indices, as
+detectron2 and pycocotools' OKS take them); several visible keypoints (a skeleton) have no form in the model:
+the annotation is read as its segmentation, else its bbox, as before. The object fields the model does not keep
+(keypoints beside a segmentation, ``skeleton``) are named in a ``field-dropped`` notice. ``plan`` scans each file with the syntax layer that ``cytoconv validate`` uses
 (``syntax.scan``) and stops (strict) or skips and counts (lenient) on exactly the problems the validator calls
 errors there; ``load`` only builds the records, in the workers. The writer is in ``writer.py``.
 """
@@ -26,9 +30,19 @@ from cytoconv.engine.files import is_junk
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats import CONTENT, LAYOUT, Evidence
 from cytoconv.formats.coco.layout import SPLIT_PREFIXES, image_dir, not_read
-from cytoconv.formats.coco.syntax import BOX, CODES, POLYGON, Coco, looks_like_coco, parse_json, scan
+from cytoconv.formats.coco.syntax import (
+    BOX,
+    CODES,
+    POINT,
+    POLYGON,
+    Coco,
+    looks_like_coco,
+    parse_json,
+    scan,
+    visible_keypoints,
+)
 from cytoconv.formats.coco.writer import CocoWriter, writer
-from cytoconv.ir import Box, Category, ImageRecord, Instance, Polygon, Rle
+from cytoconv.ir import Box, Category, Geometry, ImageRecord, Instance, Point, Polygon, Rle
 from cytoconv.problems import PROBLEMS
 from cytoconv.problems.sinks import ReaderSink
 
@@ -146,6 +160,7 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     categories: dict[int, Category] = {}
     per_file: list[tuple[Path, list[CocoUnit]]] = []  # each file's image folder and its units
     info: dict[str, Any] = {}
+    points = False
     for json_path in files:
         where = str(json_path)
         try:
@@ -174,6 +189,7 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
                     code="category-mismatch",
                 )
         objects = _objects_by_image(coco, here, where, report)
+        points = points or POINT in coco.annotations.kind
         split = _split_name(json_path, several)
         images = coco.images
         units = [
@@ -204,6 +220,7 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         units=all_units,
         image_root=str(common),
         info=info,
+        points=points,
     )
 
 
@@ -217,7 +234,7 @@ def _objects_by_image(
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a tuple per annotation: cycle collections would walk the whole document for nothing
     try:
-        for k, (kind, image_id, category_id, bbox, seg, crowd, score, attributes) in enumerate(
+        for k, (kind, image_id, category_id, bbox, seg, crowd, score, attributes, keypoints) in enumerate(
             zip(
                 cols.kind,
                 cols.image_ids,
@@ -227,6 +244,7 @@ def _objects_by_image(
                 cols.iscrowd,
                 cols.scores,
                 cols.attributes,
+                cols.keypoints,
             )
         ):
             if kind < 0 or image_id is None or category_id is None or (rejected and k in rejected):
@@ -240,7 +258,8 @@ def _objects_by_image(
                     )
                 )
                 continue
-            entry = (category_id, kind, bbox if kind == BOX else seg, crowd, score, attributes)
+            raw = bbox if kind == BOX else visible_keypoints(keypoints)[0] if kind == POINT else seg
+            entry = (category_id, kind, raw, crowd, score, attributes)
             found = out.get(image_id)
             if found is None:
                 out[image_id] = [entry]
@@ -257,7 +276,7 @@ def load(unit: CocoUnit, options: ReadOptions, report: Report) -> ImageRecord:
     height, width = unit.height, unit.width
     instances = []
     for category_id, kind, raw, iscrowd, score, attributes in unit.objects:
-        geometry: Box | Polygon | Rle
+        geometry: Geometry
         if kind == POLYGON:
             rings = [np.asarray(part, dtype=np.float64).reshape(-1, 2) for part in raw]
             geometry = Polygon.trusted(rings=rings, holes=[False] * len(rings), kind="polygon")
@@ -265,6 +284,8 @@ def load(unit: CocoUnit, options: ReadOptions, report: Report) -> ImageRecord:
             geometry = Box.trusted(
                 kind="box", x=float(raw[0]), y=float(raw[1]), w=float(raw[2]), h=float(raw[3])
             )
+        elif kind == POINT:  # a keypoint is a pixel index: the pixel's centre is index + 0.5
+            geometry = Point.trusted(kind="point", x=float(raw[0]) + 0.5, y=float(raw[1]) + 0.5)
         else:
             geometry = Rle(height=height, width=width, counts=raw["counts"])
         instances.append(

@@ -31,15 +31,20 @@ UNUSABLE: Final = -1  # its geometry cannot be read (a problem was found)
 BOX: Final = 0  # no segmentation: the bbox is the object
 POLYGON: Final = 1
 RLE: Final = 2
+POINT: Final = 3  # no segmentation, one visible keypoint: a point (a cell centre), read at keypoint x y + 0.5
 
 _NUMBER_TYPES: Final = frozenset((int, float))  # not bool: type(True) is bool
 # the object fields the reader keeps (``area`` is recomputed by the writers); any other field of an annotation
 # or a category is counted in ``Coco.extra_fields``, so that a reader says what data it leaves behind
-# (keypoints, num_keypoints, skeleton). Image metadata (license, coco_url, date_captured) is not counted.
+# (keypoints beside a segmentation, skeleton). Image metadata (license, coco_url, date_captured) is not counted.
+# An annotation read as a point keeps its keypoints (the point) and num_keypoints; a category of one keypoint
+# and no skeleton (``"keypoints": ["center"]``, what the writer gives a class of points) keeps both.
 CATEGORY_FIELDS: Final = frozenset(("id", "name", "supercategory"))
 ANNOTATION_FIELDS: Final = frozenset(
     ("id", "image_id", "category_id", "segmentation", "bbox", "area", "iscrowd", "score", "attributes")
 )
+POINT_FIELDS: Final = frozenset(("keypoints", "num_keypoints"))
+POINT_CATEGORY_FIELDS: Final = frozenset(("keypoints", "skeleton"))
 # every code the scan can report; the reader stops on those at error level (see reader.FATAL)
 CODES: Final = (
     "CC002",
@@ -54,6 +59,7 @@ CODES: Final = (
     "CC202",
     "CC303",
     "CC304",
+    "CC306",
     "CC601",
     "CC602",
     "CC603",
@@ -145,7 +151,7 @@ class Annotations:
     """The ``annotations`` list, one entry per position. Ids are None where they are not integers;
     ``segmentations``, ``bboxes``, ``areas``, ``scores`` and ``attributes`` are the raw JSON values (polygons
     and RLE are kept as they are: the reader makes arrays in its workers); ``kind`` says what the annotation is
-    read as (``BOX``, ``POLYGON``, ``RLE``) or why it cannot be (``UNUSABLE``, ``NOT_AN_OBJECT``)."""
+    read as (``BOX``, ``POLYGON``, ``RLE``, ``POINT``) or why it cannot be (``UNUSABLE``, ``NOT_AN_OBJECT``)."""
 
     ids: list[int | None] = field(default_factory=list)
     image_ids: list[int | None] = field(default_factory=list)
@@ -157,6 +163,8 @@ class Annotations:
     areas: list[Any] = field(default_factory=list)
     scores: list[Any] = field(default_factory=list)
     attributes: list[Any] = field(default_factory=list)
+    keypoints: list[Any] = field(default_factory=list)  # raw ``keypoints`` [x1, y1, v1, ...] (None: absent)
+    num_keypoints: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -301,7 +309,10 @@ class _Scanner:
             if not isinstance(category, dict):
                 category = {}
             else:
-                for key in category.keys() - CATEGORY_FIELDS:
+                extra = category.keys() - CATEGORY_FIELDS
+                if extra and is_point_category(category):
+                    extra -= POINT_CATEGORY_FIELDS
+                for key in extra:
                     coco.extra_fields["categories", key] += 1
             cid, name, sup = category.get("id"), category.get("name"), category.get("supercategory")
             good_name = isinstance(name, str) or _is_int(name)
@@ -327,7 +338,7 @@ class _Scanner:
         want, report = self.want, self.report
         seen_ids: set[int] = set()
         extra = coco.extra_fields
-        known = ANNOTATION_FIELDS
+        known, known_point = ANNOTATION_FIELDS, ANNOTATION_FIELDS | POINT_FIELDS
         for k, ann in enumerate(annotations):
             if not isinstance(ann, dict):
                 for column in (
@@ -339,17 +350,16 @@ class _Scanner:
                     cols.areas,
                     cols.scores,
                     cols.attributes,
+                    cols.keypoints,
+                    cols.num_keypoints,
                 ):
                     column.append(None)
                 cols.iscrowd.append(False)
                 cols.kind.append(NOT_AN_OBJECT)
                 report("CC003", f"annotations[{k}] is not an object", rejected, k)
                 continue
-            if not known.issuperset(ann):
-                for key in ann.keys() - known:
-                    extra["annotations", key] += 1
             aid, image_id, category_id = ann.get("id"), ann.get("image_id"), ann.get("category_id")
-            seg, bbox = ann.get("segmentation"), ann.get("bbox")
+            seg, bbox, keypoints = ann.get("segmentation"), ann.get("bbox"), ann.get("keypoints")
             crowd = bool(ann.get("iscrowd", 0))
             cols.ids.append(aid if _is_int(aid) else None)
             cols.image_ids.append(image_id if _is_int(image_id) else None)
@@ -360,6 +370,8 @@ class _Scanner:
             cols.areas.append(ann.get("area"))
             cols.scores.append(ann.get("score"))
             cols.attributes.append(ann.get("attributes"))
+            cols.keypoints.append(keypoints)
+            cols.num_keypoints.append(ann.get("num_keypoints"))
             ref: int | str = aid if _is_int(aid) else f"#{k}"
             if not _is_int(aid):
                 report("CC003", f"annotations[{k}] has no integer 'id'", rejected, k, annotation_id=ref)
@@ -405,14 +417,30 @@ class _Scanner:
                     "a crowd object (iscrowd 1): COCOeval ignores it, and a cell is rarely a crowd",
                     annotation_id=ref,
                 )
-            cols.kind.append(self._geometry(seg, bbox, size, k, ref, rejected))
+            kind = self._geometry(seg, bbox, keypoints, size, k, ref, rejected)
+            cols.kind.append(kind)
+            kept = known_point if kind == POINT else known
+            if not kept.issuperset(ann):
+                for key in ann.keys() - kept:
+                    extra["annotations", key] += 1
 
     def _geometry(
-        self, seg: Any, bbox: Any, size: tuple[int, int] | None, k: int, ref: int | str, rejected: set[int]
+        self,
+        seg: Any,
+        bbox: Any,
+        keypoints: Any,
+        size: tuple[int, int] | None,
+        k: int,
+        ref: int | str,
+        rejected: set[int],
     ) -> int:
         """What the annotation at ``k`` is read as; the problems of that geometry reported."""
         report = self.report
         if seg is None or seg == []:
+            if keypoints is not None and keypoints != []:
+                kind = self._point(keypoints, size, k, ref, rejected)
+                if kind is not None:
+                    return kind
             return self._box(bbox, k, ref, rejected)
         if isinstance(seg, dict):
             counts, rle_size = seg.get("counts"), seg.get("size")
@@ -481,6 +509,31 @@ class _Scanner:
             kind = UNUSABLE
         return kind
 
+    def _point(
+        self, keypoints: Any, size: tuple[int, int] | None, k: int, ref: int | str, rejected: set[int]
+    ) -> int | None:
+        """An annotation without a segmentation but with keypoints: ``POINT`` when exactly one is visible (and
+        inside its image), None when none or several are (the bbox is then the object, as before)."""
+        problem = keypoints_problem(keypoints)
+        if problem is not None:
+            self.report("CC003", problem, rejected, k, annotation_id=ref)
+            return UNUSABLE
+        visible = visible_keypoints(keypoints)
+        if len(visible) != 1:
+            return None
+        x, y = visible[0]
+        if size is not None and not (-0.5 <= x <= size[0] - 0.5 and -0.5 <= y <= size[1] - 0.5):
+            self.report(
+                "CC306",
+                f"keypoint ({x:g}, {y:g}) is outside the {size[0]}x{size[1]} image (pixel indices "
+                f"0..{size[0] - 1}, 0..{size[1] - 1})",
+                rejected,
+                k,
+                annotation_id=ref,
+            )
+            return UNUSABLE
+        return POINT
+
     def _box(self, bbox: Any, k: int, ref: int | str, rejected: set[int]) -> int:
         """An annotation without a segmentation: its bbox is the object."""
         if bbox is None:
@@ -504,3 +557,31 @@ def bbox_problem(bbox: Any) -> tuple[str, str] | None:
     if w == 0 or h == 0:
         return "CC303", f"bbox of zero size ({w:g} x {h:g})"
     return None
+
+
+def keypoints_problem(keypoints: Any) -> str | None:
+    """What is wrong with a ``keypoints`` array (a message), or None: a list of numbers ``[x1, y1, v1, ...]``,
+    its length a multiple of 3. Shared with the validator's check of keypoints beside a segmentation."""
+    if type(keypoints) is not list or not _NUMBER_TYPES.issuperset(map(type, keypoints)):
+        return f"'keypoints' must be a list of numbers [x1, y1, v1, ...], got {_shown(keypoints)}"
+    if len(keypoints) % 3:
+        return f"'keypoints' must hold triples [x, y, v]: {len(keypoints)} numbers is not a multiple of 3"
+    return None
+
+
+def visible_keypoints(keypoints: list[Any]) -> list[tuple[float, float]]:
+    """The pixel indices ``(x, y)`` of the keypoints marked visible or labelled (v > 0) of a well-formed array;
+    COCO marks a keypoint not labelled with v = 0 (and x = y = 0)."""
+    return [(keypoints[n], keypoints[n + 1]) for n in range(0, len(keypoints) - 2, 3) if keypoints[n + 2] > 0]
+
+
+def is_point_category(category: dict[str, Any]) -> bool:
+    """A category of points, as the writer makes it: one keypoint name and no skeleton (``"keypoints":
+    ["center"], "skeleton": []``); the 17 keypoints of COCO's person are not."""
+    names, skeleton = category.get("keypoints"), category.get("skeleton")
+    return type(names) is list and len(names) == 1 and isinstance(names[0], str) and skeleton in (None, [])
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

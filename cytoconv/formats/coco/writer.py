@@ -2,6 +2,12 @@
 segmentation, ``iscrowd`` 0 unless the data says otherwise. The file is streamed (annotations first, then
 images, then categories: key order means nothing to COCO readers), so memory stays flat however many images
 there are.
+
+A point (a cell centre) is written as a keypoint annotation, as detectron2 and pycocotools' keypoint evaluation
+read one: ``keypoints: [i, j, 2]`` with ``i j`` the pixel index (the model coordinate - 0.5, integers when
+whole), ``num_keypoints: 1``, ``segmentation: []``, ``bbox`` the point's box (``--point-box``) or else its
+pixel ``[i, j, 1, 1]``, ``area`` the bbox's; the categories holding points get ``keypoints: ["center"]`` and
+``skeleton: []``.
 """
 
 from __future__ import annotations
@@ -14,11 +20,14 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from cytoconv.engine.adapt import label_as_box
+from cytoconv.engine.adapt import label_as_box, point_boxes
 from cytoconv.engine.atomic import atomic_file
 from cytoconv.engine.contract import WriteOptions
 from cytoconv.errors import FormatError, Report
-from cytoconv.ir import Category, ImageRecord, Polygon, Rle
+from cytoconv.ir import Box, Category, ImageRecord, Instance, Point, Polygon, Rle
+
+# what a category of points says it holds (the one keypoint's name, no skeleton)
+POINT_KEYPOINTS: list[str] = ["center"]
 
 
 class CocoWriter:
@@ -35,13 +44,17 @@ class CocoWriter:
         self.dest = dest
         self.categories = categories
         self.options = options
+        self.names = {c.id: c.name for c in categories}  # for per-class --point-box sizes
 
     def set_categories(self, categories: list[Category]) -> None:
         """Keep the final categories: ``sink`` writes them last, after the images."""
         self.categories = categories
 
-    def encode(self, record: ImageRecord, index: int, report: Report) -> tuple[bytes, list[bytes]]:
-        """The image entry and the annotation entries of one image, as JSON bytes.
+    def encode(
+        self, record: ImageRecord, index: int, report: Report
+    ) -> tuple[bytes, list[bytes], frozenset[int]]:
+        """The image entry and the annotation entries of one image, as JSON bytes, and the categories of its
+        points (which the sink gives their keypoint names).
 
         Annotation entries lack their leading ``{"id":N,``: ids are given in order by the sink."""
         import orjson
@@ -68,6 +81,12 @@ class CocoWriter:
         areas = dict(zip(simple, geo.single_ring_areas(rings, record.height, record.width))) if simple else {}
         boxes = dict(zip(simple, geo.bounds_of_rings(rings)))
         out = []
+        point_categories: set[int] = set()
+        sized: list[Box | None] = []
+        if self.options.point_box is not None and any(
+            isinstance(i.geometry, Point) for i in record.instances
+        ):
+            sized = point_boxes(record, self.options.point_box, self.names, report)
         to_polygons = self.options.segmentation == "polygon"
         to_rle = self.options.segmentation == "rle"
         for i, inst in enumerate(record.instances):
@@ -90,6 +109,10 @@ class CocoWriter:
                 area = geo.rle_area(g)
                 b = geo.rle_bounds(g)
                 bbox = [b.x, b.y, b.w, b.h]
+            elif isinstance(g, Point):
+                point_categories.add(inst.category_id)
+                out.append(_keypoint(g, inst.category_id, image_id, sized[i] if sized else None, inst))
+                continue
             else:
                 segmentation, area, bbox = [], g.w * g.h, [g.x, g.y, g.w, g.h]
             ann: dict[str, Any] = {
@@ -105,7 +128,7 @@ class CocoWriter:
             if inst.attributes:
                 ann["attributes"] = inst.attributes
             out.append(orjson.dumps(ann, option=opt)[1:])
-        return image, out
+        return image, out, frozenset(point_categories)
 
     def _traced(self, g: Rle, record: ImageRecord, report: Report) -> Polygon | Rle:
         """``--segmentation polygon`` for an RLE (COCO RLE input, crowd objects included): its exact
@@ -165,6 +188,7 @@ class CocoWriter:
 
         images: list[bytes] = []
         counter = [0]
+        point_categories: set[int] = set()
         with atomic_file(self.dest, self.options.overwrite) as fh:
             fh.write(
                 b'{"info":'
@@ -172,15 +196,55 @@ class CocoWriter:
                 + b',"licenses":[],"annotations":['
             )
 
-            def accept(fragment: tuple[bytes, list[bytes]]) -> None:
+            def accept(fragment: tuple[bytes, list[bytes], frozenset[int]]) -> None:
                 """Write one image's annotations now and keep its image entry for the ``images`` array."""
-                image, anns = fragment
+                image, anns, points = fragment
                 images.append(image)
+                point_categories.update(points)
                 _write_annotations(fh, anns, counter)
 
             yield accept
             fh.write(b'],"images":[' + b",".join(images) + b'],"categories":')
-            fh.write(orjson.dumps([c.model_dump(exclude_none=True) for c in self.categories]) + b"}")
+            entries = [c.model_dump(exclude_none=True) for c in self.categories]
+            for entry in entries:
+                if entry["id"] in point_categories:
+                    entry.update(keypoints=POINT_KEYPOINTS, skeleton=[])
+            fh.write(orjson.dumps(entries) + b"}")
+
+
+def _whole(value: float) -> float | int:
+    """A coordinate as an integer when it is one (pixel indices of whole-pixel points: ``792``, not ``792.0``)."""
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+def _keypoint(point: Point, category_id: int, image_id: int, box: Box | None, inst: Instance) -> bytes:
+    """A point's keypoint annotation (without its leading ``{"id":N,``): the pixel index ``i j`` = the model
+    coordinate - 0.5, visible (2); ``bbox`` the point's box, else its pixel."""
+    import orjson
+
+    i, j = _whole(point.x - 0.5), _whole(point.y - 0.5)
+    if box is None:
+        bbox: list[float | int] = [i, j, 1, 1]
+        area: float | int = 1
+    else:
+        bbox = [_whole(box.x), _whole(box.y), _whole(box.w), _whole(box.h)]
+        area = _whole(box.w * box.h)
+    ann: dict[str, Any] = {
+        "image_id": image_id,
+        "category_id": category_id,
+        "segmentation": [],
+        "area": area,
+        "bbox": bbox,
+        "iscrowd": int(inst.iscrowd),
+        "keypoints": [i, j, 2],
+        "num_keypoints": 1,
+    }
+    if inst.score is not None:
+        ann["score"] = inst.score
+    if inst.attributes:
+        ann["attributes"] = inst.attributes
+    return orjson.dumps(ann)[1:]
 
 
 def _compact(ring: npt.NDArray[np.float64]) -> npt.NDArray[Any]:
