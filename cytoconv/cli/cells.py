@@ -45,9 +45,19 @@ def crop_command(
         typer.Option(
             "--size",
             metavar="WxH",
-            help="Resize every crop to WxH after cropping (with --square, aspect kept).",
+            help="Resize every crop to WxH after cropping (with --square, aspect kept); for a point (a cell "
+            "centre), the WxH window cut around it, not resized (points need it).",
         ),
     ] = None,
+    pad_mode: Annotated[
+        str,
+        typer.Option(
+            "--pad",
+            metavar="black|edge|skip",
+            help="A point's window reaching past the image edge: padded black, padded with the border pixels "
+            "repeated (edge), or not written (skip); counted either way.",
+        ),
+    ] = "black",
     mask_background: Annotated[
         str | None,
         typer.Option(
@@ -73,7 +83,8 @@ def crop_command(
     instances: opts.InstancesOpt = opts.Instances.COMPONENTS,
     connectivity: opts.ConnectivityOpt = opts.Connectivity.EIGHT,
 ) -> None:
-    """Cut every object into an image in its class folder, with a CSV of where each crop came from."""
+    """Cut every object into an image in its class folder (a point: the --size window around it), with a CSV
+    of where each crop came from."""
     from cytoconv import api
     from cytoconv.engine.atomic import refuse_overlap
     from cytoconv.ops.crop import CropOptions, parse_color, parse_padding
@@ -93,6 +104,7 @@ def crop_command(
         ext=ext.lower().lstrip("."),
         overwrite=overwrite,
         apply_exif_orientation=exif,
+        pad=pad_mode.strip().lower(),
     )
     reading = opts.read_options(
         names=names,

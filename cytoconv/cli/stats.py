@@ -145,6 +145,16 @@ def draw_command(
     legend: Annotated[
         bool, typer.Option("--legend/--no-legend", help="A band under each image naming the classes drawn.")
     ] = True,
+    point_radius: Annotated[
+        int,
+        typer.Option(
+            "--point-radius",
+            min=1,
+            max=256,
+            help="Radius in pixels of the ring drawn around each point (a cell centre); at least the line "
+            "width + 1, so the point's own pixel stays clear.",
+        ),
+    ] = 5,
     from_: opts.FromOpt = None,
     names: opts.NamesOpt = None,
     images: opts.ImagesOpt = None,
@@ -160,7 +170,8 @@ def draw_command(
     instances: opts.InstancesOpt = opts.Instances.COMPONENTS,
     connectivity: opts.ConnectivityOpt = opts.Connectivity.EIGHT,
 ) -> None:
-    """Draw each image with its outlines (or boxes) in one colour per class, holes as holes, and a legend."""
+    """Draw each image with its outlines (or boxes, or rings around points) in one colour per class, holes as
+    holes, and a legend."""
     from cytoconv import api
     from cytoconv.engine.atomic import refuse_overlap
     from cytoconv.ops.draw import DrawStyle
@@ -178,7 +189,7 @@ def draw_command(
         connectivity=connectivity,
     )
     report = Report(strict=strict)
-    style = DrawStyle(line_width=line_width, opacity=opacity, legend=legend)
+    style = DrawStyle(line_width=line_width, opacity=opacity, legend=legend, point_radius=point_radius)
     with progress_bar(enabled=not quiet) as bar:
         result = api.draw(
             dataset,

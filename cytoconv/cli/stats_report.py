@@ -34,7 +34,12 @@ def _render_section(stats: DatasetStats, section: SectionStats, console: Any, is
         title = f"split {section.split if section.split is not None else '(none)'}"
     kinds = ", ".join(
         f"{n:,} {word}"
-        for n, word in ((section.polygons, "polygons"), (section.boxes, "boxes"), (section.rles, "RLE masks"))
+        for n, word in (
+            (section.polygons, "polygons"),
+            (section.boxes, "boxes"),
+            (section.rles, "RLE masks"),
+            (section.points, "points"),
+        )
         if n
     )
     if stats.counted == "images":
@@ -58,6 +63,9 @@ def _render_section(stats: DatasetStats, section: SectionStats, console: Any, is
     table = Table(show_edge=False, pad_edge=False)
     for header in ("id", "class", "images" if stats.counted == "images" else "objects", "share %"):
         table.add_column(header, justify="left" if header == "class" else "right")
+    points = stats.counted == "instances" and stats.total.points > 0  # a column only where there are points
+    if points:
+        table.add_column("points", justify="right")
     if stats.counted == "instances":
         table.add_column("in images", justify="right")
         area, diam = ("um2", "um") if um else ("px", "px")
@@ -70,6 +78,8 @@ def _render_section(stats: DatasetStats, section: SectionStats, console: Any, is
             table.add_column(header, justify="right")
     for row in section.classes:
         cells = [str(row.id), row.name, f"{row.count:,}", _fmt(row.share_percent, 2)]
+        if points:
+            cells.append(f"{row.points:,}")
         if stats.counted == "instances" and um:
             cells += [
                 f"{row.images:,}",
@@ -89,7 +99,8 @@ def _render_section(stats: DatasetStats, section: SectionStats, console: Any, is
         table.add_row(*cells)
     total = "objects" if stats.counted == "instances" else "images"
     count = section.instances if stats.counted == "instances" else section.images_with_label
-    table.add_row("", f"total {total}", f"{count:,}", "100.00" if count else "-", style="bold")
+    totals = ["", f"total {total}", f"{count:,}", "100.00" if count else "-"]
+    table.add_row(*totals, *([f"{section.points:,}"] if points else []), style="bold")
     console.print(table)
     per = section.instances_per_image
     if stats.counted == "instances" and per.max is not None:

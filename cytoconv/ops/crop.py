@@ -14,6 +14,16 @@ grows the shorter side about the centre and moves the square inside the image wh
 image borders (a clipped crop may be smaller or not square); ``--mask-background`` paints the pixels outside
 the object (pycocotools raster, as COCO counts them; a box paints the padding); ``--size WxH`` resizes last.
 Images are decoded with their EXIF orientation applied, as their sizes are read.
+
+A point (a cell centre) has no extent, so ``--size WxH`` is the window cut around it, not a resize: for the
+point at pixel index ``(i, j)`` (``floor`` of its coordinates) the crop holds the pixels
+``i - W//2 .. i - W//2 + W - 1`` by ``j - H//2 .. j - H//2 + H - 1`` (numpy's ``img[j-50:j+50, i-50:i+50]`` for
+100x100), so that the crop's pixel ``(W//2, H//2)`` is the annotated one; ``--padding``, ``--square`` and
+``--mask-background`` do not apply to it. A window reaching past the image edge is padded (``pad``: ``black``,
+``edge`` replicating the border pixels as numpy's ``pad(mode="edge")``, or ``skip``: not written), counted
+as ``crop-padded`` or ``crop-skipped``. When the dataset holds points the manifest gains two columns,
+``point_x,point_y``: the point's pixel index (0-based), empty for the other objects; the manifest of a dataset
+without points keeps the columns above.
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ from cytoconv.engine.contract import Loader, ReadOptions, ReadPlan
 from cytoconv.engine.files import folder_name, folder_names, safe_relative
 from cytoconv.engine.pipeline import Summary, run
 from cytoconv.errors import FormatError, Report, UsageError
-from cytoconv.ir import Box, Category, ImageRecord, Instance, Polygon, Rle
+from cytoconv.ir import Box, Category, ImageRecord, Instance, Point, Polygon, Rle
 
 MANIFEST = "crops.csv"
 MANIFEST_COLUMNS = (
@@ -53,6 +63,8 @@ MANIFEST_COLUMNS = (
     "crop_h",
     "split",
 )
+POINT_COLUMNS = ("point_x", "point_y")  # added to the manifest when the dataset holds points
+PAD_MODES = ("black", "edge", "skip")
 EDGE_TOLERANCE = 1e-3  # px: a box edge this close to a whole pixel is not widened to the next one
 FORMATS = {
     "png": "PNG",
@@ -78,6 +90,11 @@ class CropOptions:
     ext: str = "png"
     overwrite: bool = False
     apply_exif_orientation: bool = True
+    pad: str = "black"  # a point's window past the image edge: black, edge (replicated) or skip
+
+    def __post_init__(self) -> None:
+        if self.pad not in PAD_MODES:
+            raise UsageError(f"--pad must be one of {', '.join(PAD_MODES)}, got {self.pad!r}")
 
 
 def parse_padding(text: str) -> tuple[float, bool]:
@@ -119,15 +136,53 @@ def parse_color(text: str) -> str:
     return raw
 
 
-def object_box(geometry: Box | Polygon | Rle) -> Box:
-    """The object's box: a polygon's vertex bounds, an RLE's pixel bounds (what the crop is cut around)."""
+def object_box(geometry: Box | Polygon | Rle | Point) -> Box:
+    """The object's box: a polygon's vertex bounds, an RLE's pixel bounds (what the crop is cut around), a
+    point's zero-size box (what the manifest records for it)."""
     from cytoconv.geometry.raster import rle_bounds
 
     if isinstance(geometry, Box):
         return geometry
-    if isinstance(geometry, Polygon):
+    if isinstance(geometry, (Polygon, Point)):
         return geometry.bounds()
     return rle_bounds(geometry)
+
+
+def point_window(point: Point, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)``, the ``W x H`` window around a point, which may reach past the image: for the
+    pixel index ``(i, j)`` that holds the point, ``x0 = i - W//2`` and ``x1 = x0 + W`` (likewise in y), so
+    that the window's pixel ``(W//2, H//2)`` is the point's."""
+    w, h = size
+    i, j = math.floor(point.x), math.floor(point.y)
+    x0, y0 = i - w // 2, j - h // 2
+    return x0, y0, x0 + w, y0 + h
+
+
+def require_size(options: CropOptions) -> tuple[int, int]:
+    """The window of a point's crop: ``--size``, which a point needs (it has no extent to cut around)."""
+    if options.size is None:
+        raise UsageError(
+            "the dataset holds points (cell centres), which have no extent: give --size WxH, the window "
+            "cut around each point (e.g. --size 100x100)"
+        )
+    return options.size
+
+
+def pad_window(image: Any, window: tuple[int, int, int, int], mode: str) -> Any:
+    """The pixels of ``window`` (which reaches past the image): those outside black (zero) or, with
+    ``mode="edge"``, the nearest border pixel repeated (numpy's ``pad(mode="edge")``)."""
+    from PIL import Image
+
+    x0, y0, x1, y1 = window
+    if image.mode not in ("RGB", "RGBA", "L", "LA", "I", "I;16", "F"):  # palette index 0 need not be black
+        image = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "RGB")
+    if mode == "black":
+        return image.crop(window)  # PIL fills the part outside the image with zeros
+    inside = (max(0, x0), max(0, y0), min(image.width, x1), min(image.height, y1))
+    pixels = np.asarray(image.crop(inside))
+    widths = [(inside[1] - y0, y1 - inside[3]), (inside[0] - x0, x1 - inside[2])]
+    widths += [(0, 0)] * (pixels.ndim - 2)
+    return Image.fromarray(np.pad(pixels, widths, mode="edge"), mode=image.mode)
 
 
 def _fit(lo: int, hi: int, side: int, limit: int) -> tuple[int, int]:
@@ -182,6 +237,7 @@ class CropWriter:
         options: CropOptions,
         report: Report,
         inferred_name: str = "class_{index}",
+        points: bool = False,
     ) -> None:
         if options.ext.lower() not in FORMATS:
             raise UsageError(f"--ext must be one of {', '.join(FORMATS)}, got {options.ext!r}")
@@ -193,6 +249,7 @@ class CropWriter:
         self.names = {c.id: c.name for c in categories}
         self.tmp: Path | None = None
         self.crops = 0
+        self.points = points  # the manifest gets POINT_COLUMNS even if every point's crop is skipped
 
     def set_categories(self, categories: list[Category]) -> None:
         """Keep the class names for the manifest's label column."""
@@ -269,23 +326,33 @@ class CropWriter:
 
         from cytoconv.geometry.raster import rasterise_window
 
-        box = object_box(inst.geometry)
-        region = crop_region(box, record.width, record.height, self.options)
-        if region is None:
-            report.problem(
-                FormatError(
-                    record.file_name, f"instance {k}: its box lies outside the image", code="empty-crop"
+        g = inst.geometry
+        box = object_box(g)
+        point: tuple[int, int] | tuple[str, str] = ("", "")
+        if isinstance(g, Point):
+            piece = self._window(image, record, k, g, report)
+            if piece is None:
+                return None
+            region = point_window(g, require_size(self.options))
+            point = (math.floor(g.x), math.floor(g.y))
+        else:
+            found = crop_region(box, record.width, record.height, self.options)
+            if found is None:
+                report.problem(
+                    FormatError(
+                        record.file_name, f"instance {k}: its box lies outside the image", code="empty-crop"
+                    )
                 )
-            )
-            return None
-        piece = image.crop(region)
-        if self.options.mask_background is not None:
-            pixels = np.array(piece)
-            color = ImageColor.getcolor(self.options.mask_background, piece.mode)
-            pixels[~rasterise_window(inst.geometry, region)] = color
-            piece = Image.fromarray(pixels, mode=piece.mode)
-        if self.options.size is not None:
-            piece = piece.resize(self.options.size, Image.Resampling.LANCZOS)
+                return None
+            region = found
+            piece = image.crop(region)
+            if self.options.mask_background is not None:
+                pixels = np.array(piece)
+                color = ImageColor.getcolor(self.options.mask_background, piece.mode)
+                pixels[~rasterise_window(g, region)] = color
+                piece = Image.fromarray(pixels, mode=piece.mode)
+            if self.options.size is not None:
+                piece = piece.resize(self.options.size, Image.Resampling.LANCZOS)
         if fmt == "JPEG" and piece.mode not in ("RGB", "L"):
             piece = piece.convert("RGB")
         class_name, folder = self._class(inst.category_id, report)
@@ -315,7 +382,32 @@ class CropWriter:
             x1 - x0,
             y1 - y0,
             record.split or "",
+            *point,
         )
+
+    def _window(self, image: Any, record: ImageRecord, k: int, point: Point, report: Report) -> Any:
+        """The ``--size`` window around a point (padded, or None when skipped or the point is outside)."""
+        window = point_window(point, require_size(self.options))
+        x0, y0, x1, y1 = window
+        i, j = math.floor(point.x), math.floor(point.y)
+        if not (0 <= i < record.width and 0 <= j < record.height):
+            report.problem(
+                FormatError(
+                    record.file_name,
+                    f"instance {k}: the point at pixel ({i}, {j}) lies outside the "
+                    f"{record.width}x{record.height} image",
+                    code="point-outside-image",
+                )
+            )
+            return None
+        if x0 >= 0 and y0 >= 0 and x1 <= record.width and y1 <= record.height:
+            return image.crop(window)
+        where = f"{record.file_name}: instance {k} (point at pixel ({i}, {j})) reaches past the image edge"
+        if self.options.pad == "skip":
+            report.notice("crop-skipped", f"{where}: not cropped (--pad skip)")
+            return None
+        report.notice("crop-padded", f"{where}: padded ({self.options.pad})")
+        return pad_window(image, window, self.options.pad)
 
     @contextmanager
     def sink(self) -> Iterator[Callable[[Any], None]]:
@@ -327,8 +419,9 @@ class CropWriter:
             yield rows.extend
             text = io.StringIO(newline="")
             out = csv.writer(text, lineterminator="\n")
-            out.writerow(MANIFEST_COLUMNS)
-            out.writerows(rows)
+            points = self.points or any(row[-1] != "" for row in rows)
+            out.writerow(MANIFEST_COLUMNS + POINT_COLUMNS if points else MANIFEST_COLUMNS)
+            out.writerows(rows if points else (row[: len(MANIFEST_COLUMNS)] for row in rows))
             (tmp / MANIFEST).write_text(text.getvalue(), encoding="utf-8")
             self.crops = len(rows)
 
@@ -345,9 +438,15 @@ def crop_objects(
 ) -> tuple[Summary, int]:
     """Crop every object of the images of ``plan`` (each loaded by ``load``) into ``dest/<class>/``, with
     ``crops.csv``; returns the reading summary and the number of crops. The images are decoded with the EXIF
-    orientation of ``read_options``, the one their sizes were read with."""
+    orientation of ``read_options``, the one their sizes were read with. A plan of points without
+    ``options.size`` is refused before anything is read (a COCO file's keypoints, known only once read, when
+    the first is met)."""
+    if plan.points:
+        require_size(options)
     if read_options.apply_exif_orientation != options.apply_exif_orientation:
         options = replace(options, apply_exif_orientation=read_options.apply_exif_orientation)
-    writer = CropWriter(Path(dest), plan.categories, plan.image_root, options, report, plan.inferred_name)
+    writer = CropWriter(
+        Path(dest), plan.categories, plan.image_root, options, report, plan.inferred_name, plan.points
+    )
     summary = run(plan, load, writer, read_options, report, jobs, progress)
     return summary, writer.crops

@@ -13,7 +13,10 @@ how a Pillow version rounds floats. Lines wider than one pixel are centred on th
 ``(width - 1) // 2`` pixels outside the object (an RLE mask's band, below, stays inside).
 
 What is drawn. Polygon rings (outer rings and holes) and boxes as closed lines; an RLE mask as the
-band of its own pixels along its edge (``line_width`` deep), holes included. The fill, at
+band of its own pixels along its edge (``line_width`` deep), holes included; a point (a cell centre) as a ring
+centred on its coordinate: the pixels whose centres lie at a distance ``d`` from it with
+``r - w/2 <= d < r + w/2`` (``w`` the line width, ``r`` the point radius, at least ``w + 1`` so that the point's
+own pixel stays clear and shows the cell under it), computed with numpy like the fill. The fill, at
 ``opacity``, covers exactly the pixels of the pycocotools raster (``geometry.raster.union``; a box as
 its four-corner polygon, as the mask writers draw it), so a hole shows as a hole and what is filled is
 what COCO's ``area`` counts. A legend band under the image names the classes
@@ -22,6 +25,7 @@ drawn, with their colours and counts (the image above it keeps its size and coor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
@@ -33,7 +37,7 @@ import numpy.typing as npt
 
 from cytoconv.engine.contract import Loader, ReadOptions, ReadPlan
 from cytoconv.errors import FormatError, Report, UsageError
-from cytoconv.ir import Box, Category, ImageRecord, Instance, Points, Polygon
+from cytoconv.ir import Box, Category, ImageRecord, Instance, Point, Points, Polygon
 from cytoconv.ops.palette import RGB, class_colours, colour
 
 Mask = npt.NDArray[np.bool_]
@@ -47,10 +51,13 @@ class DrawStyle:
     line_width: int = 2
     opacity: float = 0.25  # fill, 0 (none) .. 1 (opaque)
     legend: bool = True
+    point_radius: int = 5  # px: the ring drawn around a point (grown to line_width + 1 for wide lines)
 
     def __post_init__(self) -> None:
         if self.line_width < 1:
             raise UsageError(f"the line width must be at least 1 pixel, got {self.line_width}")
+        if self.point_radius < 1:
+            raise UsageError(f"the point radius must be at least 1 pixel, got {self.point_radius}")
         if not 0.0 <= self.opacity <= 1.0:
             raise UsageError(f"the opacity must lie between 0 and 1, got {self.opacity}")
 
@@ -77,6 +84,23 @@ def pixel_ring(ring: Points, hole: bool = False) -> npt.NDArray[np.int64]:
     on_line = (floor == ring) & ((ring < centre) if hole else (ring > centre))
     pixels: npt.NDArray[np.int64] = (floor - on_line).astype(np.int64)
     return pixels
+
+
+def point_ring(
+    point: Point, radius: int, line_width: int, height: int, width: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The ``(rows, columns)`` of the ring drawn around ``point`` in a ``width`` x ``height`` image: the
+    pixels whose centres lie at a distance ``d`` from the point with ``r - w/2 <= d < r + w/2``, where
+    ``w = line_width`` and ``r = max(radius, w + 1)`` (so the point's own pixel is never painted)."""
+    w = line_width
+    r = max(radius, w + 1)
+    reach = math.ceil(r + w / 2) + 1
+    i, j = math.floor(point.x), math.floor(point.y)
+    cols = np.arange(max(0, i - reach), min(width, i + reach + 1), dtype=np.int64)
+    rows = np.arange(max(0, j - reach), min(height, j + reach + 1), dtype=np.int64)
+    distance = np.hypot(cols[None, :] + 0.5 - point.x, rows[:, None] + 0.5 - point.y)
+    v, u = np.nonzero((distance >= r - w / 2) & (distance < r + w / 2))
+    return rows[v], cols[u]
 
 
 def inner_band(mask: Mask, width: int) -> Mask:
@@ -232,15 +256,20 @@ class Painter:
         alpha = self.style.opacity
         for cid, group in by_class.items():
             rgb = np.array(self.colour(cid), dtype=np.float64)
-            if alpha > 0:
-                filled = union([i.geometry for i in group], record.height, record.width)
+            shapes = [i.geometry for i in group if not isinstance(i.geometry, Point)]
+            if alpha > 0 and shapes:
+                filled = union(shapes, record.height, record.width)
                 canvas[filled] = (canvas[filled] * (1.0 - alpha) + rgb * alpha).round().astype(np.uint8)
-            masks = [i for i in group if not isinstance(i.geometry, (Polygon, Box))]
+            masks = [g for g in shapes if not isinstance(g, (Polygon, Box))]
             if masks:
-                edge = inner_band(
-                    union([i.geometry for i in masks], record.height, record.width), self.style.line_width
-                )
+                edge = inner_band(union(masks, record.height, record.width), self.style.line_width)
                 canvas[edge] = np.array(self.colour(cid), dtype=np.uint8)
+            for g in (i.geometry for i in group):
+                if isinstance(g, Point):
+                    rows, cols = point_ring(
+                        g, self.style.point_radius, self.style.line_width, record.height, record.width
+                    )
+                    canvas[rows, cols] = np.array(self.colour(cid), dtype=np.uint8)
         image = Image.fromarray(canvas)
         pen = ImageDraw.Draw(image)
         width = self.style.line_width

@@ -5,7 +5,11 @@ general: the BALF originals are 4912x3684 and the annotated copies 853x640, so `
 ``sy = 0.1737242``, and one factor for both axes is wrong by up to 1.4 px on the originals. Polygons and
 boxes scale exactly; an RLE mask is traced to its exact pixel-edge outline, scaled, and rasterised
 again at the new size (nearest-neighbour resizing at 0.17x erases thin structures), or resized with
-OpenCV when ``rle_method="nearest"`` is asked for. Normalised formats (YOLO) do not change.
+OpenCV when ``rle_method="nearest"`` is asked for. Normalised formats (YOLO) do not change. A point (a cell
+centre) maps like any vertex, ``(x * W'/W, y * H'/H)``: the centre of pixel ``i`` is ``i + 0.5`` before and
+``(i + 0.5) * W'/W`` after, which a points format writes back as the pixel index that holds it. With ``clip``
+a point outside the new image (``x`` not in ``[0, W')`` or ``y`` not in ``[0, H')``) is dropped and counted as
+``vanished``; a point has nothing to clip.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 from cytoconv.engine.contract import Loader, ReadOptions
 from cytoconv.engine.files import image_size, is_image_name, walk_files
 from cytoconv.errors import FormatError, Report, SkipUnit, UsageError
-from cytoconv.ir import Box, ImageRecord, Instance, Polygon, Rle
+from cytoconv.ir import Box, ImageRecord, Instance, Point, Polygon, Rle
 
 RESAMPLING_FILTERS = ("lanczos", "bicubic", "bilinear", "box", "hamming", "nearest")
 
@@ -72,8 +76,10 @@ def scale_instance(
 ) -> Instance:
     """One object at the new scale (``height, width``: the new image size, for masks)."""
     g = inst.geometry
-    new: Box | Polygon | Rle
-    if isinstance(g, Polygon):
+    new: Box | Polygon | Rle | Point
+    if isinstance(g, Point):
+        new = Point.trusted(kind="point", x=g.x * sx, y=g.y * sy)
+    elif isinstance(g, Polygon):
         factor = np.array([sx, sy])
         new = Polygon.trusted(kind="polygon", rings=[r * factor for r in g.rings], holes=list(g.holes))
     elif isinstance(g, Box):
@@ -106,8 +112,10 @@ def _scale_rle(rle: Rle, sx: float, sy: float, height: int, width: int, method: 
 
 
 def _clip(inst: Instance, width: int, height: int) -> Instance | None:
-    """The part of an object inside the image, or None when nothing is left."""
+    """The part of an object inside the image, or None when nothing is left (a point outside)."""
     g = inst.geometry
+    if isinstance(g, Point):
+        return None if _point_outside(g, width, height) else inst
     if isinstance(g, Box):
         x0, y0 = max(g.x, 0.0), max(g.y, 0.0)
         x1, y1 = min(g.x + g.w, float(width)), min(g.y + g.h, float(height))
@@ -137,8 +145,15 @@ def _clip(inst: Instance, width: int, height: int) -> Instance | None:
     return inst  # an RLE is rasterised inside its image already
 
 
+def _point_outside(point: Point, width: int, height: int) -> bool:
+    """Whether no pixel of a ``width`` x ``height`` image holds the point (``[0, W) x [0, H)``)."""
+    return not (0.0 <= point.x < width and 0.0 <= point.y < height)
+
+
 def _outside(inst: Instance, width: int, height: int) -> bool:
     g = inst.geometry
+    if isinstance(g, Point):
+        return _point_outside(g, width, height)
     if isinstance(g, Box):
         return g.x < 0 or g.y < 0 or g.x + g.w > width or g.y + g.h > height
     if isinstance(g, Polygon):

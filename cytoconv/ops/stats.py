@@ -9,6 +9,8 @@ image pixels are never decoded (sizes come from the headers, as in every reader)
 Areas are what COCO calls ``area``: the pycocotools raster of a polygon (holes cut out) or an RLE,
 ``w * h`` for a box. The equivalent diameter of an object is ``2 * sqrt(area / pi)``, the diameter
 of the disc of the same area; the table gives the mean and the median of the per-object values.
+A point (a cell centre) has no area: it counts as an object of its class (``count``, ``images``, objects per
+image) and in the class's ``points``, never in the sizes, so a class of points only has no sizes (``None``).
 
     import cytoconv
     from cytoconv.ops.stats import to_json
@@ -33,12 +35,12 @@ import numpy.typing as npt
 
 from cytoconv.engine.contract import Loader, ReadOptions, ReadPlan
 from cytoconv.errors import Report, UsageError
-from cytoconv.ir import Box, Category, ImageRecord, Polygon
+from cytoconv.ir import Box, Category, ImageRecord, Point, Polygon, Rle
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: points (``geometry.point`` of a section, ``points`` of a class)
 DECIMALS = 4  # floats in JSON and CSV are rounded to this many decimals
 
-KIND_POLYGON, KIND_BOX, KIND_RLE = 0, 1, 2
+KIND_POLYGON, KIND_BOX, KIND_RLE, KIND_POINT = 0, 1, 2, 3
 _NO_LABEL = np.iinfo(np.int64).min
 
 IntArray = npt.NDArray[np.int64]
@@ -55,22 +57,33 @@ Piece = tuple[FloatArray, int, int, str | None, int | None]
 
 def image_columns(record: ImageRecord) -> Piece:
     """The per-object numbers of one image; polygon and RLE areas from the pycocotools raster
-    (``geometry.raster.areas``: COCO's ``area``, one-ring polygons and RLEs in one batch each)."""
+    (``geometry.raster.areas``: COCO's ``area``, one-ring polygons and RLEs in one batch each); a point's
+    area is 0 and its kind ``KIND_POINT``, which keeps it out of the sizes."""
     from cytoconv.geometry.raster import areas
 
     instances = record.instances
     n = len(instances)
     vertices = [0] * n
     kind = [KIND_POLYGON] * n
+    area = [0.0] * n
+    shapes: list[int] = []
+    geometries: list[Box | Polygon | Rle] = []
     for i, inst in enumerate(instances):
         g = inst.geometry
+        if isinstance(g, Point):
+            kind[i] = KIND_POINT
+            continue
+        shapes.append(i)
+        geometries.append(g)
         if isinstance(g, Polygon):
             vertices[i] = sum(len(r) for r in g.rings)
         elif isinstance(g, Box):
             kind[i] = KIND_BOX
         else:
             kind[i] = KIND_RLE
-    area = areas([inst.geometry for inst in instances], record.height, record.width)
+    if shapes:
+        for i, value in zip(shapes, areas(geometries, record.height, record.width)):
+            area[i] = value
     out = np.array([[inst.category_id for inst in instances], area, vertices, kind], dtype=np.float64)
     return out.reshape(4, n), record.width, record.height, record.split, record.label
 
@@ -183,6 +196,7 @@ class ClassStats:
     area_median_um2: float | None = None
     diameter_mean_um: float | None = None
     diameter_median_um: float | None = None
+    points: int = 0  # of ``count``, the points (no area: left out of the sizes)
 
 
 @dataclass(frozen=True)
@@ -218,6 +232,7 @@ class SectionStats:
     boxes: int
     rles: int
     vertices: int
+    points: int  # objects that are points (cell centres): counted, never sized
     classes: tuple[ClassStats, ...]
     instances_per_image: PerImage
     image_sizes: tuple[ImageSize, ...]
@@ -355,13 +370,22 @@ def _section(
         with_class = counts
         total = int(labelled.sum())
         sizes: dict[str, FloatArray] = {}
+        point_counts = np.zeros(k, dtype=np.int64)
     else:
         dense = np.searchsorted(ids, category)
         counts = np.bincount(dense, minlength=k)
         pairs = np.unique(cols.image[objs] * k + dense) if k else np.zeros(0, dtype=np.int64)
         with_class = np.bincount(pairs % k, minlength=k) if k else counts
         total = int(category.size)
-        sizes = _sizes(cols.area[objs], cols.diameter[objs], dense, counts)
+        point = kind == KIND_POINT
+        point_counts = np.bincount(dense[point], minlength=k)
+        sized = ~point
+        sizes = _sizes(
+            cols.area[objs][sized],
+            cols.diameter[objs][sized],
+            dense[sized],
+            np.bincount(dense[sized], minlength=k),
+        )
     rows = []
     for j, cid in enumerate(ids.tolist()):
         px = {key: _opt(values[j]) for key, values in sizes.items()}
@@ -381,6 +405,7 @@ def _section(
                 images=int(with_class[j]),
                 **px,
                 **um,
+                points=int(point_counts[j]),
             )
         )
     hist = np.bincount(per_image) if per_image.size else np.zeros(0, dtype=np.int64)
@@ -405,6 +430,7 @@ def _section(
         boxes=int((kind == KIND_BOX).sum()),
         rles=int((kind == KIND_RLE).sum()),
         vertices=int(cols.vertices[objs].sum()),
+        points=int((kind == KIND_POINT).sum()),
         classes=tuple(rows),
         instances_per_image=PerImage(
             min=None if empty else int(per_image.min()),
@@ -452,6 +478,7 @@ CLASS_KEYS = (
     "area_median_um2",
     "diameter_mean_um",
     "diameter_median_um",
+    "points",
 )
 
 _NUM_OR_NULL = {"type": ["number", "null"]}
@@ -468,7 +495,8 @@ _CLASS_SCHEMA: dict[str, Any] = {
         "count": _INT,
         "share_percent": _NUM_OR_NULL,
         "images": _INT,
-        **{key: _NUM_OR_NULL for key in CLASS_KEYS[5:]},
+        **{key: _NUM_OR_NULL for key in CLASS_KEYS[5:13]},
+        "points": _INT,
     },
 }
 _SECTION_SCHEMA: dict[str, Any] = {
@@ -495,8 +523,8 @@ _SECTION_SCHEMA: dict[str, Any] = {
         "geometry": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["polygon", "box", "rle"],
-            "properties": {"polygon": _INT, "box": _INT, "rle": _INT},
+            "required": ["polygon", "box", "rle", "point"],
+            "properties": {"polygon": _INT, "box": _INT, "rle": _INT, "point": _INT},
         },
         "vertices": _INT,
         "classes": {"type": "array", "items": _CLASS_SCHEMA},
@@ -581,7 +609,12 @@ def _section_dict(section: SectionStats) -> dict[str, Any]:
         "images_without_objects": section.images_without_objects,
         "images_with_label": section.images_with_label,
         "instances": section.instances,
-        "geometry": {"polygon": section.polygons, "box": section.boxes, "rle": section.rles},
+        "geometry": {
+            "polygon": section.polygons,
+            "box": section.boxes,
+            "rle": section.rles,
+            "point": section.points,
+        },
         "vertices": section.vertices,
         "classes": [_class_dict(row) for row in section.classes],
         "instances_per_image": {
@@ -718,11 +751,12 @@ def plot(stats: DatasetStats, dest: str | Path, overwrite: bool = False, dpi: in
     sizes = fig.add_subplot(grid[1, 0])
     cols = stats.columns
     unit = "um" if stats.pixel_size_um is not None else "px"
-    if cols is not None and cols.area.size:
+    shaped = None if cols is None else cols.kind != KIND_POINT  # points have no size
+    if cols is not None and shaped is not None and shaped.any():
         diameter = cols.diameter * (stats.pixel_size_um or 1.0)
-        edges = np.histogram_bin_edges(diameter, bins=40).tolist()
+        edges = np.histogram_bin_edges(diameter[shaped], bins=40).tolist()
         for r in rows:
-            values = diameter[cols.category == r.id]
+            values = diameter[(cols.category == r.id) & shaped]
             if values.size:
                 sizes.hist(
                     values,
