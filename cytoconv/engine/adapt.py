@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from cytoconv.errors import FormatError, Report, UsageError
-from cytoconv.ir import Box, ImageRecord, Instance, Point
+from cytoconv.ir import Box, Geometry, ImageRecord, Instance, Point, Polygon, Rle
 
 POINT_BOX_HELP = "--point-box S (pixels), WxH, or per class name=S,name=WxH"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)(?:\s*[xX]\s*(\d+(?:\.\d*)?))?\s*$")
@@ -125,6 +125,13 @@ def point_boxes(
         how = "clipped to the image" if boxes.clip else "kept reaching past the image edge"
         report.notice(code, f"{record.file_name}: {outside} point boxes {how}", outside)
     return out
+
+
+def not_a_point(geometry: Geometry, record: ImageRecord) -> Box | Polygon | Rle:
+    """A geometry of a record ``points_as_boxes`` went through: never a point (one here is a writer's bug)."""
+    if isinstance(geometry, Point):
+        raise AssertionError(f"{record.file_name}: a point left after points_as_boxes")
+    return geometry
 
 
 def refuse_points(record: ImageRecord, target: str) -> FormatError:

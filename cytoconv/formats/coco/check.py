@@ -1,6 +1,6 @@
 """COCO JSON checks of ``cytoconv validate``: the syntax scan (shared with the reader), then what only the
 validator looks at: ``area`` and a bbox beside a segmentation, bbox and area against the segmentation, polygon
-validity, duplicate objects, and the image files.
+validity, duplicate objects, keypoints beside a segmentation and ``num_keypoints``, and the image files.
 
 Findings name the annotation (``annotation_id``) or image (``image_id``); JSON syntax errors name the line.
 The reference for ``area`` is the pycocotools raster of the segmentation (what COCOeval uses), for ``bbox`` the
@@ -25,13 +25,16 @@ from cytoconv.formats.coco.layout import image_dir, not_read
 from cytoconv.formats.coco.syntax import (
     BOM,
     NOT_AN_OBJECT,
+    POINT,
     POLYGON,
     RLE,
     Coco,
     bbox_problem,
+    keypoints_problem,
     looks_like_coco,
     parse_json,
     scan,
+    visible_keypoints,
 )
 from cytoconv.problems import Fix
 from cytoconv.problems.findings import CheckTask, Finding
@@ -126,11 +129,15 @@ def _annotations(coco: Coco, path: str, settings: Settings, sink: FindingSink, g
         ref: int | str = aid if aid is not None else f"#{k}"
         size = coco.sizes.get(image_id) if image_id is not None else None
         seg, raw_bbox, area = cols.segmentations[k], cols.bboxes[k], cols.areas[k]
+        keypoints = cols.keypoints[k]
         box_only = seg is None or seg == []
         bbox: list[float] | None = None
+        if keypoints is not None:
+            _keypoints(keypoints, cols.num_keypoints[k], box_only, ref, path, settings, sink)
         if raw_bbox is not None:
             problem = bbox_problem(raw_bbox)
-            if problem is not None and not box_only and on(problem[0]):  # a box-only one: the scan said it
+            said = box_only and kind != POINT  # a box-only one: the scan said it (a point's bbox it leaves)
+            if problem is not None and not said and on(problem[0]):
                 sink(problem[0], path, problem[1], annotation_id=ref)
             if problem is None or problem[0] == "CC303":
                 bbox = [float(v) for v in raw_bbox]
@@ -148,7 +155,13 @@ def _annotations(coco: Coco, path: str, settings: Settings, sink: FindingSink, g
                 )
             )
         if on("CC401") and image_id is not None:
-            key = (image_id, cols.category_ids[k], orjson.dumps(seg), orjson.dumps(raw_bbox))
+            key = (
+                image_id,
+                cols.category_ids[k],
+                orjson.dumps(seg),
+                orjson.dumps(raw_bbox),
+                orjson.dumps(keypoints) if kind == POINT else b"",
+            )
             first = seen_objects.setdefault(key, ref)
             if first != ref:
                 sink(
@@ -157,6 +170,42 @@ def _annotations(coco: Coco, path: str, settings: Settings, sink: FindingSink, g
                     f"the same object as annotation {first} (image {image_id})",
                     annotation_id=ref,
                 )
+
+
+def _keypoints(
+    keypoints: Any,
+    num_keypoints: Any,
+    box_only: bool,
+    ref: int | str,
+    path: str,
+    settings: Settings,
+    sink: FindingSink,
+) -> None:
+    """An annotation's ``keypoints`` (the scan checked those it reads, without a segmentation) and its
+    ``num_keypoints``: COCOeval's keypoint evaluation needs it on every object, and ignores those that say 0."""
+    problem = keypoints_problem(keypoints)
+    if problem is not None:
+        if not box_only and settings.on("CC003"):
+            sink("CC003", path, problem, annotation_id=ref)
+        return
+    if not keypoints or not settings.on("CC609"):
+        return
+    labelled = len(visible_keypoints(keypoints))
+    if num_keypoints is None:
+        sink(
+            "CC609",
+            path,
+            f"keypoints without 'num_keypoints' ({labelled} labelled): COCOeval's keypoint evaluation needs it",
+            annotation_id=ref,
+        )
+    elif num_keypoints != labelled:
+        sink(
+            "CC609",
+            path,
+            f"num_keypoints {num_keypoints!r} but {labelled} keypoint(s) labelled (v > 0)"
+            + (": COCOeval ignores this object" if num_keypoints == 0 else ""),
+            annotation_id=ref,
+        )
 
 
 def _box(

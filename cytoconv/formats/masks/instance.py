@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cytoconv.engine.adapt import not_a_point, points_as_boxes
 from cytoconv.engine.atomic import atomic_dir
 from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions
 from cytoconv.errors import FormatError, Report
@@ -231,11 +232,14 @@ class InstanceMaskWriter:
         object that overlaps one already painted goes to the next label image instead, so none is hidden."""
         from PIL import Image
 
+        names = {c.id: c.name for c in self.categories}
+        record = points_as_boxes(record, self.options.point_box, names, report, "instance-masks")
         count = len(record.instances)
         size = record.height * record.width
         dtype = np.uint16 if count > 255 else np.uint8
         pixels = [
-            np.flatnonzero(rasterise(inst.geometry, record.height, record.width)) for inst in record.instances
+            np.flatnonzero(rasterise(not_a_point(inst.geometry, record), record.height, record.width))
+            for inst in record.instances
         ]
         layer_of = assign_layers(pixels, size) if self.options.layers else [0] * count
         canvases = [np.zeros(size, dtype=dtype) for _ in range(max(layer_of, default=0) + 1)]

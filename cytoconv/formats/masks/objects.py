@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from cytoconv.engine.adapt import not_a_point, points_as_boxes
 from cytoconv.engine.atomic import atomic_dir
 from cytoconv.engine.contract import ReadOptions, ReadPlan, WriteOptions
 from cytoconv.engine.files import image_size, is_image_name, safe_relative
@@ -191,6 +192,7 @@ class ObjectMaskWriter:
         self.options = options
         self.image_root = image_root
         self.report = report
+        self.names = {c.id: c.name for c in categories}  # per-class --point-box sizes
         self.tmp: Path | None = None
 
     def set_categories(self, categories: list[Category]) -> None:
@@ -219,6 +221,7 @@ class ObjectMaskWriter:
         stem."""
         from PIL import Image
 
+        record = points_as_boxes(record, self.options.point_box, self.names, report, "object-masks")
         stem = Path(safe_relative(record.file_name, record.file_name)).stem
         assert self.tmp is not None
         folder = self.tmp / stem / "masks"
@@ -227,7 +230,7 @@ class ObjectMaskWriter:
         folder.mkdir(parents=True)
         self._place_image(record, folder.parent / "images", report)
         for k, inst in enumerate(record.instances):
-            pixels = rasterise(inst.geometry, record.height, record.width)
+            pixels = rasterise(not_a_point(inst.geometry, record), record.height, record.width)
             Image.fromarray(pixels.astype(np.uint8) * 255).save(folder / f"{stem}_{k}.png")
         return stem
 

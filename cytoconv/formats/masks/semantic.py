@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cytoconv.engine.adapt import not_a_point, points_as_boxes
 from cytoconv.engine.atomic import atomic_dir
 from cytoconv.engine.contract import MaskClass, ReadOptions, ReadPlan, WriteOptions
 from cytoconv.engine.files import image_size, is_image_name, safe_relative
@@ -502,6 +503,8 @@ class SemanticMaskWriter:
         noticed); returns the mask's relative path."""
         from PIL import Image
 
+        names = {c.id: c.name for c in self.categories}
+        record = points_as_boxes(record, self.options.point_box, names, report, "masks")  # painted as boxes
         values = {inst.category_id: self.value_of(inst.category_id, record) for inst in record.instances}
         big = max([*self.values.values(), *values.values()], default=0) > 255
         canvas = np.zeros((record.height, record.width), dtype=np.uint16 if big else np.uint8)
@@ -510,7 +513,9 @@ class SemanticMaskWriter:
         painted: list[tuple[int, npt.NDArray[np.intp], int]] = []  # object number, its pixels, its value
         order = sorted(enumerate(record.instances, start=1), key=lambda pair: pair[1].category_id)
         for k, inst in order:  # stated order: higher id on top
-            pixels = np.flatnonzero(rasterise(inst.geometry, record.height, record.width))
+            pixels = np.flatnonzero(
+                rasterise(not_a_point(inst.geometry, record), record.height, record.width)
+            )
             taken = flat[pixels]
             overlap += int(np.count_nonzero(taken[taken != values[inst.category_id]]))
             flat[pixels] = values[inst.category_id]

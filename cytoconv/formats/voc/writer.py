@@ -3,6 +3,9 @@ and ``labelmap.txt``.
 
 Boxes are written 1-based and inclusive, inverting the reader exactly for integer boxes (``x = xmin - 1,
 w = xmax - xmin + 1``, FORMATS.md); polygons and masks are written as the smallest integer box holding them.
+Points are written as the box ``--point-box`` gives them (``adapt.points_as_boxes``; refused without), its
+edges rounded to the nearest pixel edge like any box's (a box of even size around a pixel centre ends on half
+pixels: counted in ``box-rounded``).
 The XML is put together as text from fixed templates (one per object), so that its bytes do not depend on a
 serialiser's choices.
 """
@@ -17,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cytoconv.engine.adapt import label_as_box
+from cytoconv.engine.adapt import label_as_box, not_a_point, points_as_boxes
 from cytoconv.engine.atomic import atomic_dir
 from cytoconv.engine.contract import WriteOptions
 from cytoconv.engine.files import safe_relative
@@ -145,8 +148,11 @@ class VocWriter:
         parts.append(f"\t<segmented>{_xml_value(attrs.get('segmented', 0))}</segmented>\n")
         rounded = 0
         heads = self._heads
-        for k, inst in enumerate(label_as_box(record, report).instances):
-            g = inst.geometry
+        record = points_as_boxes(
+            label_as_box(record, report), self.options.point_box, self.names, report, "voc"
+        )
+        for k, inst in enumerate(record.instances):
+            g = not_a_point(inst.geometry, record)
             if isinstance(g, Box):
                 box, contain = g, False
             elif isinstance(g, Polygon):

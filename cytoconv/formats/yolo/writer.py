@@ -1,6 +1,10 @@
 """YOLO txt output: ``labels/<split>/<stem>.txt`` per image (boxes or polygons, normalised, class indices from 0)
 and a ``data.yaml`` naming the classes in order, optionally with the images placed beside the labels where
 ultralytics looks for them (``images/<split>/``).
+
+Points (cell centres) have no YOLO form: with ``--point-box`` each is the box of that size centred on it
+(``adapt.points_as_boxes``), written as any box is (a box line, or its 4 corners with ``--task segment``);
+without, they are refused (``point-needs-box``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cytoconv.engine.adapt import label_as_box
+from cytoconv.engine.adapt import label_as_box, not_a_point, points_as_boxes
 from cytoconv.engine.atomic import atomic_dir
 from cytoconv.engine.contract import WriteOptions
 from cytoconv.engine.files import safe_relative
@@ -40,6 +44,7 @@ class YoloWriter:
         ordered = sorted(categories, key=lambda c: c.id)
         self.index: dict[int, int] | None = {c.id: i for i, c in enumerate(ordered)} if ordered else None
         self.names = [c.name for c in ordered]
+        self.category_names = {c.id: c.name for c in ordered}  # per-class --point-box sizes
         # ids 1..N (cytoconv's own numbering) or 0..N-1 (a COCO file counting from 0) are each index + 1 or the
         # index itself: no renumbering worth a word. Only gaps or another start are.
         ids = [c.id for c in ordered]
@@ -97,10 +102,11 @@ class YoloWriter:
 
     def lines(self, record: ImageRecord, report: Report) -> list[str]:
         """The record's label lines: each object as a box or a polygon as --task says, classes as 0-based
-        indices; an image-level label is a whole-image box."""
+        indices; an image-level label is a whole-image box, a point the box --point-box gives it."""
         from cytoconv.geometry.raster import rasterise, rle_bounds
 
         record = label_as_box(record, report)  # folders -> YOLO: one whole-image box per image
+        record = points_as_boxes(record, self.options.point_box, self.category_names, report, "yolo")
         scale = np.array([record.width, record.height], dtype=np.float64)
         out = []
         task = self.options.task
@@ -116,7 +122,7 @@ class YoloWriter:
                     f"category id {inst.category_id} is not among the categories",
                     code="unknown-class",
                 )
-            g = inst.geometry
+            g = not_a_point(inst.geometry, record)
             if isinstance(g, Rle) and task != "detect":
                 from cytoconv.geometry.outline import trace
 
