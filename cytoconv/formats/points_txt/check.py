@@ -20,7 +20,7 @@ from cytoconv.formats.points_txt.layout import (
     label_files,
     pair,
 )
-from cytoconv.formats.points_txt.syntax import is_label_name, peek, scan
+from cytoconv.formats.points_txt.syntax import in_yolo_dataset, is_label_name, peek, scan
 from cytoconv.problems.findings import CheckTask, Finding
 from cytoconv.problems.settings import Settings
 
@@ -117,7 +117,7 @@ def claims(path: Path) -> bool:
         p.is_dir() and p.name.lower() == "dataset" for p in label.parent.iterdir()
     ):
         return True
-    return peek(str(path)) is True
+    return peek(str(path)) is True and not in_yolo_dataset(str(path.parent))
 
 
 def single(path: Path, fmt: str, settings: Settings) -> CheckTask | None:

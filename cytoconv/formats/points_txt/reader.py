@@ -27,7 +27,7 @@ from cytoconv.formats.points_txt.layout import (
     pair,
     split_of,
 )
-from cytoconv.formats.points_txt.syntax import peek, peek_folder, scan
+from cytoconv.formats.points_txt.syntax import in_yolo_dataset, peek, peek_folder, scan
 from cytoconv.ir import Category, ImageRecord, Instance, Point
 from cytoconv.problems.sinks import ReaderSink
 
@@ -57,23 +57,25 @@ class Unit:
 def detect(path: Path) -> Evidence | None:
     """How strongly ``path`` reads as points-txt: ``Dataset/`` + ``Label/`` or ``images/`` + ``labels/`` whose
     label files hold ``x y class`` lines are layouts (``LAYOUT``); a folder of such files, or one such file,
-    is ``CONTENT``; a ``Dataset/`` + ``Label/`` of empty label files only a ``GUESS``; label folders whose lines
-    have another shape (YOLO's) are ``REFUSED``, saying so."""
+    is ``CONTENT``; a ``Dataset/`` + ``Label/`` of empty label files, or of lines of another shape, only a
+    ``GUESS`` (by the names); other label folders whose lines have another shape (YOLO's) are ``REFUSED``."""
     if path.is_file():
-        if path.suffix.lower() == ".txt" and peek(str(path)):
+        if path.suffix.lower() == ".txt" and peek(str(path)) and not in_yolo_dataset(str(path.parent)):
             return Evidence(CONTENT, f"{path.name} holds x y class lines")
         return None
     if not path.is_dir():
         return None
     layout = find_layout(path)
+    if in_yolo_dataset(layout.labels):
+        return Evidence(REFUSED, "a data.yaml (or obj.data) beside the labels: a YOLO dataset")
     shape = peek_folder(layout.labels)
     where = _rel_name(layout.labels, path)
-    if layout.kind.startswith("Dataset/"):
+    if layout.kind.startswith("Dataset/"):  # the names alone are Chula's: a bad line gets its error by line
         if shape is None:
             return Evidence(GUESS, f"{layout.kind}, no label line to look at")
         if shape:
             return Evidence(LAYOUT, f"{layout.kind} of x y class lines")
-        return Evidence(REFUSED, f"{where}/ holds lines that are not x y class")
+        return Evidence(GUESS, f"{layout.kind}, but {where}/ holds lines that are not x y class")
     if shape is None:
         return None
     if not shape:

@@ -189,9 +189,10 @@ PEEK_LISTED = (
 
 
 def peek(path: str) -> bool | None:
-    """Whether a label file looks like points from its first lines: ``True`` when each of its first lines
-    (up to 5) holds exactly three numbers, ``False`` when one does not (YOLO's 5 or more, words), ``None``
-    when it is empty or cannot be read."""
+    """Whether a label file looks like points from its first lines (up to 5): ``True`` when at least half of them
+    have three tokens and one of those is two numbers and an integer (so a file with a bad line still reads as points, and gets
+    its error by line), ``False`` when most have another shape (YOLO's five or more, words), ``None`` when it
+    is empty or cannot be read."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(PEEK_BYTES)
@@ -203,14 +204,35 @@ def peek(path: str) -> bool | None:
     shaped = [tokens for tokens in (line.split() for line in lines) if tokens][:PEEK_LINES]
     if not shaped:
         return None if not head.strip() else False
-    for tokens in shaped:
-        if len(tokens) != TOKENS:
-            return False
-        try:
-            [float(token) for token in tokens]
-        except ValueError:
-            return False
+    three = [tokens for tokens in shaped if len(tokens) == TOKENS]
+    return 2 * len(three) >= len(shaped) and any(_is_point_line(tokens) for tokens in three)
+
+
+def _is_point_line(tokens: list[bytes]) -> bool:
+    """Two numbers and a class id written as an integer: ``594 95 0`` (YOLO's broken ``0 0.1 0.2`` is not)."""
+    return _is_number(tokens[0]) and _is_number(tokens[1]) and tokens[2].isdigit()
+
+
+def _is_number(token: bytes) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
     return True
+
+
+def in_yolo_dataset(path: str) -> bool:
+    """Whether a label file or folder belongs to a YOLO dataset: a ``data.yaml`` (or ``dataset.yaml``, a
+    Darknet ``obj.data``) in its folder or the two above it. Such files are YOLO's even when a line is broken
+    into three tokens."""
+    from cytoconv.engine.classlists import YAML_NAMES
+
+    folder = os.path.abspath(path)
+    for _ in range(3):
+        if any(os.path.isfile(os.path.join(folder, name)) for name in (*YAML_NAMES, "obj.data")):
+            return True
+        folder = os.path.dirname(folder)
+    return False
 
 
 def is_label_name(name: str) -> bool:
