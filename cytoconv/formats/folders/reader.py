@@ -159,7 +159,8 @@ def _labels_seen(folders: list[os.DirEntry[str]], split: bool) -> str | None:
     - a label-like file (``LABEL_SUFFIXES``) with the stem of an image beside it (``1.jpg`` + ``1.txt``);
     - two images with one stem (``001.bmp`` + ``001.png``: an image and its mask);
     - a folder of label-like files and no image beside folders of images (the Chula RBC-12 download:
-      ``Dataset/*.jpg`` + ``Label/*.txt``; CVAT's and YOLO's ``images/`` + ``labels/``).
+      ``Dataset/*.jpg`` + ``Label/*.txt``; CVAT's and YOLO's ``images/`` + ``labels/``);
+    - a ``.txt`` of ``x y class`` lines beside images, whatever its stem (points-txt labels).
 
     Stray notes (``README.txt`` beside the images of a class) pair with nothing and are no evidence."""
     label_only: list[tuple[str, str, list[str]]] = []
@@ -187,6 +188,11 @@ def _labels_seen(folders: list[os.DirEntry[str]], split: bool) -> str | None:
                     f"{where}/{name} beside {where}/{partner}: label files beside their images, not a class"
                 )
         if images:
+            points = next(
+                (n for n in labels if n.lower().endswith(".txt") and _is_points(folder.path, n)), None
+            )
+            if points is not None:
+                return f"{where}/{points} holds x y class lines (points-txt): label files, not a class folder"
             with_images.append(where)
         elif labels:
             label_only.append((where, folder.path, labels))
@@ -199,6 +205,14 @@ def _labels_seen(folders: list[os.DirEntry[str]], split: bool) -> str | None:
             f"{with_images[0]}/: {kind}, not class folders"
         )
     return None
+
+
+def _is_points(folder: str, name: str) -> bool:
+    """Whether a text file beside the images of a would-be class folder holds ``x y class`` lines (a points
+    label file, whatever its stem), by a peek at its first lines."""
+    from cytoconv.formats.points_txt.syntax import peek
+
+    return peek(os.path.join(folder, name)) is True
 
 
 def _masks_seen(folders: list[os.DirEntry[str]], split: bool) -> str | None:
@@ -226,26 +240,11 @@ def _masks_seen(folders: list[os.DirEntry[str]], split: bool) -> str | None:
 
 
 def _label_kind(path: str) -> str:
-    """What one label file looks like, for the refusal: points (``x y class`` per line, Chula RBC-12), which
-    no format of cytoconv reads yet, or something else."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            lines = [line.split() for line in fh.read(4096).splitlines()[:5] if line.strip()]
-    except OSError:
-        return "labels"
-    numeric = all(_is_number(token) for tokens in lines for token in tokens)
-    if lines and numeric and all(len(tokens) == 3 for tokens in lines):
-        return "point labels (x y class per line), a format cytoconv does not read yet"
-    return "labels"
+    """What one label file looks like, for the refusal: points (``x y class`` per line, Chula RBC-12: the
+    points-txt format, by its own peek), or something else."""
+    from cytoconv.formats.points_txt.syntax import peek
 
-
-def _is_number(token: str) -> bool:
-    """Whether a token parses as a number."""
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
+    return "point labels (x y class per line: points-txt)" if peek(path) else "labels"
 
 
 def _has_annotation_files(folder: str) -> bool:

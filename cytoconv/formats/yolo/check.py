@@ -117,8 +117,11 @@ CLASS_LIST = "required"  # no class list found: CC204, class ids unchecked
 
 
 def claims(path: Path) -> bool:
-    """A file given alone (as pre-commit passes them) is a YOLO label file when it is a ``.txt``."""
-    return path.suffix.lower() == ".txt"
+    """A file given alone (as pre-commit passes them) is a YOLO label file when it is a ``.txt`` that the
+    points-txt checker does not claim (``x y class`` lines, or a Chula ``Label/`` beside ``Dataset/``)."""
+    from cytoconv.formats.points_txt.check import claims as points_claim
+
+    return path.suffix.lower() == ".txt" and not points_claim(path)
 
 
 def single(path: Path, fmt: str, settings: Settings) -> CheckTask | None:

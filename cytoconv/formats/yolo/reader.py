@@ -216,7 +216,8 @@ def detect(path: Path) -> Any:
     """How strongly ``path`` reads as YOLO (``cytoconv.formats.Evidence``): a data.yaml, ``labels/`` (beside
     ``images/``, or under each split as Roboflow writes it) or a Darknet ``obj.data`` are layouts YOLO tools
     write; loose .txt files are only a guess (YOLO has no marker); a lone README or LICENSE .txt is nothing."""
-    from cytoconv.formats import GUESS, LAYOUT, Evidence
+    from cytoconv.formats import GUESS, LAYOUT, REFUSED, Evidence
+    from cytoconv.formats.points_txt.syntax import in_yolo_dataset, peek, peek_folder
 
     if path.is_file():
         if path.suffix in (".yaml", ".yml"):
@@ -224,6 +225,8 @@ def detect(path: Path) -> Any:
         if path.name == "obj.data":
             return Evidence(LAYOUT, "a Darknet obj.data")
         if path.suffix == ".txt" and not is_doc_name(path.name):
+            if peek(str(path)) and not in_yolo_dataset(str(path.parent)):  # x y class: points-txt's
+                return Evidence(REFUSED, f"{path.name} holds x y class lines (points), not YOLO lines")
             return Evidence(GUESS, "a .txt file")
         return None
     if not path.is_dir():
@@ -234,6 +237,9 @@ def detect(path: Path) -> Any:
     if _darknet_root(path):
         return Evidence(LAYOUT, "Darknet obj.data / obj.names with obj_<subset>_data/")
     if (path / "labels").is_dir() or path.name == "labels":
+        label_dir = path if path.name == "labels" else path / "labels"
+        if peek_folder(str(label_dir)) and not in_yolo_dataset(str(label_dir)):
+            return Evidence(REFUSED, "labels/ holds x y class lines (points), not YOLO lines")
         return Evidence(
             LAYOUT, "labels/ beside images/" if (path / "images").is_dir() else "a labels/ folder"
         )
