@@ -32,6 +32,7 @@ from cytoconv.ir import Category, ImageRecord
 FORMAT_MARK = "cytoconv-manifest"
 FILE_COLUMNS = ("file", "file_name", "filename", "path", "image")
 LABEL_COLUMNS = ("label", "class", "class_name")
+POINT_COLUMNS = frozenset({"x", "y", "cx", "cy", "nucleus_x", "nucleus_y"})  # a points CSV, not image labels
 
 
 class ManifestUnit(NamedTuple):
@@ -69,7 +70,8 @@ def detect(path: Path) -> bool:
     if is_csv(path):
         first = head.split(b"\n", 1)[0].decode("utf-8", "replace").lower()
         columns = {c.strip().strip('"') for c in first.split(",")}
-        return bool(columns & set(FILE_COLUMNS)) and bool(columns & set(LABEL_COLUMNS))
+        wanted = bool(columns & set(FILE_COLUMNS)) and bool(columns & set(LABEL_COLUMNS))
+        return wanted and not columns & POINT_COLUMNS
     return (
         path.suffix.lower() == ".json"
         and b'"images"' in head

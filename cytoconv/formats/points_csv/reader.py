@@ -271,6 +271,8 @@ def _groups(
         rows = _one_split(table, rows, name, report, where)
         key = image if image is not None else name
         groups.setdefault(key, (image, []))[1].extend(k for k in rows if category_of[k] is not None)
+    for _, rows in groups.values():
+        rows.sort()  # two spellings of one image's name: its rows in CSV order
     return groups
 
 
