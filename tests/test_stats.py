@@ -338,7 +338,7 @@ def test_cli_json_is_only_data_and_matches_the_schema(capsys: pytest.CaptureFixt
     document = json.loads(out)
     validate(document)
     assert (
-        document["schema_version"] == 1
+        document["schema_version"] == 2
         and document["format"] == "yolo"
         and document["counted"] == "instances"
     )

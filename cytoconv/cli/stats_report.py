@@ -64,10 +64,13 @@ def _render_section(stats: DatasetStats, section: SectionStats, console: Any, is
     for header in ("id", "class", "images" if stats.counted == "images" else "objects", "share %"):
         table.add_column(header, justify="left" if header == "class" else "right")
     points = stats.counted == "instances" and stats.total.points > 0  # a column only where there are points
+    # sizes: not for a classification set, nor for a dataset of points only (a point has no area)
+    sized = stats.counted == "instances" and not (points and stats.total.points == stats.total.instances)
     if points:
         table.add_column("points", justify="right")
     if stats.counted == "instances":
         table.add_column("in images", justify="right")
+    if sized:
         area, diam = ("um2", "um") if um else ("px", "px")
         for header in (
             f"area {area} mean",
@@ -80,17 +83,17 @@ def _render_section(stats: DatasetStats, section: SectionStats, console: Any, is
         cells = [str(row.id), row.name, f"{row.count:,}", _fmt(row.share_percent, 2)]
         if points:
             cells.append(f"{row.points:,}")
-        if stats.counted == "instances" and um:
+        if stats.counted == "instances":
+            cells.append(f"{row.images:,}")
+        if sized and um:
             cells += [
-                f"{row.images:,}",
                 _fmt(row.area_mean_um2, 2),
                 _fmt(row.area_median_um2, 2),
                 _fmt(row.diameter_mean_um, 2),
                 _fmt(row.diameter_median_um, 2),
             ]
-        elif stats.counted == "instances":
+        elif sized:
             cells += [
-                f"{row.images:,}",
                 _fmt(row.area_mean_px),
                 _fmt(row.area_median_px),
                 _fmt(row.diameter_mean_px, 2),

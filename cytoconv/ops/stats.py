@@ -653,13 +653,16 @@ def to_json(stats: DatasetStats, indent: bool = True) -> str:
 
 
 def to_csv(stats: DatasetStats) -> str:
-    """The whole dataset's per-class table, one row per class, columns ``CLASS_KEYS`` (empty: not applicable)."""
+    """The whole dataset's per-class table, one row per class, columns ``CLASS_KEYS`` (empty: not applicable);
+    the last, ``points``, only when the dataset holds points, so that the CSV of any other dataset keeps the
+    columns it had before points existed (the CSV has no version to announce a new column)."""
+    keys = CLASS_KEYS if stats.total.points else CLASS_KEYS[:-1]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CLASS_KEYS)
+    writer.writerow(keys)
     for row in stats.total.classes:
         values = _class_dict(row)
-        writer.writerow(["" if values[k] is None else values[k] for k in CLASS_KEYS])
+        writer.writerow(["" if values[k] is None else values[k] for k in keys])
     return buffer.getvalue()
 
 
