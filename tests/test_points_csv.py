@@ -182,6 +182,30 @@ def test_cric_like_with_images(tmp_path: Path) -> None:
     assert [r.file_name for r in again.images] == ["a.png", "b.png", "spare.png"]
 
 
+def test_images_outside_the_named_folders_are_not_the_datasets(tmp_path: Path) -> None:
+    """A CSV left in a big folder: only the folders of the images its rows name hold the dataset."""
+    root = tmp_path / "downloads"
+    csv_path = _cric_like(
+        root, [_cric_row(1, "a.png", 1, "SCC", 3, 4)], {"a.png": (12, 10), "b.png": (12, 10)}
+    )
+    make_image(root / "holiday" / "beach.png", 30, 20)
+    write(root / "holiday" / "broken.png", b"not an image")
+    report = Report()
+    dataset = cytoconv.read(csv_path, report=report)
+    assert [r.file_name for r in dataset.images] == ["a.png", "b.png"]
+    assert report.notices["image-without-label"] == 1
+    found = sorted((Path(f.path).name, f.code) for f in validate([root], Settings(), jobs=1).findings)
+    assert found == [("b.png", "CC403")]
+
+
+def test_a_header_that_is_not_csv(tmp_path: Path) -> None:
+    csv_path = write(tmp_path / "c.csv", '"' + "a" * 200_000 + '",x\n1,2\n')
+    for strict in (True, False):
+        with pytest.raises(FormatError) as caught:
+            cytoconv.read(csv_path, "points-csv", ReadOptions(image_size=(5, 5)), Report(strict=strict))
+        assert (caught.value.code, caught.value.line) == ("malformed-line", 1)
+
+
 def test_point_outside_its_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "cric"
     rows = [_cric_row(7, "a.png", 1, "HSIL", 40, 30), _cric_row(7, "a.png", 2, "HSIL", 41, 3)]
@@ -548,3 +572,28 @@ def test_one_parser_for_reader_and_checker(tmp_path: Path) -> None:
     with pytest.raises(FormatError) as caught:
         cytoconv.read(csv_path, options=ReadOptions(image_size=(10, 10)))
     assert (caught.value.line, BY_NAME[caught.value.code].code) == (first.line, first.code) == (3, "CC102")
+
+
+def test_cric_through_coco_keypoints_and_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """CRIC's nucleus_x 793 is keypoint x 792; CRIC -> COCO -> points-csv is byte for byte CRIC -> points-csv."""
+    import json
+    import pickle
+
+    root = tmp_path / "cric"
+    rows = [_cric_row(5, "a.png", 1, "LSIL", 793, 462), _cric_row(5, "a.png", 2, "SCC", 1, 1020)]
+    csv_path = _cric_like(root, rows, {"a.png": (1376, 1020)})
+    coco, direct, back = tmp_path / "c.json", tmp_path / "direct.csv", tmp_path / "back.csv"
+    assert run(["convert", str(csv_path), str(coco), "--to", "coco"], capsys)[0] == 0
+    keypoints = [a["keypoints"] for a in json.loads(coco.read_text())["annotations"]]
+    assert keypoints == [[792, 461, 2], [0, 1019, 2]]
+    assert run(["convert", str(csv_path), str(direct), "--to", "points-csv"], capsys)[0] == 0
+    images = str(root / "images")
+    assert run(["convert", str(coco), str(back), "--to", "points-csv", "--images", images], capsys)[0] == 0
+    assert back.read_bytes() == direct.read_bytes()
+    # the units a worker gets pickle, and load the same records in another process's shoes
+    from cytoconv.formats.points_csv import reader
+
+    plan = reader.plan(csv_path, ReadOptions(), Report())
+    units = pickle.loads(pickle.dumps(plan.units))
+    records = [reader.load(u, ReadOptions(), Report()) for u in units]
+    assert [len(r.instances) for r in records] == [2]

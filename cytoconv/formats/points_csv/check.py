@@ -7,8 +7,8 @@ or for CRIC outside the six Bethesda classes), exact duplicates (``duplicate-obj
 twice in one image; ``--fix`` drops a row that repeats another whole), CRIC's image id / file name
 disagreement (``id-filename-mismatch``, a warning). Given a folder (the CSV beside its images), also: each
 point inside its image (``point-outside-image``, the image's size from its header), rows whose image is not
-there (``label-without-image``), images no row names (``image-without-label``), unreadable images
-(``bad-image``). A CSV given alone (as pre-commit passes it) is checked without its images, except that a
+there (``label-without-image``), images no row names in the folders of the images rows do name
+(``image-without-label``), unreadable images (``bad-image``). A CSV given alone (as pre-commit passes it) is checked without its images, except that a
 point before the first pixel is outside any image.
 
 Nothing here imports the dataset model: this module runs on every pre-commit call.
@@ -16,6 +16,7 @@ Nothing here imports the dataset model: this module runs on every pre-commit cal
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cytoconv.formats.points_csv import syntax
@@ -76,8 +77,9 @@ def _against_images(
                 message = syntax.outside_message(table.layout, name, table.xs[k], table.ys[k], width, height)
                 sink("CC306", path, message, line=table.lines[k])
     if settings.on("CC403"):
+        folders = {os.path.dirname(image) for image in named}  # the reader's rule: the named images' folders
         for image in index.all():
-            if image not in named:
+            if image not in named and os.path.dirname(image) in folders:
                 sink("CC403", image, f"no row of {Path(path).name} names this image")
 
 
