@@ -104,6 +104,21 @@ def test_real_chula_round_trip_is_byte_identical(tmp_path: Path) -> None:
     assert again.categories == first.categories
 
 
+def test_real_chula_through_coco_keypoints_and_back_is_byte_identical(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chula = real(CHULA)
+    code, _, err = run(["convert", str(chula), str(tmp_path / "c.json"), "--to", "coco", "-q"], capsys)
+    assert code == 0, err
+    code, _, err = run(
+        ["convert", str(tmp_path / "c.json"), str(tmp_path / "back"), "--to", "points-txt", "-q"], capsys
+    )
+    assert code == 0, err
+    for label in sorted((chula / "Label").glob("*.txt")):
+        assert (tmp_path / "back" / "labels" / label.name).read_bytes() == label.read_bytes(), label.name
+    assert (tmp_path / "back" / "classes.txt").read_text() == "".join(f"class_{k}\n" for k in range(13))
+
+
 def test_real_chula_names_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     names = ",".join(f"c{k}" for k in range(13))
     code, _, err = run(
