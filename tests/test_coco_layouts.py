@@ -258,7 +258,7 @@ def test_coco2017_stats_counts_as_pycocotools(tmp_path: Path, capsys: pytest.Cap
     assert {c["id"]: c["count"] for c in figures["total"]["classes"]} == {
         cid: len(source.getAnnIds(catIds=[cid], iscrowd=None)) for cid in source.cats
     }
-    assert figures["total"]["geometry"] == {"polygon": 3, "box": 0, "rle": 1}
+    assert figures["total"]["geometry"] == {"polygon": 3, "box": 0, "rle": 1, "point": 0}
 
 
 @pytest.mark.parametrize("images_under", ["val2017", "images/val2017"])
