@@ -376,11 +376,17 @@ def test_stats_table_shows_points(capsys: pytest.CaptureFixture[str]) -> None:
 # resample and split
 
 
+def xy(inst: Instance) -> tuple[float, float]:
+    """A point object's model coordinates."""
+    assert isinstance(inst.geometry, Point)
+    return inst.geometry.x, inst.geometry.y
+
+
 def test_resample_maps_points_per_axis() -> None:
     record = ImageRecord(file_name="a.png", width=100, height=50, instances=[point(10, 20), point(99, 49, 2)])
     out = Resample(TargetSize(size=(200, 25)))(record, Report())
-    assert [(i.geometry.x, i.geometry.y) for i in out.instances] == [(21.0, 10.25), (199.0, 24.75)]  # type: ignore[union-attr]
-    assert [i.geometry.pixel() for i in out.instances] == [(20.5, 9.75), (198.5, 24.25)]  # type: ignore[union-attr]
+    assert [xy(i) for i in out.instances] == [(21.0, 10.25), (199.0, 24.75)]
+    assert [Point(x=x, y=y).pixel() for x, y in map(xy, out.instances)] == [(20.5, 9.75), (198.5, 24.25)]
 
 
 def test_resample_clip_drops_points_outside() -> None:
@@ -388,7 +394,7 @@ def test_resample_clip_drops_points_outside() -> None:
     record = ImageRecord(file_name="a.png", width=100, height=50, instances=[point(10, 20), outside])
     report = Report()
     out = Resample(TargetSize(scale=0.5), clip=True)(record, report)
-    assert [(i.geometry.x, i.geometry.y) for i in out.instances] == [(5.25, 10.25)]  # type: ignore[union-attr]
+    assert [xy(i) for i in out.instances] == [(5.25, 10.25)]
     assert report.notices == {"vanished": 1}
     kept = Resample(TargetSize(scale=0.5))(record, Report())  # without --clip: kept as it is
     assert len(kept.instances) == 2
