@@ -190,10 +190,13 @@ def test_images_outside_the_named_folders_are_not_the_datasets(tmp_path: Path) -
     )
     make_image(root / "holiday" / "beach.png", 30, 20)
     write(root / "holiday" / "broken.png", b"not an image")
+    write(root / "holiday" / ".DS_Store", b"\0")
+    write(root / "images" / ".DS_Store", b"\0")
     report = Report()
     dataset = cytoconv.read(csv_path, report=report)
     assert [r.file_name for r in dataset.images] == ["a.png", "b.png"]
     assert report.notices["image-without-label"] == 1
+    assert report.examples["junk-skipped"] == [str((root / "images" / ".DS_Store").resolve())]
     found = sorted((Path(f.path).name, f.code) for f in validate([root], Settings(), jobs=1).findings)
     assert found == [("b.png", "CC403")]
 

@@ -156,7 +156,7 @@ def _categories(
     else:
         if names is not None:
             listed = names
-        elif table.layout.kind == "cric" or set(table.classes) <= set(syntax.BETHESDA):
+        elif table.layout.kind == "cric" or (table.classes and set(table.classes) <= set(syntax.BETHESDA)):
             listed = list(syntax.BETHESDA)
         else:
             listed = sorted(set(table.classes[k] for k in keep))
@@ -196,14 +196,15 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         raise FormatError(root, "no such image folder (--images)", code="missing")
     junk: list[str] = []
     index = syntax.ImageIndex(root, junk)
-    for item in sorted(set(junk)):
-        report.notice("junk-skipped", item)
     groups = _groups(table, keep, category_of, index, root, options, report, where)
     found = [image for image, _ in groups.values() if image is not None]
-    # Images no row names count only in the folders of images rows do name: CRIC's image folder is the dataset,
-    # the rest of a Downloads folder the CSV happens to sit in is not.
+    # Images no row names count only in the folders of images rows do name (junk too): CRIC's image folder is
+    # the dataset, the rest of a Downloads folder the CSV happens to sit in is not.
     folders = {os.path.dirname(image) for image in found}
     unnamed = sorted(f for f in set(index.all()) - set(found) if os.path.dirname(f) in folders)
+    for item in sorted(set(junk)):
+        if os.path.dirname(item.rstrip("/")) in folders | {str(root)}:
+            report.notice("junk-skipped", item)
     everything = found + unnamed
     image_root = os.path.commonpath([os.path.dirname(p) for p in everything]) if everything else str(root)
     units = [

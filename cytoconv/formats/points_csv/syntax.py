@@ -437,22 +437,15 @@ def _id_mismatch(
         if ids[k]:
             files_of.setdefault(ids[k], {}).setdefault(files[k], lines[k])
             ids_of.setdefault(files[k], {}).setdefault(ids[k], lines[k])
-    for image_id, found in files_of.items():
-        if len(found) > 1:
-            sink(
-                "CC409",
-                path,
-                f"image_id {image_id} has {len(found)} file names: {_listed(found)}; rows are read by file name",
-                line=sorted(found.values())[1],
-            )
-    for file_name, found in ids_of.items():
-        if len(found) > 1:
-            sink(
-                "CC409",
-                path,
-                f"{file_name} has {len(found)} image ids: {_listed(found)}; rows are read by file name",
-                line=sorted(found.values())[1],
-            )
+    for groups, what, other in ((files_of, "image_id {}", "file names"), (ids_of, "{}", "image ids")):
+        for key, found in groups.items():
+            if len(found) > 1:
+                sink(
+                    "CC409",
+                    path,
+                    f"{what.format(key)} has {len(found)} {other}: {_listed(found)}; rows are read by file name",
+                    line=sorted(found.values())[1],
+                )
 
 
 def _listed(found: dict[str, int]) -> str:
