@@ -23,7 +23,14 @@ from cytoconv import api
 from cytoconv.engine.contract import ReadOptions, dataset_plan, load_record
 from cytoconv.errors import FormatError, Report, UsageError
 from cytoconv.ir import Box, Category, Dataset, ImageRecord, Instance, Point
-from cytoconv.ops.crop import MANIFEST_COLUMNS, POINT_COLUMNS, CropOptions, crop_objects, point_window
+from cytoconv.ops.crop import (
+    MANIFEST_COLUMNS,
+    POINT_COLUMNS,
+    CropOptions,
+    crop_objects,
+    pad_window,
+    point_window,
+)
 from cytoconv.ops.draw import DrawStyle, draw_images, point_ring
 from cytoconv.ops.resample import Resample, TargetSize
 from cytoconv.ops.split import split_dataset
@@ -150,6 +157,19 @@ def test_crop_pad_black_edge_skip(tmp_path: Path) -> None:
     rows = manifest(tmp_path / "skip")
     assert [r["crop"] for r in rows] == ["normal/a_001.png"]
     assert sorted(p.name for p in (tmp_path / "skip").rglob("*.png")) == ["a_001.png"]
+
+
+@pytest.mark.parametrize("mode", ["L", "I;16", "I", "F", "RGBA"])
+def test_edge_padding_keeps_the_image_mode(mode: str) -> None:
+    values = (np.arange(12 * 20).reshape(12, 20) * 7).astype(np.float32)
+    image = Image.fromarray(values).convert(mode) if mode != "F" else Image.fromarray(values)
+    source = np.asarray(image)
+    out = pad_window(image, (-3, -2, 7, 8), "edge")
+    assert out.mode == mode and out.size == (10, 10)
+    widths = ((2, 0), (3, 0)) + ((0, 0),) * (source.ndim - 2)
+    assert np.array_equal(np.asarray(out), np.pad(source[0:8, 0:7], widths, mode="edge"))
+    black = np.asarray(pad_window(image, (-3, -2, 7, 8), "black"))
+    assert not black[:2].any() and np.array_equal(black[2:, 3:], source[0:8, 0:7])
 
 
 def test_crop_pad_mode_is_checked() -> None:

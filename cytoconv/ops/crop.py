@@ -174,7 +174,9 @@ def pad_window(image: Any, window: tuple[int, int, int, int], mode: str) -> Any:
     from PIL import Image
 
     x0, y0, x1, y1 = window
-    if image.mode not in ("RGB", "RGBA", "L", "LA", "I", "I;16", "F"):  # palette index 0 need not be black
+    if image.mode.startswith("I;16") and image.mode != "I;16":
+        image = image.convert("I")  # 16-bit big- or little-endian: kept whole as 32-bit integers
+    elif image.mode not in ("RGB", "RGBA", "L", "LA", "I", "I;16", "F"):  # palette index 0 need not be black
         image = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "RGB")
     if mode == "black":
         return image.crop(window)  # PIL fills the part outside the image with zeros
@@ -182,7 +184,7 @@ def pad_window(image: Any, window: tuple[int, int, int, int], mode: str) -> Any:
     pixels = np.asarray(image.crop(inside))
     widths = [(inside[1] - y0, y1 - inside[3]), (inside[0] - x0, x1 - inside[2])]
     widths += [(0, 0)] * (pixels.ndim - 2)
-    return Image.fromarray(np.pad(pixels, widths, mode="edge"), mode=image.mode)
+    return Image.fromarray(np.pad(pixels, widths, mode="edge"))  # the array's dtype and shape give the mode
 
 
 def _fit(lo: int, hi: int, side: int, limit: int) -> tuple[int, int]:
