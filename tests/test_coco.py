@@ -172,7 +172,51 @@ def test_bad_annotations_are_named(tmp_path: Path, ann: dict, code: str) -> None
 
 
 CLASSIFICATION_ONLY = {"folders", "manifest"}  # image-level labels: their own round-trip tests
-OBJECT_FORMATS = sorted(set(FORMATS) - CLASSIFICATION_ONLY)
+POINTS_ONLY = {"points-txt", "points-csv"}  # cell centres only: their contract is the points one below
+OBJECT_FORMATS = sorted(set(FORMATS) - CLASSIFICATION_ONLY - POINTS_ONLY)
+POINT_FORMATS = sorted(name for name, info in FORMATS.items() if info.holds_points)
+
+
+def _output(tmp_path: Path, name: str) -> Path:
+    suffix = ".csv" if name == "points-csv" else ".json"
+    return tmp_path / (name + (suffix if not FORMATS[name].output_is_dir else ""))
+
+
+@pytest.mark.parametrize("name", POINT_FORMATS)
+def test_points_contract_detect_and_write_read_back(tmp_path: Path, name: str) -> None:
+    """Every format that holds points: detect accepts its own output of the Chula sample and no other format
+    claims it; write then read gives back every point at exactly the same coordinates and class."""
+    from tests.conftest import real
+
+    ds = cytoconv.read(real("chula_rbc12_points"))
+    outputs = {}
+    for other in POINT_FORMATS:
+        outputs[other] = _output(tmp_path, other)
+        cytoconv.write(ds, outputs[other], to=other)
+    assert detect(outputs[name]).name == name
+    options = cytoconv.api.ReadOptions(images=real("chula_rbc12_points") / "Dataset")
+    back = cytoconv.read(outputs[name], fmt=name, options=options)
+    names, back_names = (
+        ds.category_names(),
+        back.category_names(),
+    )  # classes compared by name: a CSV has no ids
+    want = {
+        im.file_name.rsplit(".", 1)[0]: [
+            (names[i.category_id], i.geometry.x, i.geometry.y)  # type: ignore[union-attr]
+            for i in im.instances
+        ]
+        for im in ds.images
+    }
+    got = {
+        im.file_name.rsplit("/", 1)[-1].rsplit(".", 1)[0]: [
+            (back_names[i.category_id], i.geometry.x, i.geometry.y)  # type: ignore[union-attr]
+            for i in im.instances
+        ]
+        for im in back.images
+    }
+    have_points = {stem: pts for stem, pts in want.items() if pts}
+    assert {stem: pts for stem, pts in got.items() if pts} == have_points
+    assert sum(map(len, have_points.values())) == 1730
 
 
 @pytest.mark.parametrize("name", OBJECT_FORMATS)
@@ -182,9 +226,8 @@ def test_contract_detect_and_write_read_back(tmp_path: Path, name: str) -> None:
     ds = cytoconv.read(BALF_SAMPLE)
     outputs = {}
     for other in OBJECT_FORMATS:
-        dest = tmp_path / (other + (".json" if not FORMATS[other].output_is_dir else ""))
-        cytoconv.write(ds, dest, to=other)
-        outputs[other] = dest
+        outputs[other] = _output(tmp_path, other)
+        cytoconv.write(ds, outputs[other], to=other)
     assert detect(outputs[name]).name == name
     options = cytoconv.api.ReadOptions(image_size=(853, 640), images=BALF_SAMPLE / "images")
     back = cytoconv.read(outputs[name], fmt=name, options=options)

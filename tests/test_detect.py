@@ -1,8 +1,8 @@
 """Detection of class folders and the detection report (``cytoconv formats --detect PATH``).
 
 A folder that is no known format must not be taken for class folders: the Chula RBC-12 download
-(``Dataset/*.jpg`` + ``Label/*.txt`` of ``x y class`` points, tests/assets/real/chula_rbc12_points) is refused
-in one line saying what was seen, while the PBC class folders, ImageFolder's ``<class>/<image>`` and
+(``Dataset/*.jpg`` + ``Label/*.txt`` of ``x y class`` points, tests/assets/real/chula_rbc12_points) is read as
+points-txt and refused by class folders (also with ``--from folders``) saying what was seen, while the PBC class folders, ImageFolder's ``<class>/<image>`` and
 ultralytics' classification layout ``<split>/<class>/<image>`` are still read.
 """
 
@@ -17,10 +17,10 @@ from cytoconv.formats import CONTENT, FORMATS, GUESS, LAYOUT, REFUSED, Evidence,
 from tests.conftest import make_image, real, write
 from tests.conftest import run_cli as run
 
-ALL = "yolo, coco, voc, folders, manifest, masks, instance-masks, object-masks"
+ALL = ", ".join(FORMATS)
 CHULA_SEEN = (
     "Label/ holds 20 .txt file(s) and no image, beside the images of Dataset/: point labels (x y class per "
-    "line), a format cytoconv does not read yet, not class folders"
+    "line: points-txt), not class folders"
 )
 
 
@@ -31,13 +31,11 @@ def _folders_evidence(path: Path) -> Evidence | None:
 # --- the Chula RBC-12 layout ----------------------------------------------------------------------------
 
 
-def test_chula_points_layout_is_refused_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_chula_points_layout_is_read_as_points(capsys: pytest.CaptureFixture[str]) -> None:
     chula = real("chula_rbc12_points")
-    code, out, err = run(["stats", str(chula)], capsys)
-    assert (code, out) == (2, "")
-    assert err.splitlines() == [
-        f"cytoconv: error: {chula}: cannot tell its format (folders: {CHULA_SEEN}); give --from ({ALL})"
-    ]
+    code, out, err = run(["stats", str(chula), "--json"], capsys)
+    assert code == 0, err
+    assert '"format": "points-txt"' in out and detect(chula).name == "points-txt"
 
 
 def test_chula_points_layout_is_refused_with_from_folders_too(
@@ -53,8 +51,12 @@ def test_chula_points_layout_is_refused_with_from_folders_too(
 def test_chula_detection_report(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["formats", "--detect", str(real("chula_rbc12_points"))], capsys)
     assert (code, out.splitlines()) == (
-        2,
-        [f"folders        refused  {CHULA_SEEN}", "chosen: none (no format recognises it; give --from)"],
+        0,
+        [
+            "points-txt     layout   Dataset/ + Label/ (Chula RBC-12) of x y class lines",
+            f"folders        refused  {CHULA_SEEN}",
+            "chosen: points-txt",
+        ],
     )
 
 

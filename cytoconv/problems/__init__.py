@@ -298,6 +298,13 @@ _TABLE = (
         "points written to a format of boxes, polygons or masks without a box size (--point-box)",
         stage="write",
     ),
+    Problem(
+        "CC908",
+        "not-a-point",
+        "error",
+        "a box, polygon or mask (or an image-level label) written to a format of points only (points-txt, points-csv)",
+        stage="write",
+    ),
 )
 
 PROBLEMS: dict[str, Problem] = {problem.code: problem for problem in _TABLE}
