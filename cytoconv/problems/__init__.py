@@ -299,6 +299,13 @@ _TABLE = (
         stage="write",
     ),
     Problem(
+        "CC609",
+        "num-keypoints-mismatch",
+        "warning",
+        "a COCO num_keypoints missing or disagreeing with the keypoints labelled (v > 0): COCOeval skips objects "
+        "that say 0",
+    ),
+    Problem(
         "CC908",
         "not-a-point",
         "error",
