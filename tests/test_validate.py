@@ -35,6 +35,7 @@ UNITS: list[tuple[list[str], str | None, Settings]] = [
     (["voc"], None, Settings()),
     (["masks"], "masks", Settings()),
     (["folders"], "folders", Settings(names=("cells",), names_source="--names")),
+    (["points_csv/cric.csv", "points_csv/no_columns.csv"], "points-csv", Settings()),
 ]
 
 
