@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # the operations are imported when used: `convert` need not p
     from cytoconv.ops.stats import DatasetStats
 
 # Writers that keep ImageRecord.split in one output; any other format gets one output per split.
-_SPLIT_AWARE = frozenset({"yolo", "voc", "folders", "manifest"})
+_SPLIT_AWARE = frozenset({"yolo", "voc", "folders", "manifest", "points-txt", "points-csv"})
 
 
 def _source(path: Path, fmt: str | None) -> FormatInfo:
@@ -59,6 +59,8 @@ def open_source(
     """The one way a dataset on disk is opened: its format (``fmt``, else detected), the format's module and
     its reading plan (file names only: cheap). Every command that reads starts here, so that detection, its
     errors and the plan are the same whichever command asks."""
+    if fmt is None and options.columns is not None:  # --columns says what the file is: a CSV of points
+        fmt = "points-csv"
     info = _source(path, fmt)
     module = info.load()
     return info, module, module.plan(path, options, report)
@@ -238,6 +240,11 @@ def split(
         raise UsageError(f"cannot write {target.name}")
     write_options = replace(write_options or WriteOptions(), **implied)
     dataset = read(src, source.name, read_options, report, jobs=jobs)
+    from cytoconv.ir import Point
+
+    holds_points = any(isinstance(i.geometry, Point) for im in dataset.images for i in im.instances)
+    plan = ReadPlan(categories=dataset.categories, units=[], points=holds_points)
+    write_options = check_points(plan, target, write_options)
     result = split_dataset(
         dataset, ratios, seed, names, group_by, split_in_path=target.name == "yolo", report=report
     )
@@ -319,7 +326,7 @@ def convert(
         )
     report = report if report is not None else Report()
     _, module, plan = open_source(src, fmt, read_options, report)
-    check_points(plan, info, write_options)
+    write_options = check_points(plan, info, write_options)
     if on_plan is not None:
         on_plan(plan)
     load: Loader = module.load
@@ -332,18 +339,30 @@ def convert(
     return run(plan, load, writer, read_options, report, jobs, progress)
 
 
-def check_points(plan: ReadPlan, target: FormatInfo, options: WriteOptions) -> None:
-    """Refuse, before anything is read or written, points (a points reader's plan) bound for a format that
-    holds no points without a box size; and per-class sizes naming classes the dataset does not have. A COCO
-    file's keypoints are known only when read: its writers refuse them one by one (``points_as_boxes``)."""
+def check_points(plan: ReadPlan, target: FormatInfo, options: WriteOptions) -> WriteOptions:
+    """Refuse, before anything is read or written, points (a plan that says it holds them) bound for a format
+    that holds no points without a box size, and per-class sizes naming classes the dataset does not have;
+    return the options with ``--point-box`` bound to the plan's way of naming numbered classes."""
     from cytoconv.engine.adapt import POINT_BOX_HELP
 
-    if options.point_box is not None and plan.categories:
-        options.point_box.check_names({c.name for c in plan.categories})
-    if plan.points and not target.holds_points and options.point_box is None:
+    boxes = options.point_box
+    if boxes is not None:
+        boxes = replace(boxes, inferred_name=plan.inferred_name)
+        if plan.categories:
+            boxes.check_names({c.name for c in plan.categories})
+        elif not plan.categories_known:
+            boxes.check_inferred()
+        options = replace(options, point_box=boxes)
+    if plan.points and target.image_level:
+        raise UsageError(
+            f"the source holds points (cell centres), which have no image-level label for {target.name}: cut "
+            "them into class folders with `cytoconv crop SRC OUT --size WxH`"
+        )
+    if plan.points and not target.holds_points and boxes is None:
         raise UsageError(
             f"the source holds points (cell centres): to write {target.name}, give {POINT_BOX_HELP}"
         )
+    return options
 
 
 def resample_target(

@@ -82,6 +82,8 @@ def crop_command(
     channel: opts.ChannelOpt = None,
     instances: opts.InstancesOpt = opts.Instances.COMPONENTS,
     connectivity: opts.ConnectivityOpt = opts.Connectivity.EIGHT,
+    index_base: opts.IndexBaseOpt = 0,
+    columns: opts.ColumnsOpt = None,
 ) -> None:
     """Cut every object into an image in its class folder (a point: the --size window around it), with a CSV
     of where each crop came from."""
@@ -115,6 +117,8 @@ def crop_command(
         channel=channel,
         instances=instances,
         connectivity=connectivity,
+        index_base=index_base,
+        columns=columns,
     )
     report = Report(strict=strict)
     with progress_bar(enabled=not quiet) as bar:
@@ -171,6 +175,9 @@ def split_command(
     channel: opts.ChannelOpt = None,
     instances: opts.InstancesOpt = opts.Instances.COMPONENTS,
     connectivity: opts.ConnectivityOpt = opts.Connectivity.EIGHT,
+    index_base: opts.IndexBaseOpt = 0,
+    columns: opts.ColumnsOpt = None,
+    point_box: opts.PointBoxOpt = None,
 ) -> None:
     """Split DATASET into train/val/test, stratified by class, reproducibly, groups kept together."""
     from cytoconv import api
@@ -190,9 +197,14 @@ def split_command(
         channel=channel,
         instances=instances,
         connectivity=connectivity,
+        index_base=index_base,
+        columns=columns,
     )
     report = Report(strict=strict)
-    writing = WriteOptions(overwrite=overwrite, link=link)
+    from cytoconv.engine.adapt import PointBoxes
+
+    boxes = PointBoxes.parse(point_box) if point_box is not None else None
+    writing = WriteOptions(overwrite=overwrite, link=link, point_box=boxes)
     result, _summary = api.split(
         dataset,
         out,

@@ -40,6 +40,8 @@ FEATURED = (  # the everyday pairs, listed by --help
     "coco2voc",
     "yolo2voc",
     "voc2yolo",
+    "points-txt2coco",
+    "points-csv2coco",
 )
 TARGET_OPTIONS = ("to_size", "scale", "max_side", "sizes_from")  # convert's parameters that choose a new size
 

@@ -58,6 +58,8 @@ def stats_command(
     channel: opts.ChannelOpt = None,
     instances: opts.InstancesOpt = opts.Instances.COMPONENTS,
     connectivity: opts.ConnectivityOpt = opts.Connectivity.EIGHT,
+    index_base: opts.IndexBaseOpt = 0,
+    columns: opts.ColumnsOpt = None,
 ) -> None:
     """Count images, objects per class (share, images containing it, mean and median area and
     equivalent diameter), objects per image, image sizes, and the same per split.
@@ -83,6 +85,8 @@ def stats_command(
         channel=channel,
         instances=instances,
         connectivity=connectivity,
+        index_base=index_base,
+        columns=columns,
     )
     report = Report(strict=strict)
     with progress_bar(enabled=not quiet) as bar:
@@ -169,6 +173,8 @@ def draw_command(
     channel: opts.ChannelOpt = None,
     instances: opts.InstancesOpt = opts.Instances.COMPONENTS,
     connectivity: opts.ConnectivityOpt = opts.Connectivity.EIGHT,
+    index_base: opts.IndexBaseOpt = 0,
+    columns: opts.ColumnsOpt = None,
 ) -> None:
     """Draw each image with its outlines (or boxes, or rings around points) in one colour per class, holes as
     holes, and a legend."""
@@ -187,6 +193,8 @@ def draw_command(
         channel=channel,
         instances=instances,
         connectivity=connectivity,
+        index_base=index_base,
+        columns=columns,
     )
     report = Report(strict=strict)
     style = DrawStyle(line_width=line_width, opacity=opacity, legend=legend, point_radius=point_radius)

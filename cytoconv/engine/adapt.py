@@ -38,6 +38,15 @@ class PointBoxes:
     default: tuple[float, float] | None = None
     per_class: tuple[tuple[str, tuple[float, float]], ...] = ()
     clip: bool = False
+    # the names of classes a reader only numbers (ReadPlan.inferred_name: class_0 is category id 1), so that
+    # "class_0=24" sizes the class the summary and the output call class_0
+    inferred_name: str = "class_{index}"
+
+    def name_of(self, category_id: int, names: dict[int, str]) -> str:
+        """The class name per-class sizes are looked up by: the category's name, else the name the reader
+        infers for its id."""
+        name = names.get(category_id)
+        return name if name is not None else self.inferred_name.format(index=category_id - 1, id=category_id)
 
     @classmethod
     def parse(cls, text: str, clip: bool = False, option: str = "--point-box") -> PointBoxes:
@@ -68,10 +77,29 @@ class PointBoxes:
     def check_names(self, names: set[str]) -> None:
         """Refuse per-class sizes for classes the dataset does not have (a typo would else be ignored)."""
         unknown = sorted(n for n, _ in self.per_class if n not in names)
-        if unknown and names:
+        if unknown:
             known = ", ".join(sorted(names))
             raise UsageError(
                 f"--point-box names classes the dataset does not have: {', '.join(unknown)} ({known})"
+            )
+
+    def check_inferred(self) -> None:
+        """Refuse per-class sizes that cannot name a class of a dataset whose classes are only numbered (names
+        made as ``inferred_name`` says: class_0, class_1, ...)."""
+        import string
+
+        fields = [f for _, f, _, _ in string.Formatter().parse(self.inferred_name) if f]
+        head, _, tail = self.inferred_name.partition("{" + fields[0] + "}") if fields else ("", "", "")
+        unknown = [
+            n
+            for n, _ in self.per_class
+            if not (n.startswith(head) and n.endswith(tail) and n[len(head) : len(n) - len(tail)].isdigit())
+        ]
+        if unknown:
+            example = self.inferred_name.format(index=0, id=1)
+            raise UsageError(
+                f"--point-box names classes the dataset does not have: {', '.join(unknown)} (its classes are "
+                f"only numbered, named like {example}; or give --names)"
             )
 
     def box(self, point: Point, name: str, width: int, height: int) -> tuple[Box, bool]:
@@ -114,8 +142,7 @@ def point_boxes(
     for inst in record.instances:
         g = inst.geometry
         if isinstance(g, Point):
-            name = names.get(inst.category_id, f"class_{inst.category_id}")
-            box, past_edge = boxes.box(g, name, record.width, record.height)
+            box, past_edge = boxes.box(g, boxes.name_of(inst.category_id, names), record.width, record.height)
             outside += past_edge
             out.append(box)
         else:

@@ -65,6 +65,7 @@ class FormatInfo:
         False  # the writer lays the images out beside the labels (--copy-images/--link-images)
     )
     holds_points: bool = False  # the writer keeps points as points; others need --point-box (boxes)
+    image_level: bool = False  # the writer keeps image-level labels only (class folders, manifests)
 
     def load(self) -> FormatModule:
         """The reader module, imported on first use."""
@@ -121,6 +122,7 @@ FORMATS: dict[str, FormatInfo] = {
         writes=True,
         output_is_dir=True,
         checker="cytoconv.formats.folders.check",
+        image_level=True,
     ),
     "manifest": FormatInfo(
         "manifest",
@@ -128,6 +130,7 @@ FORMATS: dict[str, FormatInfo] = {
         "image-level labels: CSV (file,label,width,height[,split]) or JSON by the file's suffix",
         reads=True,
         writes=True,
+        image_level=True,
     ),
     "masks": FormatInfo(
         "masks",
