@@ -401,3 +401,44 @@ def test_a_keypoints_file_of_points_beside_instances_is_read(tmp_path: Path) -> 
     files = tmp_path / "coco" / "annotations"
     assert holds_points(str(files / "person_keypoints_val2017.json"))
     assert not holds_points(str(files / "instances_val2017.json"))
+
+
+def test_a_labelled_but_hidden_keypoint_stays_v1(tmp_path: Path) -> None:
+    """COCO's v = 1 (labelled, not visible) is kept through a round trip, not turned into v = 2."""
+    src = tmp_path / "in.json"
+    src.write_text(
+        json.dumps(
+            {
+                "images": [{"id": 1, "file_name": "a.png", "width": 100, "height": 80}],
+                "categories": [{"id": 1, "name": "cell", "keypoints": ["center"], "skeleton": []}],
+                "annotations": [
+                    {
+                        "id": 1,
+                        "image_id": 1,
+                        "category_id": 1,
+                        "segmentation": [],
+                        "bbox": [10, 20, 1, 1],
+                        "area": 1,
+                        "iscrowd": 0,
+                        "keypoints": [10, 20, 1],
+                        "num_keypoints": 1,
+                    },
+                    {
+                        "id": 2,
+                        "image_id": 1,
+                        "category_id": 1,
+                        "segmentation": [],
+                        "bbox": [11, 20, 1, 1],
+                        "area": 1,
+                        "iscrowd": 0,
+                        "keypoints": [11, 20, 2],
+                        "num_keypoints": 1,
+                    },
+                ],
+            }
+        )
+    )
+    cytoconv.convert(src, tmp_path / "out.json", to="coco", jobs=1)
+    written = json.loads((tmp_path / "out.json").read_text())["annotations"]
+    assert [a["keypoints"] for a in written] == [[10, 20, 1], [11, 20, 2]]
+    assert all("attributes" not in a for a in written)

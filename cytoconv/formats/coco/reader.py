@@ -35,9 +35,11 @@ from cytoconv.formats.coco.syntax import (
     CODES,
     POINT,
     POLYGON,
+    VISIBILITY,
     Coco,
     looks_like_coco,
     parse_json,
+    point_visibility,
     scan,
     visible_keypoints,
 )
@@ -259,6 +261,10 @@ def _objects_by_image(
                 )
                 continue
             raw = bbox if kind == BOX else visible_keypoints(keypoints)[0] if kind == POINT else seg
+            if (
+                kind == POINT and point_visibility(keypoints) != 2
+            ):  # labelled but not visible: kept for writers
+                attributes = {**(attributes if isinstance(attributes, dict) else {}), VISIBILITY: 1}
             entry = (category_id, kind, raw, crowd, score, attributes)
             found = out.get(image_id)
             if found is None:

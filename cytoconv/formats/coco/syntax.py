@@ -43,6 +43,7 @@ CATEGORY_FIELDS: Final = frozenset(("id", "name", "supercategory"))
 ANNOTATION_FIELDS: Final = frozenset(
     ("id", "image_id", "category_id", "segmentation", "bbox", "area", "iscrowd", "score", "attributes")
 )
+VISIBILITY: Final = "keypoint_visibility"  # a point's attribute when its keypoint says v = 1 (not visible)
 POINT_FIELDS: Final = frozenset(("keypoints", "num_keypoints"))
 POINT_CATEGORY_FIELDS: Final = frozenset(("keypoints", "skeleton"))
 # every code the scan can report; the reader stops on those at error level (see reader.FATAL)
@@ -573,6 +574,12 @@ def visible_keypoints(keypoints: list[Any]) -> list[tuple[float, float]]:
     """The pixel indices ``(x, y)`` of the keypoints marked visible or labelled (v > 0) of a well-formed array;
     COCO marks a keypoint not labelled with v = 0 (and x = y = 0)."""
     return [(keypoints[n], keypoints[n + 1]) for n in range(0, len(keypoints) - 2, 3) if keypoints[n + 2] > 0]
+
+
+def point_visibility(keypoints: list[Any]) -> int:
+    """The ``v`` of the one visible or labelled keypoint of a point annotation: 2 (visible) or 1 (labelled, not
+    visible), which the reader keeps so that writing the point back does not turn a 1 into a 2."""
+    return next(int(keypoints[n + 2]) for n in range(0, len(keypoints) - 2, 3) if keypoints[n + 2] > 0)
 
 
 def is_point_category(category: dict[str, Any]) -> bool:

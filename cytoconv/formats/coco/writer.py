@@ -24,6 +24,7 @@ from cytoconv.engine.adapt import label_as_box, point_boxes
 from cytoconv.engine.atomic import atomic_file
 from cytoconv.engine.contract import WriteOptions
 from cytoconv.errors import FormatError, Report
+from cytoconv.formats.coco.syntax import VISIBILITY
 from cytoconv.ir import Box, Category, ImageRecord, Instance, Point, Polygon, Rle
 
 # what a category of points says it holds (the one keypoint's name, no skeleton)
@@ -237,13 +238,14 @@ def _keypoint(point: Point, category_id: int, image_id: int, box: Box | None, in
         "area": area,
         "bbox": bbox,
         "iscrowd": int(inst.iscrowd),
-        "keypoints": [i, j, 2],
+        "keypoints": [i, j, 2 if inst.attributes.get(VISIBILITY) != 1 else 1],
         "num_keypoints": 1,
     }
     if inst.score is not None:
         ann["score"] = inst.score
-    if inst.attributes:
-        ann["attributes"] = inst.attributes
+    attributes = {k: v for k, v in inst.attributes.items() if k != VISIBILITY}
+    if attributes:
+        ann["attributes"] = attributes
     return orjson.dumps(ann)[1:]
 
 
