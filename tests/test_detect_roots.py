@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 
 import cytoconv
-from cytoconv.formats import CONTENT, LAYOUT, REFUSED, Evidence, candidates
+from cytoconv.formats import CONTENT, FORMATS, LAYOUT, REFUSED, Evidence, candidates
 from cytoconv.ir import Box
 from tests.conftest import make_image, real, write
 from tests.conftest import run_cli as run
 
-ALL = "yolo, coco, voc, folders, manifest, masks, instance-masks, object-masks"
+ALL = ", ".join(FORMATS)
 
 
 def _evidence(path: Path) -> dict[str, Evidence]:

@@ -392,6 +392,7 @@ NOTICES: dict[str, str] = {
     "crowd-skipped": "a crowd object (iscrowd 1) not written to YOLO (--crowd keep writes it)",
     "not-a-label": "a .txt file that is not a YOLO label file (outside labels/, a README), skipped",
     "object-hidden": "an object left out of a written mask: fully covered by others, or no pixel (named)",
+    "id-filename-mismatch": "an image id with several file names, or a file name with several ids (CRIC's CSV); rows read by file name",
     "point-as-box": "a point written as a box of the --point-box size, centred on it",
     "point-box-clipped": "a point's box that reached past the image edge, clipped to the image (--clip)",
     "point-box-outside": "a point's box reaching past the image edge, kept as it is (--clip cuts it)",
