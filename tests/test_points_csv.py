@@ -96,13 +96,14 @@ def test_cric_excerpt_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixt
     assert code == 0, err
     assert "noticed 1 x id-filename-mismatch" in err
     rows = _rows(out)
-    assert out.read_text().splitlines()[0] == "file,x,y,class,image_id,image_doi,cell_id"
+    assert out.read_text().splitlines()[0] == "file,x,y,class,class_id,image_id,image_doi,cell_id"
     assert len(rows) == 87
     assert rows[0] == {
         "file": FIRST,
         "x": "791",
         "y": "461",
         "class": "SCC",
+        "class_id": "5",  # SCC's place in the Bethesda order
         "image_id": "400",
         "image_doi": DOI,
         "cell_id": "1",
@@ -285,6 +286,115 @@ def test_text_classes_sorted_and_unknown_names(tmp_path: Path) -> None:
     assert (caught.value.code, caught.value.line) == ("unknown-class", 3)
 
 
+CHULA_NAMES = (
+    "Normal cell,Macrocyte,Microcyte,Spherocyte,Target cell,Stomatocyte,Ovalocyte,Teardrop,Burr cell,"
+    "Schistocyte,uncategorised,Hypochromia,Elliptocyte"
+)
+
+
+@pytest.mark.parametrize("names", [None, CHULA_NAMES])
+def test_chula_class_numbers_survive_coco_and_points_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], names: str | None
+) -> None:
+    """points-txt -> COCO -> points-csv -> points-txt, without --names on the later steps: every label file
+    back byte for byte (class integers included), as the class_id column keeps each class's place, where
+    names alone would be sorted (class_10 before class_2, Macrocyte before Normal cell)."""
+    chula = real("chula_rbc12_points")
+    coco, points, back = tmp_path / "n.json", tmp_path / "c.csv", tmp_path / "t"
+    first = ["convert", str(chula), str(coco), "--to", "coco", "-q"]
+    assert run([*first, *(["--names", names] if names else [])], capsys)[0] == 0
+    assert run(["convert", str(coco), str(points), "--to", "points-csv", "-q"], capsys)[0] == 0
+    rows = _rows(points)
+    assert points.read_text().splitlines()[0] == "file,x,y,class,class_id"
+    listed = names.split(",") if names else [f"class_{k}" for k in range(13)]
+    assert {(r["class"], r["class_id"]) for r in rows} == {(n, str(k)) for k, n in enumerate(listed)}
+    images = str(chula / "Dataset")
+    args = ["convert", str(points), str(back), "--to", "points-txt", "--images", images, "-q"]
+    code, _, err = run(args, capsys)
+    assert code == 0, err
+    labels = sorted((chula / "Label").glob("*.txt"))
+    assert len(labels) == 20
+    for label in labels:
+        assert (back / "labels" / label.name).read_bytes() == label.read_bytes(), label.name
+    assert (back / "classes.txt").read_text().splitlines() == listed
+
+
+def test_class_id_gives_the_order_and_fills_gaps(tmp_path: Path) -> None:
+    make_image(tmp_path / "x.png", 20, 20)
+    text = "file,x,y,class,class_id\nx.png,1,1,rbc,3\nx.png,2,2,lymphocyte,0\nx.png,3,3,rbc,3\n"
+    csv_path = write(tmp_path / "p.csv", text)
+    dataset = cytoconv.read(csv_path)
+    assert [(c.id, c.name) for c in dataset.categories] == [
+        (1, "lymphocyte"),
+        (2, "class_1"),
+        (3, "class_2"),
+        (4, "rbc"),
+    ]
+    assert [i.category_id for i in dataset.images[0].instances] == [4, 1, 4]
+    assert all(not i.attributes for i in dataset.images[0].instances)  # class_id is no attribute
+    # --names wins: rows matched by name
+    named = cytoconv.read(csv_path, options=ReadOptions(names=("rbc", "lymphocyte")))
+    assert [i.category_id for i in named.images[0].instances] == [1, 2, 1]
+    # Bethesda names at their Bethesda places: all six, as CRIC is read
+    bethesda = write(tmp_path / "b.csv", "file,x,y,class,class_id\nx.png,1,1,LSIL,3\n")
+    assert [c.name for c in cytoconv.read(bethesda).categories] == list(syntax.BETHESDA)
+
+
+def test_class_names_without_class_id_in_natural_order(tmp_path: Path) -> None:
+    make_image(tmp_path / "x.png", 20, 20)
+    rows = "".join(f"x.png,{k},{k},class_{k}\n" for k in (10, 2, 0, 1, 11))
+    csv_path = write(tmp_path / "p.csv", "file,x,y,class\n" + rows)
+    dataset = cytoconv.read(csv_path)
+    assert [c.name for c in dataset.categories] == ["class_0", "class_1", "class_2", "class_10", "class_11"]
+    assert [i.category_id for i in dataset.images[0].instances] == [4, 3, 1, 2, 5]
+
+
+@pytest.mark.parametrize(
+    ("rows", "words", "code"),
+    [
+        (
+            "a.png,1,1,rbc,0\na.png,2,2,wbc,1\na.png,3,3,plt,0\n",
+            "class_id 0 is class 'plt' here but 'rbc' on line 2",
+            "bad-class-list",
+        ),
+        (
+            "a.png,1,1,rbc,0\na.png,2,2,wbc,1\na.png,3,3,rbc,2\n",
+            "class 'rbc' has class_id 2 here but 0 on line 2",
+            "bad-class-list",
+        ),
+        (
+            "a.png,1,1,rbc,0\na.png,2,2,wbc,1\na.png,3,3,rbc,-1\n",
+            "class_id '-1' is not a non-negative integer",
+            "bad-class-id",
+        ),
+    ],
+)
+def test_class_id_conflict_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: str, words: str, code: str
+) -> None:
+    csv_path = write(tmp_path / "in" / "p.csv", "file,x,y,class,class_id\n" + rows)
+    out = tmp_path / "out.json"
+    exit_code, stdout, err = run(
+        ["convert", str(csv_path), str(out), "--to", "coco", "--image-size", "9x9"], capsys
+    )
+    assert exit_code == 1 and stdout == ""
+    assert err.strip().startswith(f"{csv_path.resolve()}:4: ") and words in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+    with pytest.raises(FormatError) as caught:
+        cytoconv.read(csv_path, options=ReadOptions(image_size=(9, 9)))
+    assert (caught.value.code, caught.value.line) == (code, 4)
+    # the checker reports it at the same line (one parser)
+    first = next(f for f in validate([csv_path], Settings(), jobs=1).findings if f.severity == "error")
+    from cytoconv.problems import BY_NAME
+
+    assert (first.line, first.code) == (4, BY_NAME[code].code)
+    # lenient: the row is skipped and counted, the rest read
+    report = Report(strict=False)
+    lenient = cytoconv.read(csv_path, options=ReadOptions(image_size=(9, 9)), report=report)
+    assert report.skipped == {code: 1} and len(lenient.images[0].instances) == 2
+
+
 def test_columns_missing_from_the_header(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     csv_path = write(tmp_path / "cells.csv", "image,cx,cy,label\nx.png,1,2,a\n")
     columns = (("file", "image"), ("x", "cx"), ("y", "cy_px"), ("class", "label"))
@@ -464,9 +574,9 @@ def test_writer_columns_split_and_fractions(tmp_path: Path) -> None:
     report = Report()
     cytoconv.write(dataset, tmp_path / "o.csv", "points-csv", report=report)
     assert (tmp_path / "o.csv").read_text().splitlines() == [
-        "file,x,y,class,split,k,tag",
-        'a.png,0,1,"cell, round",train,1,',
-        'b.png,2.25,3,"cell, round",,,"[1, 2]"',
+        "file,x,y,class,class_id,split,k,tag",
+        'a.png,0,1,"cell, round",0,train,1,',
+        'b.png,2.25,3,"cell, round",0,,,"[1, 2]"',
     ]
     assert report.notices["no-instances"] == 1 and report.notices["attribute-dropped"] == 1
 

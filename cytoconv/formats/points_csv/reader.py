@@ -9,8 +9,10 @@ names, in the folders of the images rows do name, are images with no objects (co
 the folder are not the dataset's (a CSV left in a Downloads folder does not read every picture there).
 
 Classes: CRIC's six Bethesda classes in the Bethesda order (always all six, so that every subset of CRIC has
-the same class ids); otherwise ``--names`` gives the classes and their order, else class names are sorted
-(Bethesda names alone keep the Bethesda order) and integer classes are ids, named ``class_<id>``. Every other
+the same class ids); otherwise ``--names`` gives the classes and their order, else a ``class_id`` column (the
+writer's) gives each class name its place (category id = class_id + 1, so class numbers survive the CSV), else
+class names are sorted in natural order (``class_2`` before ``class_10``; Bethesda names alone keep the Bethesda
+order) and integer classes are ids, named ``class_<id>``. Every other
 column (CRIC's ``image_id``, ``image_doi``, ``cell_id``) is kept on each point as an attribute, so that a round
 trip to points-csv writes it back; integers are read as integers.
 """
@@ -18,6 +20,7 @@ trip to points-csv writes it back; integers are read as integers.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,7 +33,7 @@ from cytoconv.problems import PROBLEMS, Fix
 from cytoconv.problems.sinks import ReaderSink
 
 # Problems that make a row unreadable (raise in strict mode, skip the row in lenient mode) ...
-FATAL = ("CC101", "CC102", "CC201", "CC202", "CC306")
+FATAL = ("CC101", "CC102", "CC201", "CC202", "CC203", "CC306")
 # ... and those that make the whole file unreadable: raised in either mode, there is nothing left to read.
 WHOLE_FILE = ("CC001", "CC004", "CC805")
 NOTICED = {"CC409": "id-filename-mismatch"}  # kept (rows are grouped by file name) and reported
@@ -142,6 +145,32 @@ def _attribute(value: str) -> Any:
     return value
 
 
+def natural(name: str) -> tuple[list[str | int], str]:
+    """A class name's sort key in natural order: its runs of digits compared as numbers, so ``class_2`` comes
+    before ``class_10`` (the names a points-txt or YOLO dataset without a class list gets keep their ids)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)], name
+
+
+def _numbered(table: syntax.Table, keep: list[int]) -> list[str]:
+    """The class names in the order a ``class_id`` column gives (already checked one to one): name k is the
+    class of class_id k; an id no row uses is ``class_<id>``, so the later ids keep their place. Bethesda names
+    at their Bethesda places are all six Bethesda classes, as CRIC is read."""
+    assert table.class_numbers is not None
+    by_number = {table.class_numbers[k]: table.classes[k] for k in keep}
+    if by_number and all(
+        name in syntax.BETHESDA and syntax.BETHESDA.index(name) == n for n, name in by_number.items()
+    ):
+        return list(syntax.BETHESDA)
+    listed = []
+    taken = set(by_number.values())
+    for n in range(max(by_number, default=-1) + 1):
+        name = by_number.get(n, f"class_{n}")
+        while n not in by_number and name in taken:  # a placeholder another class's name already is
+            name += "_"
+        listed.append(name)
+    return listed
+
+
 def _categories(
     table: syntax.Table, keep: list[int], options: ReadOptions, csv_path: Path
 ) -> tuple[list[Category], list[int | None]]:
@@ -153,13 +182,16 @@ def _categories(
         top = max((table.class_ids[k] for k in keep), default=-1)
         listed = names if names is not None else [f"class_{i}" for i in range(top + 1)]
         ids: list[int | None] = [i + 1 for i in table.class_ids]
+    elif table.class_numbers is not None and names is None:
+        listed = _numbered(table, keep)
+        ids = [n + 1 for n in table.class_numbers]
     else:
         if names is not None:
             listed = names
         elif table.layout.kind == "cric" or (table.classes and set(table.classes) <= set(syntax.BETHESDA)):
             listed = list(syntax.BETHESDA)
         else:
-            listed = sorted(set(table.classes[k] for k in keep))
+            listed = sorted(set(table.classes[k] for k in keep), key=natural)
         by_name = {name: i + 1 for i, name in enumerate(listed)}
         ids = [by_name.get(name) for name in table.classes]
     categories = [Category.trusted(id=i + 1, name=name, supercategory=None) for i, name in enumerate(listed)]

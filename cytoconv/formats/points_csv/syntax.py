@@ -7,12 +7,14 @@ and y pixel indices and the class is the *layout*:
   nucleus_y``), recognised by its ``nucleus_x`` / ``nucleus_y`` / ``bethesda_system`` columns: file =
   ``image_filename``, class = ``bethesda_system`` (the Bethesda text), x y = ``nucleus_x`` ``nucleus_y``,
   **1-based** pixel indices (CRIC's README: "integer between 1 and ...");
-- ``cytoconv``: the header the points-csv writer writes, ``file,x,y,class``: 0-based unless ``--index-base 1``;
+- ``cytoconv``: the header the points-csv writer writes, ``file,x,y,class,class_id``: 0-based unless
+  ``--index-base 1``;
 - ``columns``: any other CSV, whose columns ``--columns file=...,x=...,y=...,class=...`` names; 0-based unless
   ``--index-base 1``.
 
-Every other column (``image_id``, ``cell_id``, ``image_doi`` in CRIC) is kept per row, and a ``split`` column
-gives the image's split. ``scan`` reports every problem it finds to a sink, by the codes of
+Every other column (``image_id``, ``cell_id``, ``image_doi`` in CRIC) is kept per row, a ``split`` column
+gives the image's split, and a ``class_id`` column (outside CRIC) the class's 0-based place in the class order,
+which the writer writes so that class numbers survive the CSV. ``scan`` reports every problem it finds to a sink, by the codes of
 ``cytoconv.problems``: the validator's sink turns them into findings, the reader's sink raises (strict) or skips
 the row and counts it (lenient). Rows are grouped by *file name*, never by ``image_id``: the two are not one to
 one in CRIC (the disagreement is reported, CC409).
@@ -41,6 +43,7 @@ CRIC_MARKS = frozenset({"nucleus_x", "nucleus_y", "bethesda_system"})
 # category order whenever the CRIC header is read, so that ids are the same for every subset of CRIC.
 BETHESDA = ("Negative for intraepithelial lesion", "ASC-US", "ASC-H", "LSIL", "HSIL", "SCC")
 SPLIT_COLUMN = "split"
+CLASS_ID_COLUMN = "class_id"
 ID_COLUMN = "image_id"
 PEEK = 1 << 13  # bytes read to recognise a header (detection, validate's claims)
 LISTED = 3  # ids or file names named in one id-filename-mismatch message
@@ -96,7 +99,7 @@ def points_csvs(folder: Path) -> list[Path]:
 class Layout:
     """Which columns mean what: ``roles`` maps file, x, y and class to their column index; ``base`` is the
     number of the first pixel (1 in CRIC); ``extras`` are the other columns, kept per row as attributes
-    (name, index); ``split`` and ``image_id`` the columns of those names, if any."""
+    (name, index); ``split``, ``image_id`` and ``class_id`` the columns of those names, if any."""
 
     kind: str  # "cric", "cytoconv" or "columns"
     roles: dict[str, int]
@@ -105,6 +108,7 @@ class Layout:
     extras: tuple[tuple[str, int], ...]
     split: int | None
     image_id: int | None
+    class_id: int | None = None  # the class's 0-based place in the class order (not in CRIC's header)
 
 
 def layout_of(
@@ -143,10 +147,15 @@ def layout_of(
         keys.index(SPLIT_COLUMN) if SPLIT_COLUMN in keys and keys.index(SPLIT_COLUMN) not in used else None
     )
     image_id = keys.index(ID_COLUMN) if ID_COLUMN in keys else None
+    class_id = (
+        keys.index(CLASS_ID_COLUMN)
+        if layout_kind != "cric" and CLASS_ID_COLUMN in keys and keys.index(CLASS_ID_COLUMN) not in used
+        else None
+    )
     extras = tuple(
         (header[k].strip(), k)
         for k in range(len(header))
-        if k not in used and k != split and header[k].strip()
+        if k not in used and k != split and k != class_id and header[k].strip()
     )
     return Layout(
         kind=layout_kind,
@@ -156,6 +165,7 @@ def layout_of(
         extras=extras,
         split=split,
         image_id=image_id,
+        class_id=class_id,
     )
 
 
@@ -164,7 +174,8 @@ class Table:
     """The rows a scan keeps (every row without a problem that makes it unreadable), column by column: the CSV
     line each row starts on, its file name, x and y as written (pixel indices from ``layout.base``), class
     text, split and the values of the extra columns. ``class_ids`` are the classes as integers when every
-    class in the file is an integer (class ids, as in Chula's files), else ``None`` (class names)."""
+    class in the file is an integer (class ids, as in Chula's files) and there is no ``class_id`` column, else
+    ``None`` (class names); ``class_numbers`` the ``class_id`` column's values, ``None`` without one."""
 
     layout: Layout
     header: list[str]
@@ -176,6 +187,7 @@ class Table:
     splits: list[str | None]
     extras: list[tuple[str, ...]]
     class_ids: list[int] | None
+    class_numbers: list[int] | None = None
 
     def groups(self) -> dict[str, list[int]]:
         """Row indices per file name, files in the order they first appear (rows grouped by file name, never
@@ -281,6 +293,8 @@ def scan(
     xs: list[float] = []
     ys: list[float] = []
     classes: list[str] = []
+    numbers: list[int] = []
+    ni = layout.class_id
     previous = reader.line_num
     while True:
         try:
@@ -317,6 +331,17 @@ def scan(
         if not label:
             sink("CC101", path, f"no class (column {cname['class']})", line=start)
             continue
+        if ni is not None:
+            cell = row[ni].strip()
+            if not cell:
+                sink("CC101", path, f"no class id (column {header[ni].strip()})", line=start)
+                continue
+            if not cell.isdigit():
+                if sink.wants("CC201"):
+                    column = header[ni].strip()
+                    sink("CC201", path, f"{column} {cell!r} is not a non-negative integer", line=start)
+                continue
+            numbers.append(int(cell))
         lines.append(start)
         ends.append(previous)
         raws.append(tuple(row))
@@ -325,6 +350,8 @@ def scan(
         ys.append(point[1])
         classes.append(label)
     bad = _check_classes(layout, classes, lines, path, sink, names, names_source)
+    if ni is not None and sink.wants("CC203"):
+        bad |= _check_class_ids(classes, numbers, lines, header[ni].strip(), path, sink)
     if sink.wants("CC306"):
         for k in range(len(lines)):
             if model(xs[k], layout.base) < 0 or model(ys[k], layout.base) < 0:
@@ -343,7 +370,7 @@ def scan(
         _id_mismatch(
             keep, [raws[k][layout.image_id].strip() for k in range(len(raws))], files, lines, path, sink
         )
-    integer = layout.kind != "cric" and all(_INTEGER.fullmatch(c) for c in classes)
+    integer = layout.kind != "cric" and ni is None and all(_INTEGER.fullmatch(c) for c in classes)
     return Table(
         layout=layout,
         header=header,
@@ -355,6 +382,7 @@ def scan(
         splits=[(raws[k][layout.split].strip() or None) if layout.split is not None else None for k in keep],
         extras=[tuple(raws[k][i].strip() for _, i in layout.extras) for k in keep],
         class_ids=[int(classes[k]) for k in keep] if integer and classes else None,
+        class_numbers=[numbers[k] for k in keep] if ni is not None else None,
     )
 
 
@@ -368,10 +396,11 @@ def _check_classes(
     source: str,
 ) -> set[int]:
     """The rows whose class is not known (reported): with integer classes (every class an integer, outside
-    CRIC), a negative id (CC201) or one past ``names`` (CC202); with class names, a name outside ``names`` or,
+    CRIC, no ``class_id`` column), a negative id (CC201) or one past ``names`` (CC202); with class names, a name outside ``names`` or,
     for CRIC without ``names``, outside the six Bethesda classes (CC202)."""
     bad: set[int] = set()
-    if layout.kind != "cric" and classes and all(_INTEGER.fullmatch(c) for c in classes):
+    integer = layout.kind != "cric" and layout.class_id is None
+    if integer and classes and all(_INTEGER.fullmatch(c) for c in classes):
         for k, text in enumerate(classes):
             value = int(text)
             if value < 0 and sink.wants("CC201"):
@@ -393,6 +422,28 @@ def _check_classes(
             if text not in known:
                 sink("CC202", path, f"class {text!r} is not among {what}", line=lines[k])
                 bad.add(k)
+    return bad
+
+
+def _check_class_ids(
+    classes: list[str], numbers: list[int], lines: list[int], column: str, path: str, sink: ProblemSink
+) -> set[int]:
+    """The rows whose class and ``class_id`` disagree with an earlier row's (CC203): a class id is one class
+    name and a name one class id, or the ids give no one class order."""
+    bad: set[int] = set()
+    name_of: dict[int, tuple[str, int]] = {}
+    number_of: dict[str, tuple[int, int]] = {}
+    for k, (name, number) in enumerate(zip(classes, numbers, strict=True)):
+        named, first = name_of.setdefault(number, (name, lines[k]))
+        if named != name:
+            message = f"{column} {number} is class {name!r} here but {named!r} on line {first}"
+        else:
+            other, first = number_of.setdefault(name, (number, lines[k]))
+            if other == number:
+                continue
+            message = f"class {name!r} has {column} {number} here but {other} on line {first}"
+        sink("CC203", path, message, line=lines[k])
+        bad.add(k)
     return bad
 
 

@@ -1,9 +1,13 @@
-"""points-csv writer: one CSV, one row per point, ``file,x,y,class`` (the header the reader recognises).
+"""points-csv writer: one CSV, one row per point, ``file,x,y,class,class_id`` (the header the reader
+recognises).
 
 - ``file``: the image's path relative to the dataset's image root, as the record names it;
 - ``x``, ``y``: the point's **0-based** pixel indices (model coordinate - 0.5), integers when whole, so CRIC's
   ``nucleus_x`` 793 is written 792, and points-csv -> points-csv gives back the same integers;
 - ``class``: the category's name;
+- ``class_id``: the category's 0-based place in the dataset's category order (by id, as the points-txt and YOLO
+  writers number classes), so that the reader gives every class its place back and class numbers survive the
+  CSV (names alone would be sorted: ``class_10`` before ``class_2``);
 - then ``split`` when any image has a split, then every attribute the points carry (CRIC's ``image_id``,
   ``image_doi``, ``cell_id``; COCO's extra keys), one column each, in the order first met.
 
@@ -26,7 +30,7 @@ from cytoconv.engine.contract import WriteOptions
 from cytoconv.errors import FormatError, Report
 from cytoconv.ir import Category, ImageRecord, Point
 
-HEADER = ("file", "x", "y", "class")
+HEADER = ("file", "x", "y", "class", "class_id")
 
 # One encoded point: file name, x and y text, category id (named in the sink, once the categories are final),
 # split, attributes.
@@ -63,8 +67,9 @@ class PointsCsvWriter:
         self.set_categories(categories)
 
     def set_categories(self, categories: list[Category]) -> None:
-        """Keep the final categories: the sink names each row's class by them."""
+        """Keep the final categories: the sink names each row's class, and numbers it, by them."""
         self.names = {c.id: c.name for c in categories}
+        self.places = {c.id: k for k, c in enumerate(sorted(categories, key=lambda c: c.id))}
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> list[Row]:
         """The rows of one image; anything but a point is refused (points-csv holds cell centres only)."""
@@ -118,13 +123,15 @@ class PointsCsvWriter:
             out.writerow([*HEADER, *(["split"] if with_split else []), *columns])
             for file_name, x, y, category_id, split, attributes in rows:
                 name = self.names.get(category_id, f"class_{category_id - 1}")
+                place = self.places.get(category_id, category_id - 1)
                 tail = [_cell(attributes[c]) if c in attributes else "" for c in columns]
-                out.writerow([file_name, x, y, name, *([split or ""] if with_split else []), *tail])
+                split_cell = [split or ""] if with_split else []
+                out.writerow([file_name, x, y, name, place, *split_cell, *tail])
             fh.write(text.getvalue().encode("utf-8"))
 
 
 def writer(
     dest: Path, categories: list[Category], image_root: str | None, options: WriteOptions, report: Report
 ) -> PointsCsvWriter:
-    """The format's ``WriterFactory``: one points CSV (``file,x,y,class``, 0-based pixel indices)."""
+    """The format's ``WriterFactory``: one points CSV (``file,x,y,class,class_id``, 0-based pixel indices)."""
     return PointsCsvWriter(dest, categories, image_root, options, report)
