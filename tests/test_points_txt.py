@@ -195,6 +195,64 @@ def test_yolo_labels_stay_yolo(tmp_path: Path) -> None:
     assert detect(tmp_path).name == "yolo"
 
 
+def _roboflow_like(root: Path, labels: dict[str, str]) -> Path:
+    """Roboflow's layout holding points: ``root/<split>/images/<stem>.png`` (64x48) and
+    ``root/<split>/labels/<stem>.txt`` for every ``<split>/<stem>`` key of ``labels``."""
+    for key, text in labels.items():
+        split, stem = key.split("/")
+        _image(root / split / "images" / f"{stem}.png")
+        write(root / split / "labels" / f"{stem}.txt", text)
+    return root
+
+
+def test_roboflow_layout_of_points_is_points_txt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """<split>/images + <split>/labels of x y class lines: points-txt, never YOLO; the split is the folder."""
+    root = _roboflow_like(
+        tmp_path / "set", {"train/a": "3 4 0\n10 20 1\n", "train/b": "5 6 1\n", "valid/c": "0 0 0\n"}
+    )
+    _image(root / "test" / "images" / "d.png")  # an image without a label file: no points
+    (root / "test" / "labels").mkdir()
+    found = _evidence(root)
+    kind = "test/, train/, valid/: <split>/images/ + <split>/labels/ (Roboflow)"
+    assert found["points-txt"] == (LAYOUT, f"{kind} of x y class lines")
+    assert found["yolo"] == (
+        REFUSED,
+        "test/labels/, train/labels/, valid/labels/ hold x y class lines (points), not YOLO lines",
+    )
+    assert detect(root).name == "points-txt"
+    code, out, _ = run(["formats", "--detect", str(root)], capsys)
+    assert code == 0 and out.splitlines()[-1].startswith("chosen: points-txt")
+    dataset = cytoconv.read(root)
+    assert [(r.file_name, r.split, _points(r)) for r in dataset.images] == [
+        ("test/images/d.png", "test", []),
+        ("train/images/a.png", "train", [(3.5, 4.5, 1), (10.5, 20.5, 2)]),
+        ("train/images/b.png", "train", [(5.5, 6.5, 2)]),
+        ("valid/images/c.png", "valid", [(0.5, 0.5, 1)]),
+    ]
+    assert dataset.image_root == str(root.resolve())
+    code, out, err = run(["stats", str(root)], capsys)
+    assert code == 0, err
+    assert "4 images (1 without objects), 4 objects (4 points)" in out
+    report = validate([root])
+    assert [(f.code, Path(f.path).name) for f in report.findings] == [("CC403", "d.png")]
+
+
+def test_roboflow_yolo_stays_yolo(tmp_path: Path) -> None:
+    """The real Roboflow export (polygon lines) is YOLO, with its data.yaml and without it."""
+    import shutil
+
+    roboflow = real("cell_seg_yolov8_roboflow")
+    assert detect(roboflow).name == "yolo"
+    copy = tmp_path / "rf"
+    shutil.copytree(roboflow, copy, ignore=shutil.ignore_patterns("data.yaml", "__MACOSX"))
+    found = _evidence(copy)
+    assert found["yolo"][0] == LAYOUT and found["points-txt"][0] == REFUSED
+    assert detect(copy).name == "yolo"
+    # a synthetic Roboflow set of YOLO box lines too
+    boxes = _roboflow_like(tmp_path / "boxes", {"train/a": "0 0.5 0.5 0.2 0.2\n"})
+    assert detect(boxes).name == "yolo" and _evidence(boxes)["points-txt"][0] == REFUSED
+
+
 def test_class_folder_holding_points_is_refused_as_folders(tmp_path: Path) -> None:
     _image(tmp_path / "cells" / "a.png")
     _image(tmp_path / "other" / "b.png")

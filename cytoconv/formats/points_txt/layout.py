@@ -2,8 +2,9 @@
 plan and the validator's discovery both use this, so that both see one dataset the same way.
 
 Layouts: the Chula RBC-12 download, ``root/Dataset/<n>.jpg`` + ``root/Label/<n>.txt``; ``root/images/`` +
-``root/labels/`` (with split folders such as ``labels/train/``, as YOLO keeps them); a labels folder given
-directly (its images in the sibling ``Dataset/`` or ``images/``, beside the labels, or under ``--images``).
+``root/labels/`` (with split folders such as ``labels/train/``, as YOLO keeps them); Roboflow's
+``root/<split>/images/`` + ``root/<split>/labels/`` (``train``, ``valid``, ``test``: the split is the folder);
+a labels folder given directly (its images in the sibling ``Dataset/`` or ``images/``, beside the labels, or under ``--images``).
 A label file and its image pair by their path below their folders without the extension (``Label/7.txt`` with
 ``Dataset/7.jpg``, ``labels/train/7.txt`` with ``images/train/7.png``); under ``--images``, a label no image
 matches that way takes the one image of its bare stem. Plain strings and ``os`` only: at 50,000 files
@@ -27,12 +28,14 @@ IMAGE_DIR_OF = {"label": "dataset", "labels": "images"}
 @dataclass
 class Layout:
     """One dataset: its label folder, its image folder (``None``: no images at hand), the folder its class list
-    may sit in besides the label folder, and the layout's name for messages."""
+    may sit in besides the label folder, and the layout's name for messages. In Roboflow's layout ``splits``
+    names the split folders below ``root`` that hold a ``labels/`` (and ``images/``) each."""
 
     labels: str
     images: str | None
     root: str
     kind: str
+    splits: tuple[str, ...] = ()  # Roboflow's <split>/labels/ + <split>/images/: labels and images are root
     junk: list[str] = field(default_factory=list)
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # two images with one stem
 
@@ -59,6 +62,9 @@ def find_layout(path: Path, images: Path | None = None) -> Layout:
         found = children.get("images")
         kind = "images/ + labels/" if found is not None else "labels/"
         layout = Layout(str(children["labels"]), str(found) if found else None, str(path), kind)
+    elif splits := _split_dirs(path, children):
+        kind = f"{'/, '.join(splits)}/: <split>/images/ + <split>/labels/ (Roboflow)"
+        layout = Layout(str(path), str(path), str(path), kind, splits)
     elif path.name.lower() in IMAGE_DIR_OF:
         sibling = _child_dirs(path.parent).get(IMAGE_DIR_OF[path.name.lower()])
         layout = Layout(str(path), str(sibling) if sibling else None, str(path.parent), f"{path.name}/")
@@ -69,6 +75,34 @@ def find_layout(path: Path, images: Path | None = None) -> Layout:
     return layout
 
 
+def _split_dirs(path: Path, children: dict[str, Path]) -> tuple[str, ...]:
+    """The sub-folders of ``path`` that hold a ``labels/`` folder (Roboflow's ``train/labels/``), by name."""
+    return tuple(child.name for _, child in sorted(children.items()) if "labels" in _child_dirs(child))
+
+
+def label_dirs(layout: Layout) -> list[str]:
+    """The folders that hold the label files: the label folder, or every ``<split>/labels/`` in Roboflow's
+    layout (detection peeks at these, not at the whole root with its images)."""
+    if not layout.splits:
+        return [layout.labels]
+    return [str(_child_dirs(Path(layout.root, split))["labels"]) for split in layout.splits]
+
+
+def _image_dirs(layout: Layout) -> list[tuple[str, str]]:
+    """``(key prefix, folder)`` of the image folders: the image folder, or every ``<split>/images/`` in
+    Roboflow's layout (unless ``--images`` named another folder)."""
+    if layout.images is None:
+        return []
+    if not layout.splits or layout.images != layout.root:
+        return [("", layout.images)]
+    out = []
+    for split in layout.splits:
+        found = _child_dirs(Path(layout.root, split)).get("images")
+        if found is not None:
+            out.append((split + "/", str(found)))
+    return out
+
+
 def _rel(path: str, base: str) -> str:
     """``path`` below ``base``, with forward slashes."""
     rel = path[len(base) + 1 :] if path.startswith(base + os.sep) else os.path.relpath(path, base)
@@ -76,30 +110,33 @@ def _rel(path: str, base: str) -> str:
 
 
 def label_files(layout: Layout) -> dict[str, str]:
-    """The label files, keyed by their path below the label folder without ``.txt``; class lists, documents
-    (README, LICENSE) and junk (``.DS_Store``, noted in ``layout.junk``) are left out."""
-    base = layout.labels
+    """The label files, keyed by their path below the label folder without ``.txt`` (``train/7`` for Roboflow's
+    ``train/labels/7.txt``); class lists, documents (README, LICENSE) and junk (``.DS_Store``, noted in
+    ``layout.junk``) are left out."""
     out: dict[str, str] = {}
-    for f in walk_files(Path(base), layout.junk):
-        if is_label_name(os.path.basename(f)):
-            out[_rel(f, base)[:-4]] = f
+    prefixes = [split + "/" for split in layout.splits] or [""]
+    for prefix, base in zip(prefixes, label_dirs(layout), strict=True):
+        for f in walk_files(Path(base), layout.junk):
+            if is_label_name(os.path.basename(f)):
+                out[prefix + _rel(f, base)[:-4]] = f
     return out
 
 
 def image_files(layout: Layout) -> dict[str, str]:
-    """The images, keyed like the labels (path below the image folder, no extension); a second image of one
-    stem (``1.jpg`` and ``1.png``) goes to ``layout.duplicates`` and is not paired."""
-    if layout.images is None or not os.path.isdir(layout.images):
-        return {}
-    base = layout.images
+    """The images, keyed like the labels (path below the image folder, no extension; ``train/7`` for Roboflow's
+    ``train/images/7.jpg``); a second image of one stem (``1.jpg`` and ``1.png``) goes to ``layout.duplicates``
+    and is not paired."""
     out: dict[str, str] = {}
-    for f in walk_files(Path(base), layout.junk):
-        if is_image_name(f):
-            key = os.path.splitext(_rel(f, base))[0]
-            if key in out:
-                layout.duplicates.append((out[key], f))
-                continue
-            out[key] = f
+    for prefix, base in _image_dirs(layout):
+        if not os.path.isdir(base):
+            continue
+        for f in walk_files(Path(base), layout.junk):
+            if is_image_name(f):
+                key = prefix + os.path.splitext(_rel(f, base))[0]
+                if key in out:
+                    layout.duplicates.append((out[key], f))
+                    continue
+                out[key] = f
     return out
 
 

@@ -23,6 +23,7 @@ from cytoconv.formats.points_txt.layout import (
     class_list,
     find_layout,
     image_files,
+    label_dirs,
     label_files,
     pair,
     split_of,
@@ -55,8 +56,9 @@ class Unit:
 
 
 def detect(path: Path) -> Evidence | None:
-    """How strongly ``path`` reads as points-txt: ``Dataset/`` + ``Label/`` or ``images/`` + ``labels/`` whose
-    label files hold ``x y class`` lines are layouts (``LAYOUT``); a folder of such files, or one such file,
+    """How strongly ``path`` reads as points-txt: ``Dataset/`` + ``Label/``, ``images/`` + ``labels/`` or
+    Roboflow's ``<split>/images/`` + ``<split>/labels/`` whose label files hold ``x y class`` lines are layouts
+    (``LAYOUT``); a folder of such files, or one such file,
     is ``CONTENT``; a ``Dataset/`` + ``Label/`` of empty label files, or of lines of another shape, only a
     ``GUESS`` (by the names); other label folders whose lines have another shape (YOLO's) are ``REFUSED``."""
     if path.is_file():
@@ -68,7 +70,7 @@ def detect(path: Path) -> Evidence | None:
     layout = find_layout(path)
     if in_yolo_dataset(layout.labels):
         return Evidence(REFUSED, "a data.yaml (or obj.data) beside the labels: a YOLO dataset")
-    shape = peek_folder(layout.labels)
+    shape = _peek_all(label_dirs(layout))
     where = _rel_name(layout.labels, path)
     if layout.kind.startswith("Dataset/"):  # the names alone are Chula's: a bad line gets its error by line
         if shape is None:
@@ -78,11 +80,24 @@ def detect(path: Path) -> Evidence | None:
         return Evidence(GUESS, f"{layout.kind}, but {where}/ holds lines that are not x y class")
     if shape is None:
         return None
+    if layout.splits:
+        if not shape:
+            return Evidence(REFUSED, f"{layout.kind}: label lines that are not x y class")
+        return Evidence(LAYOUT, f"{layout.kind} of x y class lines")
     if not shape:
         return Evidence(REFUSED, f"{where}/ holds lines that are not x y class") if where else None
     if layout.images is not None and layout.images != layout.labels:
         return Evidence(LAYOUT, f"{layout.kind} of x y class lines")
     return Evidence(CONTENT, f"{where or path.name}/ holds label files of x y class lines")
+
+
+def _peek_all(folders: list[str]) -> bool | None:
+    """``peek_folder`` over several label folders (Roboflow's split folders): ``False`` if one holds lines of
+    another shape, ``True`` if one holds points, ``None`` when none has a line to look at."""
+    shapes = [peek_folder(folder) for folder in folders]
+    if False in shapes:
+        return False
+    return True if True in shapes else None
 
 
 def _rel_name(folder: str, path: Path) -> str:

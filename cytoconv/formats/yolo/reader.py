@@ -215,7 +215,9 @@ def _darknet_root(path: Path) -> bool:
 def detect(path: Path) -> Any:
     """How strongly ``path`` reads as YOLO (``cytoconv.formats.Evidence``): a data.yaml, ``labels/`` (beside
     ``images/``, or under each split as Roboflow writes it) or a Darknet ``obj.data`` are layouts YOLO tools
-    write; loose .txt files are only a guess (YOLO has no marker); a lone README or LICENSE .txt is nothing."""
+    write; loose .txt files are only a guess (YOLO has no marker); a lone README or LICENSE .txt is nothing.
+    ``labels/`` or Roboflow's ``<split>/labels/`` of ``x y class`` lines, with no data.yaml, are points (points-txt),
+    refused here: YOLO would fail on them line by line."""
     from cytoconv.formats import GUESS, LAYOUT, REFUSED, Evidence
     from cytoconv.formats.points_txt.syntax import in_yolo_dataset, peek, peek_folder
 
@@ -243,9 +245,13 @@ def detect(path: Path) -> Any:
         return Evidence(
             LAYOUT, "labels/ beside images/" if (path / "images").is_dir() else "a labels/ folder"
         )
-    nested = next(iter(sorted(path.glob("*/labels"))), None)
-    if nested is not None:
-        return Evidence(LAYOUT, f"{nested.parent.name}/labels/ (Roboflow's <split>/labels/)")
+    nested = sorted(p for p in path.glob("*/labels") if p.is_dir())
+    if nested:
+        shapes = [peek_folder(str(folder)) for folder in nested]
+        if True in shapes and False not in shapes and not in_yolo_dataset(str(nested[0])):
+            where = ", ".join(f"{folder.parent.name}/labels/" for folder in nested)
+            return Evidence(REFUSED, f"{where} hold x y class lines (points), not YOLO lines")
+        return Evidence(LAYOUT, f"{nested[0].parent.name}/labels/ (Roboflow's <split>/labels/)")
     loose = sorted(
         p
         for p in path.iterdir()
