@@ -85,10 +85,17 @@ def rules_table() -> str:
 
 
 def checker_codes(fmt: str) -> list[str]:
-    """The rule codes (or rule names) that appear as string literals in ``cytoconv/formats/<fmt>/check.py``."""
+    """The rule codes (or rule names) that appear as string literals in ``cytoconv/formats/<fmt>/check.py``
+    and in the ``syntax.py`` beside it (the parser the checker shares with the reader reports most of them).
+    ``fmt`` is a format's name or its package's: ``points-csv`` is ``formats/points_csv/``."""
     from cytoconv.problems import RULES
 
-    source = (ROOT / "cytoconv" / "formats" / fmt / "check.py").read_text(encoding="utf-8")
+    package = ROOT / "cytoconv" / "formats" / fmt.replace("-", "_")
+    source = "\n".join(
+        p.read_text(encoding="utf-8") for p in (package / "check.py", package / "syntax.py") if p.is_file()
+    )
+    if not (package / "check.py").is_file():
+        raise ValueError(f"no checker {package / 'check.py'} for <!-- checks: {fmt} -->")
     literals = set(re.findall(r"""["']([A-Za-z0-9-]+)["']""", source))
     return [code for code, rule in RULES.items() if code in literals or rule.name in literals]
 
@@ -96,7 +103,7 @@ def checker_codes(fmt: str) -> list[str]:
 def checks_table(fmt: str) -> str:
     codes = checker_codes(fmt)
     if not codes:
-        raise ValueError(f"no rule codes found in cytoconv/formats/{fmt}/check.py")
+        raise ValueError(f"no rule codes found in cytoconv/formats/{fmt.replace('-', '_')}/check.py")
     return _table(RULE_HEADER, _rule_rows(codes))
 
 
