@@ -16,6 +16,9 @@ the same run are the figures to compare; absolute seconds drift with the (shared
                                                                           without resampling
   T7  cytoconv stats on balf_small/balf_large (YOLO)             reported beside floor.py t1 (datum stats:
                                                                           37 s on balf_large, RESULTS.md)
+  T8  points-txt (Chula-sized: 738 images, 22,106 points)         reported beside points_floor.py t8
+      -> COCO keypoints
+  T9  crop a 100x100 window around every point (same set)        reported beside points_floor.py t9
 
   python benchmarks/bench.py                                    # T0,T1,T2 on balf_small, 3 reps
   python benchmarks/bench.py --tasks T3,T5 --reps 5             # the VOC and class-folder targets
@@ -74,7 +77,11 @@ SETS = {
     "large": BalfSet("large", "balf_large", 50_000, 315_036),
 }
 FOLDERS = BalfSet("folders", "folders_17k", 17_092, 0)  # 8 class folders of PBC-like JPEGs; no cells
-WBC = BalfSet("wbc", "wbc_10k", 10_000, 20_000)  # 300x300 masks: one cytoplasm ring + one nucleus each
+WBC = BalfSet("wbc", "wbc_10k", 10_000, 20_000)
+POINTS = BalfSet("points", "chula_sized", 738, 22_106)  # benchmarks/points_floor.py gen: Dataset/ + Label/
+POINTS_FLOOR = (
+    Path(__file__).resolve().parent / "points_floor.py"
+)  # 300x300 masks: one cytoplasm ring + one nucleus each
 
 
 @dataclass(frozen=True)
@@ -280,7 +287,11 @@ def warm_cache(paths: Iterable[Path]) -> None:
 def ensure_set(balf: BalfSet, data: Path, gen: Path, python: str) -> None:
     """Generate a missing set; gen_balf writes its summary last, so its presence means complete."""
     out = data / balf.name
-    if balf is FOLDERS:
+    if balf is POINTS:
+        if (out / "gen_summary.json").is_file():
+            return
+        cmd = [python, str(POINTS_FLOOR), "gen", str(out)]
+    elif balf is FOLDERS:
         if (data / f"{balf.name}.summary.json").is_file():
             return
         cmd = [python, str(gen), "folders", "--out", str(out)]
@@ -506,6 +517,41 @@ def build_groups(
                     lambda c, _f: c.rss < GIB,
                 )
             )
+    points = data / POINTS.name
+    if "T8" in tasks:
+        groups.append(
+            Group(
+                "T8",
+                POINTS,
+                [
+                    Job("floor", [python, str(POINTS_FLOOR), "t8", str(points), "{out}/f.json"], "f.json"),
+                    Job(
+                        "cytoconv", [cytoconv, "points-txt2coco", str(points), "{out}/c.json", "-q"], "c.json"
+                    ),
+                ],
+                [points],
+                reps,
+                "-",
+                None,
+            )
+        )
+    if "T9" in tasks:
+        groups.append(
+            Group(
+                "T9",
+                POINTS,
+                [
+                    Job("floor", [python, str(POINTS_FLOOR), "t9", str(points), "{out}/f"], "f"),
+                    Job(
+                        "cytoconv", [cytoconv, "crop", str(points), "{out}/c", "--size", "100x100", "-q"], "c"
+                    ),
+                ],
+                [points],
+                reps,
+                "-",
+                None,
+            )
+        )
     if "T5" in tasks:
         root = data / FOLDERS.name
         groups.append(
@@ -633,12 +679,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--sets", default="small", help="BALF sets for T1: small,large (T2 is balf_small only)")
     ap.add_argument("--reps", type=int, default=3, help="runs per command, interleaved; medians reported")
-    ap.add_argument("--tasks", default="T0,T1,T2", help="comma list of T0 .. T7")
+    ap.add_argument("--tasks", default="T0,T1,T2", help="comma list of T0 .. T9")
     a = ap.parse_args(argv)
 
     tasks = [t.strip().upper() for t in a.tasks.split(",") if t.strip()]
     set_keys = [s.strip().lower().removeprefix("balf_") for s in a.sets.split(",") if s.strip()]
-    if bad := [t for t in tasks if t not in ("T0", "T1", "T2", "T3", "T4", "T5", "T6", "T7")]:
+    if bad := [t for t in tasks if t not in ("T0", "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9")]:
         ap.error(f"unknown task(s): {', '.join(bad)}")
     if bad := [s for s in set_keys if s not in SETS]:
         ap.error(f"unknown set(s): {', '.join(bad)} (choose from small, large)")
@@ -659,6 +705,8 @@ def main(argv: list[str] | None = None) -> int:
         needed[WBC.key] = WBC
     if "T5" in tasks:
         needed[FOLDERS.key] = FOLDERS
+    if {"T8", "T9"} & set(tasks):
+        needed[POINTS.key] = POINTS
     try:
         for balf in needed.values():
             ensure_set(balf, a.data, gen, a.python)
