@@ -107,7 +107,8 @@ _TABLE = (
         "CC203",
         "bad-class-list",
         "error",
-        "a class list (data.yaml, classes.txt, classes.json) that cannot be read",
+        "a class list (data.yaml, classes.txt, classes.json) that cannot be read, or a points CSV whose class and "
+        "class_id disagree",
     ),
     Problem(
         "CC204", "no-class-list", "info", "no class list found near YOLO labels: class ids are not checked"

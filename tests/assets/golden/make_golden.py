@@ -13,7 +13,10 @@ mapped to their new names (``RENAMED``) in printed data (``stats --json`` counts
 History: first generated with the code before the redesign (commit 67c524b), to show that the redesign changed
 no output; regenerated after the real-world-layouts work, whose deliberate changes it then showed and nothing
 else (YOLO ``data.yaml`` with ``train``/``val`` for ultralytics and Roboflow's ``valid`` written as ``val``;
-BCCD's two 1-pixel VOC boxes kept; ``stats``/``validate`` JSON of BCCD accordingly).
+BCCD's two 1-pixel VOC boxes kept; ``stats``/``validate`` JSON of BCCD accordingly); regenerated after the
+point annotations, whose deliberate changes it showed and nothing else: ``cytoconv formats`` lists points-txt
+and points-csv, and ``stats --json`` is schema version 2 (``geometry.point`` and per-class ``points`` added;
+with those keys removed and the version set back to 1, the five outputs hash as before).
 
 Generate it with the code the outputs must stay identical to (``cytoconv`` is imported from ``sys.path``,
 and the subprocesses get the same ``cytoconv`` through ``PYTHONPATH``)::
