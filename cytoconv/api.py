@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -42,6 +42,7 @@ from cytoconv.ops.split import DEFAULT_NAMES
 if TYPE_CHECKING:  # the operations are imported when used: `convert` need not pay for draw, crop or stats
     from cytoconv.ops.crop import CropOptions
     from cytoconv.ops.draw import DrawResult, DrawStyle
+    from cytoconv.ops.remap import RemapResult
     from cytoconv.ops.resample import Resample, TargetSize
     from cytoconv.ops.stats import DatasetStats
 
@@ -459,3 +460,51 @@ def validate(*args: Any, **kwargs: Any) -> Any:
     from cytoconv.validate import validate as run_validation
 
     return run_validation(*args, **kwargs)
+
+
+def remap(
+    src: str | Path,
+    dest: str | Path,
+    mapping: str | Path | Mapping[str, str | None] | Sequence[tuple[str, str | None]],
+    to: str | None = None,
+    fmt: str | None = None,
+    order: Sequence[str] | None = None,
+    unmapped: Literal["error", "keep", "drop"] = "error",
+    read_options: ReadOptions | None = None,
+    write_options: WriteOptions | None = None,
+    report: Report | None = None,
+    jobs: int = 0,
+    progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[ReadPlan], Any] | None = None,
+) -> RemapResult:
+    """Stream ``src`` into ``dest`` (in ``to``, default the input's format) with its classes renamed, merged or
+    dropped as ``mapping`` says (``cytoconv remap``; see ``cytoconv.ops.remap``): text as ``--map`` takes it
+    (inline ``old=new,old=-`` or a YAML/JSON file), a path, a dict or (old, new) pairs, ``None`` or ``-``
+    dropping a class. Returns the counts per old and per new class.
+
+    The map is checked against the classes before anything is written; a dataset whose classes are only
+    numbered (YOLO without names: ``class_0``, ...) is read twice, first to learn which classes it has."""
+    from cytoconv.ops.remap import RemapWriter, as_pairs, resolve, result_of
+
+    src, dest = Path(src), Path(dest)
+    pairs = as_pairs(mapping)
+    read_options = read_options or ReadOptions()
+    report = report if report is not None else Report()
+    info, module, plan = open_source(src, fmt, read_options, report)
+    target, implied = lookup(to) if to else (info, {})
+    if not target.writes:
+        raise UsageError(f"cannot write {target.name}")
+    write_options = replace(write_options or WriteOptions(), **implied)
+    if not plan.categories and not plan.categories_known:
+        seen = Summary(report=report.child())  # its problems are the main pass's: counted once, there
+        for _, part in stream(plan, module.load, None, read_options, seen.report, jobs):
+            seen.merge(part)
+        plan = replace(plan, categories=final_categories(plan, seen), categories_known=True)
+    classes = resolve(plan.categories, pairs, order, unmapped)
+    write_options = check_points(replace(plan, categories=list(classes.new)), target, write_options)
+    if on_plan is not None:
+        on_plan(plan)
+    inner = target.writer()(dest, list(classes.new), plan.image_root, write_options, report)
+    writer = RemapWriter(inner, classes)
+    summary = run(plan, module.load, writer, read_options, report, jobs, progress)
+    return result_of(writer, summary, report)
