@@ -13,11 +13,50 @@ from typing import TYPE_CHECKING, Any
 from cytoconv._version import __version__
 
 if TYPE_CHECKING:
-    from cytoconv.api import convert, crop, draw, read, remap, resample, split, stats, write
+    from cytoconv.api import (
+        convert,
+        crop,
+        draw,
+        filter_dataset,
+        merge,
+        read,
+        remap,
+        resample,
+        split,
+        stats,
+        write,
+    )
 
-__all__ = ["__version__", "convert", "crop", "draw", "read", "remap", "resample", "split", "stats", "write"]
+__all__ = [
+    "__version__",
+    "convert",
+    "crop",
+    "draw",
+    "filter_dataset",
+    "merge",
+    "read",
+    "remap",
+    "resample",
+    "split",
+    "stats",
+    "write",
+]
 
-_API = frozenset({"read", "write", "convert", "resample", "stats", "draw", "crop", "split", "remap"})
+_API = frozenset(
+    {
+        "read",
+        "write",
+        "convert",
+        "resample",
+        "stats",
+        "draw",
+        "crop",
+        "split",
+        "remap",
+        "merge",
+        "filter_dataset",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:

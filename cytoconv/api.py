@@ -41,7 +41,10 @@ from cytoconv.ops.split import DEFAULT_NAMES
 
 if TYPE_CHECKING:  # the operations are imported when used: `convert` need not pay for draw, crop or stats
     from cytoconv.ops.crop import CropOptions
+    from cytoconv.ops.diff import DiffResult
     from cytoconv.ops.draw import DrawResult, DrawStyle
+    from cytoconv.ops.filter import Filtered
+    from cytoconv.ops.merge import MergeSummary
     from cytoconv.ops.remap import RemapResult
     from cytoconv.ops.resample import Resample, TargetSize
     from cytoconv.ops.stats import DatasetStats
@@ -508,3 +511,231 @@ def remap(
     writer = RemapWriter(inner, classes)
     summary = run(plan, module.load, writer, read_options, report, jobs, progress)
     return result_of(writer, summary, report)
+
+
+def merge(
+    sources: Sequence[str | Path],
+    dest: str | Path,
+    to: str | None = None,
+    fmt: str | None = None,
+    read_options: ReadOptions | None = None,
+    write_options: WriteOptions | None = None,
+    report: Report | None = None,
+    jobs: int = 0,
+    *,
+    fold_case: bool = False,
+    on_clash: Literal["prefix", "error"] = "prefix",
+    split: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[ReadPlan], Any] | None = None,
+) -> MergeSummary:
+    """Merge two or more datasets into ``dest`` in ``to`` (default: the first source's format)
+    (``cytoconv merge``; see ``cytoconv.ops.merge``): classes unified by name (``fold_case``: case and surrounding
+    spaces folded), clashing file names renamed with their source's name (``on_clash="error"`` refuses them), the
+    same image in two sources read as one with its objects joined, and each source's splits kept (``split``
+    sets one for all). ``fmt`` is the format of every source; without it each source is detected on its own.
+
+    Each source is read twice (names first, then the write), memory staying flat; the images are presented to
+    the writer under their new names in a temporary folder of links beside ``dest``, removed at the end."""
+    from cytoconv.ops.merge import (
+        MergeSource,
+        MergeSummary,
+        check_options,
+        duplicate_objects,
+        image_view,
+        plan_merge,
+        source_names,
+    )
+
+    check_options(on_clash, split)
+    paths = [Path(p) for p in sources]
+    if len(paths) < 2:
+        raise UsageError("merge needs at least two sources")
+    resolved = [p.resolve() for p in paths]
+    # a folder and its own COCO file are one source: read twice, every image would be joined to itself
+    for k, path in enumerate(resolved):
+        for j, earlier in enumerate(resolved[:k]):
+            if path == earlier or path.is_relative_to(earlier) or earlier.is_relative_to(path):
+                raise UsageError(f"{paths[k]}: the same source as {paths[j]} (or inside it)")
+    read_options = read_options or ReadOptions()
+    report = report if report is not None else Report()
+    opened = []
+    for path, name in zip(paths, source_names(paths)):
+        info, module, plan = open_source(path, fmt, read_options, report)
+        opened.append(MergeSource(name, str(path), info.name, plan, module.load))
+    target, implied = lookup(to) if to else lookup(opened[0].format)
+    if not target.writes:
+        raise UsageError(f"cannot write {target.name}")
+    write_options = replace(write_options or WriteOptions(), **implied)
+    if write_options.place_images != "none" and not target.places_images:
+        raise UsageError(
+            f"--{write_options.place_images}-images lays images out for YOLO output, not {target.name}"
+        )
+    merged = plan_merge(
+        opened, read_options, report, jobs, fold_case=fold_case, on_clash=on_clash, split=split
+    )
+    write_options = check_points(merged.plan, target, write_options)
+    if on_plan is not None:
+        on_plan(merged.plan)
+    dest = Path(dest)
+    staging = dest.absolute().parent
+    staging.mkdir(parents=True, exist_ok=True)
+    view = Path(tempfile.mkdtemp(prefix="." + dest.name + "-images" + TEMP_MARK, dir=staging))
+    try:
+        image_view(merged.links, view)
+        # a manifest records its image root, which must not be this temporary folder
+        root = str(view) if merged.links and target.name != "manifest" else None
+        writer = target.writer()(dest, merged.plan.categories, root, write_options, report)
+        summary = run(merged.plan, merged.load, writer, read_options, report, jobs, progress)
+    finally:
+        shutil.rmtree(view, ignore_errors=True)
+    return MergeSummary(summary, merged.sources, merged.classes, duplicate_objects(report))
+
+
+def filter_dataset(
+    src: str | Path,
+    dest: str | Path,
+    to: str | None = None,
+    fmt: str | None = None,
+    *,
+    classes: str | Sequence[str] = (),
+    drop_classes: str | Sequence[str] = (),
+    min_area: float | None = None,
+    max_area: float | None = None,
+    pixel_size: float | None = None,
+    splits: str | Sequence[str] = (),
+    image_list: str | Path | Sequence[str] | None = None,
+    empty: Literal["keep", "drop"] = "keep",
+    keep_class_list: bool = False,
+    read_options: ReadOptions | None = None,
+    write_options: WriteOptions | None = None,
+    report: Report | None = None,
+    jobs: int = 0,
+    progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[ReadPlan], Any] | None = None,
+) -> Filtered:
+    """Stream ``src`` into ``dest`` (in ``to``, default the input's format) keeping only what the criteria
+    say (``cytoconv filter``; see ``cytoconv.ops.filter``): the objects of ``classes`` (or all but
+    ``drop_classes``; names, ``a,b`` or a list), those whose pixel area (COCO's ``area``; in um2 with
+    ``pixel_size`` um per pixel) is within ``min_area``..``max_area``, the images of ``splits`` and of
+    ``image_list`` (a file of names, one per line, or the names), and with ``empty="drop"`` no image left
+    without objects. The classes left out leave the class list too unless ``keep_class_list``.
+
+    Every criterion is checked before anything is written; returns the output's summary and the counts of
+    what was removed, per class and per reason."""
+    from cytoconv.ops.filter import (
+        FilteredWriter,
+        build_step,
+        check_criteria,
+        finish,
+        parse_list,
+        read_image_list,
+    )
+    from cytoconv.ops.resample import TransformedLoader
+
+    keep, drop, wanted = parse_list(classes), parse_list(drop_classes), parse_list(splits)
+    check_criteria(empty, keep, drop, min_area, max_area, pixel_size)
+    names = None
+    if image_list is not None:
+        names = read_image_list(image_list if isinstance(image_list, (str, Path)) else list(image_list))
+    src, dest = Path(src), Path(dest)
+    read_options = read_options or ReadOptions()
+    report = report if report is not None else Report()
+    info, module, plan = open_source(src, fmt, read_options, report)
+    target, implied = lookup(to) if to else (info, {})
+    if not target.writes:
+        raise UsageError(f"cannot write {target.name}")
+    write_options = replace(write_options or WriteOptions(), **implied)
+    if write_options.place_images != "none" and not target.places_images:
+        raise UsageError(
+            f"--{write_options.place_images}-images lays images out for YOLO output, not {target.name}"
+        )
+    step, categories, counts, final = build_step(
+        plan,
+        classes=keep,
+        drop_classes=drop,
+        min_area=min_area,
+        max_area=max_area,
+        pixel_size=pixel_size,
+        splits=wanted,
+        image_list=names,
+        empty=empty,
+        keep_class_list=keep_class_list,
+    )
+    plan = replace(plan, categories=categories)
+    write_options = check_points(plan, target, write_options)
+    if on_plan is not None:
+        on_plan(plan)
+    inner = target.writer()(dest, categories, plan.image_root, write_options, report)
+    writer = FilteredWriter(inner, counts, final)
+    summary = run(plan, TransformedLoader(module.load, step), writer, read_options, report, jobs, progress)
+    return finish(summary, counts, writer, wanted, names)
+
+
+# --- diff (cytoconv diff) ------------------------------------------------------------------------------
+
+
+def diff(
+    a: str | Path,
+    b: str | Path,
+    fmt_a: str | None = None,
+    fmt_b: str | None = None,
+    options_a: ReadOptions | None = None,
+    options_b: ReadOptions | None = None,
+    report: Report | None = None,
+    jobs: int = 0,
+    *,
+    iou: float = 0.5,
+    exact_iou: float = 1.0,
+    distance: float = 5.0,
+    by: Literal["path", "name"] = "path",
+    html: str | Path | None = None,
+    html_limit: int = 50,
+    overwrite: bool = False,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], Any] | None = None,
+) -> DiffResult:
+    """What changed from ``a`` to ``b`` (any readable formats, detected unless given), image by image and per
+    class (``cytoconv diff``; see ``cytoconv.ops.diff``): ``result.same`` says whether they agree, and
+    ``cytoconv.ops.diff.to_text`` / ``to_json`` render it. ``html``: also write the page of the first
+    ``html_limit`` differing images drawn (``cytoconv.ops.diff_html``). ``on_total`` hears the number of images
+    to read (both sets) once both are opened."""
+    from cytoconv.ops.diff import DiffSettings, diff_plans
+
+    settings = DiffSettings(iou=iou, exact_iou=exact_iou, distance=distance, by=by)
+    if html_limit < 0:
+        raise UsageError(f"--html-limit must be 0 or more, got {html_limit}")
+    if html is not None:
+        from cytoconv.engine.atomic import check_destination
+
+        check_destination(Path(html), overwrite)  # before two datasets are read, not after
+    options_a, options_b = options_a or ReadOptions(), options_b or ReadOptions()
+    report = report if report is not None else Report()
+    info_a, module_a, plan_a = open_source(Path(a), fmt_a, options_a, report)
+    info_b, module_b, plan_b = open_source(Path(b), fmt_b, options_b, report)
+    if on_total is not None:
+        on_total(len(plan_a.units) + len(plan_b.units))
+    result = diff_plans(
+        plan_a,
+        module_a.load,
+        plan_b,
+        module_b.load,
+        options_a,
+        options_b,
+        report,
+        jobs,
+        settings,
+        progress,
+        source_a=str(a),
+        source_b=str(b),
+        format_a=info_a.name,
+        format_b=info_b.name,
+    )
+    if html is not None:
+        from cytoconv.ops.diff_html import write_html
+
+        write_html(
+            result, html, plan_a, module_a.load, plan_b, module_b.load, options_a, options_b, report,
+            html_limit, overwrite,
+        )
+    return result

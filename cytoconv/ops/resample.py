@@ -15,6 +15,7 @@ a point outside the new image (``x`` not in ``[0, W')`` or ``y`` not in ``[0, H'
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -230,10 +231,11 @@ class Resample:
 
 @dataclass(frozen=True)
 class TransformedLoader:
-    """``load`` followed by a transform: picklable, so that it crosses into worker processes."""
+    """``load`` followed by a transform (a ``Resample``, a ``cytoconv.ops.filter.FilterStep``): picklable when
+    the transform is, so that it crosses into worker processes."""
 
     load: Loader
-    transform: Resample
+    transform: Callable[[ImageRecord, Report], ImageRecord]
 
     def __call__(self, unit: Any, options: ReadOptions, report: Report) -> ImageRecord:
         return self.transform(self.load(unit, options, report), report)
