@@ -247,7 +247,7 @@ def print_filtered(result: Filtered, dst: Path) -> None:
         shown = ", ".join(counts.unmatched_names[:5]) + (", ..." if len(counts.unmatched_names) > 5 else "")
         lines.append(f"{len(counts.unmatched_names):,} names of --images match no image: {shown}")
     if counts.unmatched_splits:
-        lines.append("--split names no image's split: " + ", ".join(counts.unmatched_splits))
+        lines.append("no image is in the split --split names: " + ", ".join(counts.unmatched_splits))
     print_report(lines + summary.report.lines())
 
 
