@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from cytoconv.engine.contract import Loader, ReadOptions, ReadPlan
 from cytoconv.engine.files import safe_relative
 from cytoconv.engine.pipeline import Summary, final_categories, stream
@@ -392,16 +394,27 @@ def plan_merge(
 # --- the write: one loader over every source ---------------------------------------------------------------
 
 
+_DIGITS = (
+    6  # coordinates equal to a millionth of a pixel are equal: YOLO's normalised numbers come back inexact
+)
+
+
+def _q(value: float) -> float:
+    return round(value, _DIGITS) + 0.0  # + 0.0: -0.0 is 0.0
+
+
 def _geometry_key(inst: Instance) -> tuple[Any, ...]:
-    """What makes two objects the same: class, crowd flag and exact geometry."""
+    """What makes two objects the same: class, crowd flag and geometry of the same kind, coordinates equal to
+    a millionth of a pixel (a box and its 4-corner polygon are two objects)."""
     g = inst.geometry
     shape: tuple[Any, ...]
     if isinstance(g, Box):
-        shape = ("box", g.x, g.y, g.w, g.h)
+        shape = ("box", _q(g.x), _q(g.y), _q(g.w), _q(g.h))
     elif isinstance(g, Point):
-        shape = ("point", g.x, g.y)
+        shape = ("point", _q(g.x), _q(g.y))
     elif isinstance(g, Polygon):
-        shape = ("polygon", tuple((r.shape, r.tobytes()) for r in g.rings), tuple(g.holes))
+        rings = tuple((r.shape, (np.round(r, _DIGITS) + 0.0).tobytes()) for r in g.rings)
+        shape = ("polygon", rings, tuple(g.holes))
     else:
         counts = g.counts if isinstance(g.counts, str) else tuple(g.counts)
         shape = ("rle", g.height, g.width, counts)
