@@ -18,6 +18,7 @@ from cytoconv.errors import FormatError, Report, UsageError
 from cytoconv.ir import Category
 from cytoconv.ops.remap import as_pairs, parse_map, resolve
 from tests.conftest import BALF_SAMPLE, make_image, real, run_cli, write
+from tests.test_parallel import _tree
 
 # A BMC-FGCD-like bone-marrow set: 40 fine classes, grouped into lineages (two classes dropped).
 LINEAGES: dict[str | None, list[str]] = {
@@ -490,15 +491,7 @@ def test_map_files_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_identity_map_is_a_copy(tmp_path: Path) -> None:
-    names = [
-        "erythrocyte",
-        "ciliated columnar epithelial",
-        "squamous epithelial",
-        "macrophage",
-        "lymphocyte",
-        "neutrophil",
-        "eosinophil",
-    ]
+    names = [c.name for c in cytoconv.read(BALF_SAMPLE).categories]
     result = cytoconv.remap(BALF_SAMPLE, tmp_path / "same", {n: n for n in names}, jobs=1)
     assert result.objects_after == result.objects_before
     for label in sorted((BALF_SAMPLE / "labels").rglob("*.txt")):
@@ -564,3 +557,84 @@ def test_chula_points_to_coco_with_boxes(tmp_path: Path, capsys: pytest.CaptureF
     code, _, err = run_cli([*args[:2], str(tmp_path / "x.json"), *args[3:8], "class_13=-"], capsys)
     assert code == 2
     assert "'class_13'" in err and "its classes: class_0, class_1," in err
+
+
+# --- every readable format in, every writable format out, the same whatever the number of processes ----------
+
+
+def _sources(tmp_path: Path) -> list[tuple[str, Path, ReadOptions]]:
+    from cytoconv.formats.masks.maskio import parse_class_map
+
+    pbc = real("pbc_classfolders")
+    manifest = tmp_path / "pbc.csv"
+    cytoconv.convert(pbc, manifest, to="manifest")
+    return [
+        ("voc", real("bccd_voc"), ReadOptions()),
+        ("yolo", real("cell_seg_yolov8_roboflow"), ReadOptions()),
+        ("coco", real("rbc_coco_roboflow"), ReadOptions()),
+        ("points-txt", real("chula_rbc12_points"), ReadOptions()),
+        (
+            "points-csv",
+            real("cric_classifications_excerpt") / "classifications.csv",
+            ReadOptions(image_size=(1376, 1020)),
+        ),
+        ("folders", pbc, ReadOptions()),
+        ("manifest", manifest, ReadOptions(images=pbc / "PBC_dataset_normal_DIB")),
+        ("masks", real("segmentation_wbc") / "Dataset 1", ReadOptions(mask_classes=parse_class_map("wbc"))),
+        ("instance-masks", real("omnipose_cp_masks") / "docs" / "test_files", ReadOptions()),
+        ("object-masks", real("dsb2018_stage1_test_masks") / "stage1_test", ReadOptions()),
+    ]
+
+
+def test_every_readable_format_merged_into_one_class(tmp_path: Path) -> None:
+    """Every class of each source merged into ``cell``, written in the source's own format: every object (or
+    labelled image) lands in the one class, none lost."""
+    for fmt, src, options in _sources(tmp_path):
+        classes = cytoconv.read(src, fmt=fmt, options=options).categories
+        out = tmp_path / f"out_{fmt}{'.csv' if fmt in ('manifest', 'points-csv') else ''}"
+        result = cytoconv.remap(
+            src, out, {c.name: "cell" for c in classes}, fmt=fmt, read_options=options, jobs=1
+        )
+        before = result.images_before if result.unit == "images" else result.objects_before
+        after = result.images_after if result.unit == "images" else result.objects_after
+        assert list(before) == [c.name for c in classes], fmt
+        assert after == {"cell": sum(before.values())}, fmt
+        assert sum(before.values()) > 0, fmt
+        assert [(c.id, c.name) for c in result.summary.categories] == [(1, "cell")], fmt
+        assert out.exists(), fmt
+
+
+WRITABLE = [
+    "yolo",
+    "coco",
+    "voc",
+    "folders",
+    "manifest",
+    "masks",
+    "instance-masks",
+    "object-masks",
+    "points-txt",
+    "points-csv",
+]
+
+
+@pytest.mark.parametrize("to", WRITABLE)
+def test_jobs_do_not_change_the_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, to: str) -> None:
+    from cytoconv.engine import pipeline
+    from cytoconv.formats import FORMATS
+
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_UNITS", 0)  # processes even for 20 images
+    assert set(WRITABLE) == {name for name, info in FORMATS.items() if info.writes}
+    suffix = "" if FORMATS[to].output_is_dir else ".csv" if to in ("points-csv", "manifest") else ".json"
+    if to in ("folders", "manifest"):
+        src, mapping = _bone_marrow(tmp_path / "bmc"), _lineage_map()
+    elif to.startswith("points-"):
+        src, mapping = real("chula_rbc12_points"), "class_0=normal,class_12=-,class_1=abnormal"
+    else:
+        src, mapping = BALF_SAMPLE, BALF_MAP
+    one = cytoconv.remap(src, tmp_path / f"one{suffix}", mapping, to=to, unmapped="keep", jobs=1)
+    two = cytoconv.remap(src, tmp_path / f"two{suffix}", mapping, to=to, unmapped="keep", jobs=2)
+    assert (one.objects_after, one.images_after) == (two.objects_after, two.images_after)
+    tree_one, tree_two = _tree(tmp_path / f"one{suffix}"), _tree(tmp_path / f"two{suffix}")
+    assert tree_one == tree_two
+    assert tree_one

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,16 +43,13 @@ Pairs = list[tuple[str, str | None]]  # (old name, new name or None: dropped), i
 
 
 def parse_map(text: str) -> Pairs:
-    """``--map`` as (old, new) pairs: a YAML or JSON file when ``text`` names one (or ends in .yaml, .yml,
-    .json), else inline ``old=new,old=new`` (``new`` ``-`` drops the class; names may hold spaces, which are
-    stripped at both ends; a name holding ``,`` or ``=`` needs a file)."""
-    path = Path(text)
-    if text.lower().endswith(MAP_SUFFIXES) or (path.suffix and path.is_file()):
-        if not path.is_file():
-            raise UsageError(f"--map {text}: no such file")
-        return map_from_file(path)
-    if "=" not in text and path.is_file():
-        return map_from_file(path)
+    """``--map`` as (old, new) pairs: a YAML or JSON file when ``text`` names one (a name ending in .yaml, .yml
+    or .json that is no file is an error), else inline ``old=new,old=new`` (``new`` ``-`` drops the class;
+    names may hold spaces, which are stripped at both ends; a name holding ``,`` or ``=`` needs a file)."""
+    if os.path.isfile(text):
+        return map_from_file(Path(text))
+    if text.lower().endswith(MAP_SUFFIXES):
+        raise UsageError(f"--map {text}: no such file")
     return _inline(text)
 
 
