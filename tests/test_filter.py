@@ -19,7 +19,7 @@ from pycocotools import mask as mask_api
 
 import cytoconv
 from cytoconv.engine import pipeline
-from cytoconv.engine.contract import ReadOptions
+from cytoconv.engine.contract import ReadOptions, WriteOptions
 from cytoconv.errors import UsageError
 from tests.conftest import BALF_SAMPLE, real, run_cli, write
 
@@ -334,3 +334,33 @@ def test_usage_errors_exit_2_and_write_nothing(
     assert message in err
     assert not out.exists() and list(tmp_path.iterdir()) == []
     assert out_text == ""
+
+
+def test_the_step_and_the_writer_pickle_for_spawned_workers(tmp_path: Path) -> None:
+    """Under spawn (no fork: macOS, Windows) the pool pickles the loader and the writer into each worker."""
+    import pickle
+
+    from cytoconv import api
+    from cytoconv.errors import Report
+    from cytoconv.formats import lookup
+    from cytoconv.ops.filter import FilteredWriter, build_step
+    from cytoconv.ops.resample import TransformedLoader
+
+    for source in (BALF_SAMPLE, real("chula_rbc12_points")):
+        _, module, plan = api.open_source(source, None, ReadOptions(), Report())
+        step, categories, counts, final = build_step(plan, min_area=10, image_list=("1.jpg",), empty="drop")
+        inner = lookup("coco")[0].writer()(
+            tmp_path / "o.json", categories, None, WriteOptions(), Report()
+        )
+        for thing in (TransformedLoader(module.load, step), FilteredWriter(inner, counts, final)):
+            assert type(pickle.loads(pickle.dumps(thing))) is type(thing)
+
+
+def test_cli_points_and_an_area_filter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "chula.json"
+    code, _, err = run_cli(
+        ["filter", str(real("chula_rbc12_points")), str(out), "--to", "coco", "--min-area", "100"], capsys
+    )
+    assert code == 0, err
+    assert "1,730 points kept by the area filter: a point has no area" in err
+    assert len(json.loads(out.read_text())["annotations"]) == 1730

@@ -38,7 +38,7 @@ from typing import Any, Literal
 from cytoconv.engine.contract import ReadPlan, Writer
 from cytoconv.engine.pipeline import Summary, final_categories
 from cytoconv.errors import Report, UsageError
-from cytoconv.ir import Category, ImageRecord, Point
+from cytoconv.ir import Category, ImageRecord, Instance, Point
 
 MARK = "_cytoconv_filter"  # the record attribute carrying an ImageTally from the step to the writer
 # why an image was left out, in the order the step asks (the first that applies is its one reason)
@@ -97,11 +97,6 @@ class FilterCounts:
         self.splits_seen.add(tally.split)
         self.matched.update(tally.matched)
 
-    @property
-    def objects_removed(self) -> int:
-        """Objects left out, every reason together."""
-        return sum(sum(c.values()) for c in self.removed.values())
-
 
 @dataclass
 class Filtered:
@@ -115,8 +110,9 @@ class Filtered:
 @dataclass(frozen=True)
 class FilterStep:
     """The per-record transform, picklable so that it runs in the workers. The classes whose objects (and
-    labelled images) go are ``removed_ids``, or every class but ``kept_ids``; areas are compared as ``area_px * area_scale`` (``pixel_size ** 2``
-    for um2, else 1); ``splits`` and ``image_list`` (normalised names, see ``normalise_name``) keep images."""
+    labelled images) go are ``removed_ids``, or every class but ``kept_ids``; areas are compared as
+    ``area_px * area_scale`` (``pixel_size ** 2`` for um2, else 1); ``splits`` and ``image_list`` (normalised
+    names, see ``normalise_name``) keep images."""
 
     removed_ids: frozenset[int] = frozenset()
     kept_ids: frozenset[int] | None = None  # --classes: every other class goes (ids known or not)
@@ -156,24 +152,24 @@ class FilterStep:
             return category_id not in self.kept_ids
         return category_id in self.removed_ids
 
-    def _by_area(self, record: ImageRecord, kept: list[Any], objects: Counter[tuple[str, int]]) -> list[Any]:
+    def _by_area(
+        self, record: ImageRecord, kept: list[Instance], objects: Counter[tuple[str, int]]
+    ) -> list[Instance]:
         """The objects whose area is within the bounds; points (no area) kept and counted."""
         from cytoconv.geometry.raster import areas
 
-        sized = [i for i in kept if not isinstance(i.geometry, Point)]
-        measured = areas([i.geometry for i in sized], record.height, record.width)
-        inside = {
-            id(inst)
-            for inst, px in zip(sized, measured)
-            if (self.min_area is None or px * self.area_scale >= self.min_area)
-            and (self.max_area is None or px * self.area_scale <= self.max_area)
-        }
+        shapes = [(k, i.geometry) for k, i in enumerate(kept) if not isinstance(i.geometry, Point)]
+        measured = dict(
+            zip((k for k, _ in shapes), areas([g for _, g in shapes], record.height, record.width))
+        )
         out = []
-        for inst in kept:
-            if isinstance(inst.geometry, Point):
+        for k, inst in enumerate(kept):
+            if k not in measured:  # a point
                 objects["no-area", inst.category_id] += 1
                 out.append(inst)
-            elif id(inst) in inside:
+            elif (self.min_area is None or measured[k] * self.area_scale >= self.min_area) and (
+                self.max_area is None or measured[k] * self.area_scale <= self.max_area
+            ):
                 out.append(inst)
             else:
                 objects["area", inst.category_id] += 1
@@ -189,7 +185,7 @@ class FilterStep:
     def _marked(
         self,
         record: ImageRecord,
-        instances: list[Any],
+        instances: list[Instance],
         objects: Counter[tuple[str, int]],
         reason: str | None,
         matched: tuple[str, ...],
@@ -217,15 +213,33 @@ class FilterStep:
         )
 
 
+@dataclass(frozen=True)
+class OutputClasses:
+    """The output's class list, once every record is read: the kept classes when the source names them; for
+    classes inferred from ids (``class_0``, ...), every id read, kept or not, named as ``convert`` names them.
+    An object, not a closure, so that the writer holding it pickles into worker processes (spawn)."""
+
+    kept: tuple[Category, ...]
+    inferred: bool
+    categories_known: bool
+    inferred_name: str
+
+    def __call__(self, counts: FilterCounts) -> list[Category]:
+        if not self.inferred:
+            return list(self.kept)
+        plan = ReadPlan(
+            categories=[], units=[], categories_known=self.categories_known, inferred_name=self.inferred_name
+        )
+        return final_categories(plan, Summary(instances=Counter(counts.objects_read)))
+
+
 class FilteredWriter:
     """The target's writer behind the filter: ``encode`` (in a worker) takes the step's tally off the record
     and encodes only the images kept; ``sink`` (in the parent) adds every tally into ``counts`` and hands the
     kept pieces to the target's sink. Images keep their place (``index``), so a COCO output gives the kept
     images the ids a plain ``convert`` would, whatever the number of processes."""
 
-    def __init__(
-        self, inner: Writer, counts: FilterCounts, categories: Callable[[FilterCounts], list[Category]]
-    ):
+    def __init__(self, inner: Writer, counts: FilterCounts, categories: OutputClasses):
         self.inner = inner
         self.counts = counts
         self.categories = categories  # the output's class list, from what was read (inferred names)
@@ -366,7 +380,7 @@ def build_step(
     image_list: tuple[str, ...] | None = None,
     empty: Literal["keep", "drop"] = "keep",
     keep_class_list: bool = False,
-) -> tuple[FilterStep, list[Category], FilterCounts, Callable[[FilterCounts], list[Category]]]:
+) -> tuple[FilterStep, list[Category], FilterCounts, OutputClasses]:
     """The step, the class list the writer starts from, the counts it fills and the rule for the final class
     list, from checked criteria (``check_criteria`` first, so that usage errors come before the plan)."""
     scale = check_area(min_area, max_area, pixel_size)
@@ -388,19 +402,7 @@ def build_step(
     if not inferred and not keep_class_list:
         counts.classes_removed = [c for c in plan.categories if step.removes(c.id)]
         kept_list = [c for c in plan.categories if not step.removes(c.id)]
-    names_plan = ReadPlan(
-        categories=kept_list,
-        units=[],
-        categories_known=plan.categories_known,
-        inferred_name=plan.inferred_name,
-    )
-
-    def final(tally: FilterCounts) -> list[Category]:
-        """Known classes: the kept list. Inferred ones: every id read (kept or not), named as convert would."""
-        if not inferred:
-            return kept_list
-        return final_categories(names_plan, Summary(instances=Counter(tally.objects_read)))
-
+    final = OutputClasses(tuple(kept_list), inferred, plan.categories_known, plan.inferred_name)
     return step, kept_list, counts, final
 
 
