@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from cytoconv.api import (
         convert,
         crop,
+        diff,
         draw,
         filter_dataset,
         merge,
@@ -31,6 +32,7 @@ __all__ = [
     "__version__",
     "convert",
     "crop",
+    "diff",
     "draw",
     "filter_dataset",
     "merge",
@@ -55,6 +57,7 @@ _API = frozenset(
         "remap",
         "merge",
         "filter_dataset",
+        "diff",
     }
 )
 

@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from cytoconv._version import __version__
-from cytoconv.cli import cells, convert, filter, merge, remap, stats, validate
+from cytoconv.cli import cells, convert, diff, filter, merge, remap, stats, validate
 
 # Commands built from ``convert`` rather than declared: resample, and one shortcut per pair of formats.
 DERIVED = ("resample", *convert.SHORTCUTS)
@@ -52,7 +52,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for module in (convert, stats, cells, remap, merge, filter, validate):
+for module in (convert, stats, cells, remap, merge, filter, diff, validate):
     app.add_typer(module.app)
 
 
