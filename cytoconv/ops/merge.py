@@ -29,6 +29,7 @@ import hashlib
 import os
 import re
 import shutil
+import time
 from collections import defaultdict
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
@@ -238,16 +239,38 @@ class IndexLoader:
         )
 
 
+# Below this many seconds per unit, indexing in this process beats the pool, whose cost is sending each unit
+# to a worker (about 0.14 ms for a COCO unit of six 20-vertex polygons): a COCO file's units are indexed in
+# process three times faster, YOLO label files or class folders (a file read per image) over the pool.
+IN_PROCESS_BELOW = 0.00015
+_SAMPLE = 256
+
+
 def index_source(source: MergeSource, options: ReadOptions, report: Report, jobs: int) -> list[Entry]:
     """Every record of one source as an ``Entry``, in unit order; what the reader skips (lenient) is left out,
-    and its problems are told again when the write reads it (``report`` here is scratch)."""
-    plan = ReadPlan(
-        categories=source.plan.categories,
-        units=list(enumerate(source.plan.units)),
-        image_root=source.plan.image_root,
-    )
+    and its problems are told again when the write reads it (``report`` here is scratch).
+
+    The first units are indexed here, timed: when each took less than ``IN_PROCESS_BELOW`` the rest are too,
+    else they go over the pool (``jobs``)."""
+    units = list(enumerate(source.plan.units))
     loader = IndexLoader(source.load, source.plan.image_root)
     entries: list[Entry] = []
+
+    def here(part: Sequence[tuple[int, Any]]) -> None:
+        for unit in part:
+            try:
+                entries.append(loader(unit, options, report).attributes["entry"])
+            except SkipUnit:
+                continue
+
+    start = time.perf_counter()
+    here(units[:_SAMPLE])
+    per_unit = (time.perf_counter() - start) / max(1, min(len(units), _SAMPLE))
+    rest = units[_SAMPLE:]
+    if jobs == 1 or per_unit < IN_PROCESS_BELOW:
+        here(rest)
+        return entries
+    plan = ReadPlan(categories=source.plan.categories, units=rest, image_root=source.plan.image_root)
     for records, _ in stream(plan, loader, None, options, report, jobs):
         entries.extend(record.attributes["entry"] for record in records)
     return entries
