@@ -454,3 +454,20 @@ def test_yolo_box_and_coco_bbox_of_one_object_kept_once(tmp_path: Path) -> None:
         for inst in cytoconv.read(tmp_path / "out.json").images[0].instances
     )
     assert kinds == [("box", 1.0), ("box", 50.0), ("polygon", 1.0)]
+
+
+def test_index_over_the_pool_gives_the_same_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """700 images a source (past the pool's threshold), indexed in process or over two workers: one output."""
+    from cytoconv.ops import merge as merge_ops
+
+    for name, offset in (("a", 0), ("b", 350)):
+        images = [(f"{k}.jpg", 50, 40, [(1, [k % 40, 1, 2, 2])]) for k in range(offset, offset + 700)]
+        _coco(tmp_path / name, [(1, "cell")], images)
+    here = tmp_path / "here.json"
+    cytoconv.merge([tmp_path / "a", tmp_path / "b"], here, jobs=1)
+    monkeypatch.setattr(merge_ops, "IN_PROCESS_BELOW", 0.0)
+    pooled = tmp_path / "pooled.json"
+    result = cytoconv.merge([tmp_path / "a", tmp_path / "b"], pooled, jobs=2)
+    assert pooled.read_bytes() == here.read_bytes()
+    assert [(s.images, s.renamed) for s in result.sources] == [(700, 0), (700, 350)]
+    assert result.summary.images == 1400
