@@ -178,6 +178,11 @@ def test_images_list_by_path_or_bare_name_and_the_names_matching_nothing(tmp_pat
     assert sorted(written) == sorted(o for o in BALF if o[0] in ("balf_003.jpg", "balf_007.jpg"))
     assert result.counts.images_dropped == Counter({"list": 18})
     assert result.counts.unmatched_names == ["missing.jpg"]
+    with pytest.raises(UsageError, match="no image names"):
+        cytoconv.filter_dataset(
+            BALF_SAMPLE, tmp_path / "x.json", image_list=write(tmp_path / "e.txt", "# none\n")
+        )
+    assert not (tmp_path / "x.json").exists()
     # file names with folders (a COCO file's): the relative path names one image, the bare name another
     coco = tmp_path / "nested.json"
     cytoconv.convert(BALF_SAMPLE, coco, to="coco")
@@ -322,6 +327,7 @@ def test_cli_summary_adds_up_per_class(tmp_path: Path, capsys: pytest.CaptureFix
         (["--pixel-size", "0.5"], "--pixel-size scales --min-area and --max-area to um2: give one of them"),
         (["--min-area", "1", "--pixel-size", "0"], "the pixel size must be a positive number of micrometres"),
         (["--images", "no-such-list.txt"], "--images no-such-list.txt: no such file"),
+        (["--images", str(BALF_SAMPLE / "images")], "a folder; filter's --images is a file of image names"),
         (["--empty", "maybe"], "maybe"),
     ],
 )
@@ -349,9 +355,7 @@ def test_the_step_and_the_writer_pickle_for_spawned_workers(tmp_path: Path) -> N
     for source in (BALF_SAMPLE, real("chula_rbc12_points")):
         _, module, plan = api.open_source(source, None, ReadOptions(), Report())
         step, categories, counts, final = build_step(plan, min_area=10, image_list=("1.jpg",), empty="drop")
-        inner = lookup("coco")[0].writer()(
-            tmp_path / "o.json", categories, None, WriteOptions(), Report()
-        )
+        inner = lookup("coco")[0].writer()(tmp_path / "o.json", categories, None, WriteOptions(), Report())
         for thing in (TransformedLoader(module.load, step), FilteredWriter(inner, counts, final)):
             assert type(pickle.loads(pickle.dumps(thing))) is type(thing)
 

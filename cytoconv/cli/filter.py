@@ -142,8 +142,8 @@ def filter_command(
         bool, typer.Option("--clip", help="With --point-box: clip the boxes to the image (counted).")
     ] = False,
 ) -> None:
-    """Write SRC into DST (in the input's format unless --to) keeping only some classes, objects of some area,
-    some splits or a list of images; everything removed is counted per class and reason."""
+    """Filter SRC into DST: some classes, objects within an area, some splits or listed images (everything
+    removed counted per class and reason; the input's format unless --to)."""
     from cytoconv import api
     from cytoconv.engine.adapt import PointBoxes
     from cytoconv.engine.atomic import refuse_overlap

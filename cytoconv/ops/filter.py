@@ -308,6 +308,11 @@ def read_image_list(source: str | Path | Iterable[str]) -> tuple[str, ...]:
     skipped), or the names themselves; normalised, in order, each once."""
     if isinstance(source, (str, Path)):
         path = Path(source)
+        if path.is_dir():
+            raise UsageError(
+                f"--images {path}: a folder; filter's --images is a file of image names (the images folder is "
+                "--image-dir)"
+            )
         if not path.is_file():
             raise UsageError(f"--images {path}: no such file (a list of image names, one per line)")
         lines: Iterable[str] = path.read_text(encoding="utf-8-sig").splitlines()
