@@ -10,6 +10,7 @@ code says today:
     <!-- notices-table -->       what a run keeps but reports (cytoconv.problems.NOTICES, if any)
     <!-- stats-schema -->        cytoconv.ops.stats.JSON_SCHEMA as a JSON block
     <!-- validate-schema -->     cytoconv.validate.schema.JSON_SCHEMA as a JSON block
+    <!-- diff-schema -->         cytoconv.ops.diff.JSON_SCHEMA as a JSON block
     <!-- modules-table -->       every module of cytoconv/ with the first sentence of its docstring
     <!-- import-graph -->        which part of cytoconv imports which (tools/import_graph.py), against the rule
 
@@ -141,6 +142,12 @@ def stats_schema() -> str:
     return _json_block(JSON_SCHEMA)
 
 
+def diff_schema() -> str:
+    from cytoconv.ops.diff import JSON_SCHEMA
+
+    return _json_block(JSON_SCHEMA)
+
+
 def validate_schema() -> str:
     from cytoconv.validate.schema import JSON_SCHEMA
 
@@ -211,6 +218,7 @@ def render(name: str) -> str:
         "notices-table": notices_table,
         "stats-schema": stats_schema,
         "validate-schema": validate_schema,
+        "diff-schema": diff_schema,
         "import-graph": import_graph,
         "modules-table": modules_table,
     }

@@ -201,7 +201,7 @@ def test_options_in_the_docs_exist() -> None:
     # typer's own click (vendored by recent typer, which no longer depends on click)
     ctx = root.make_context("cytoconv", ["formats"], resilient_parsing=True)
     known = {"--help", "--version"}
-    for name in ("convert", "resample", "stats", "draw", "crop", "split", "validate", "formats", "yolo2coco"):
+    for name in root.list_commands(ctx):  # every command, those added later included
         command = root.get_command(ctx, name)
         assert command is not None, name
         known |= {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
