@@ -19,6 +19,8 @@ the same run are the figures to compare; absolute seconds drift with the (shared
   T8  points-txt (Chula-sized: 738 images, 22,106 points)         reported beside points_floor.py t8
       -> COCO keypoints
   T9  crop a 100x100 window around every point (same set)        reported beside points_floor.py t9
+  T10 diff of balf_<set>_coco and a copy with known edits         target < 2.0 x reading both (the "floor":
+      (benchmarks/diff_edits.py; exit status 1 expected)                  cytoconv stats of A, then of B)
 
   python benchmarks/bench.py                                    # T0,T1,T2 on balf_small, 3 reps
   python benchmarks/bench.py --tasks T3,T5 --reps 5             # the VOC and class-folder targets
@@ -54,6 +56,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = REPO.parent / "shared" / "bench"
+DIFF_EDITS = Path(__file__).resolve().parent / "diff_edits.py"  # T10: the edited copy of a COCO set
 DEFAULT_DATA = Path(os.environ.get("CYTOCONV_BENCH_DATA", "/tmp/cytoconv-bench-data"))
 TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 POLL_S = 0.05
@@ -312,6 +315,19 @@ def ensure_set(balf: BalfSet, data: Path, gen: Path, python: str) -> None:
         raise CommandFailed(f"{shlex.join(cmd)}: exit status {done.returncode}\n{done.stderr.rstrip()}")
 
 
+def ensure_edited(coco: Path, out: Path, python: str) -> Path:
+    """T10's B: ``coco`` with the known edits of benchmarks/diff_edits.py (expected.json written last)."""
+    dest = out / "annotations" / "instances_train.json"
+    if (out / "expected.json").is_file():
+        return dest
+    cmd = [python, str(DIFF_EDITS), str(coco), str(dest), "--expected", str(out / "expected.json")]
+    print(f"writing {dest} (known edits) ...", file=sys.stderr, flush=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise CommandFailed(f"{shlex.join(cmd)}: exit status {done.returncode}\n{done.stderr.rstrip()}")
+    return dest
+
+
 def build_groups(
     tasks: list[str], sets: list[BalfSet], data: Path, floor: Path, python: str, cytoconv: str, reps: int
 ) -> list[Group]:
@@ -552,6 +568,29 @@ def build_groups(
                 None,
             )
         )
+    if "T10" in tasks:
+        for balf in sets:
+            a = data / f"{balf.name}_coco" / "annotations" / "instances_train.json"
+            b = ensure_edited(a, data / f"{balf.name}_coco_edited", python)
+            both = f"{shlex.quote(cytoconv)} stats {shlex.quote(str(a))} --json -q > /dev/null && "
+            both += f"{shlex.quote(cytoconv)} stats {shlex.quote(str(b))} --json -q > /dev/null"
+            # diff exits 1 when the sets differ, as they do here: that is the expected outcome, not a failure
+            differ = f"{shlex.quote(cytoconv)} diff {shlex.quote(str(a))} {shlex.quote(str(b))} --json -q "
+            differ += '> "$1/diff.json"; test $? -eq 1'
+            groups.append(
+                Group(
+                    "T10",
+                    balf,
+                    [
+                        Job("floor", ["sh", "-c", both], "."),
+                        Job("cytoconv", ["sh", "-c", differ, "sh", "{out}"], "diff.json"),
+                    ],
+                    [a, b],
+                    reps,
+                    "< 2.0x reading both",
+                    lambda c, f: c.wall < 2.0 * f.wall,
+                )
+            )
     if "T5" in tasks:
         root = data / FOLDERS.name
         groups.append(
@@ -679,12 +718,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--sets", default="small", help="BALF sets for T1: small,large (T2 is balf_small only)")
     ap.add_argument("--reps", type=int, default=3, help="runs per command, interleaved; medians reported")
-    ap.add_argument("--tasks", default="T0,T1,T2", help="comma list of T0 .. T9")
+    ap.add_argument("--tasks", default="T0,T1,T2", help="comma list of T0 .. T10")
     a = ap.parse_args(argv)
 
     tasks = [t.strip().upper() for t in a.tasks.split(",") if t.strip()]
     set_keys = [s.strip().lower().removeprefix("balf_") for s in a.sets.split(",") if s.strip()]
-    if bad := [t for t in tasks if t not in ("T0", "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9")]:
+    if bad := [
+        t for t in tasks if t not in ("T0", "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "T10")
+    ]:
         ap.error(f"unknown task(s): {', '.join(bad)}")
     if bad := [s for s in set_keys if s not in SETS]:
         ap.error(f"unknown set(s): {', '.join(bad)} (choose from small, large)")
@@ -698,7 +739,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"cytoconv not found at {a.cytoconv} (use --cytoconv)")
 
     sets = [SETS[k] for k in dict.fromkeys(set_keys)]
-    needed = {b.key: b for b in sets if {"T1", "T6", "T7"} & set(tasks)} | (
+    needed = {b.key: b for b in sets if {"T1", "T6", "T7", "T10"} & set(tasks)} | (
         {"small": SETS["small"]} if {"T2", "T3"} & set(tasks) else {}
     )
     if "T4" in tasks:
