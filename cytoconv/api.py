@@ -700,7 +700,7 @@ def diff(
     ``cytoconv.ops.diff.to_text`` / ``to_json`` render it. ``html``: also write the page of the first
     ``html_limit`` differing images drawn (``cytoconv.ops.diff_html``). ``on_total`` hears the number of images
     to read (both sets) once both are opened."""
-    from cytoconv.ops.diff import DiffSettings, diff_plans
+    from cytoconv.ops.diff import DiffSettings, Opened, diff_plans
 
     settings = DiffSettings(iou=iou, exact_iou=exact_iou, distance=distance, by=by)
     if html_limit < 0:
@@ -715,27 +715,11 @@ def diff(
     info_b, module_b, plan_b = open_source(Path(b), fmt_b, options_b, report)
     if on_total is not None:
         on_total(len(plan_a.units) + len(plan_b.units))
-    result = diff_plans(
-        plan_a,
-        module_a.load,
-        plan_b,
-        module_b.load,
-        options_a,
-        options_b,
-        report,
-        jobs,
-        settings,
-        progress,
-        source_a=str(a),
-        source_b=str(b),
-        format_a=info_a.name,
-        format_b=info_b.name,
-    )
+    opened_a = Opened(plan_a, module_a.load, options_a, str(a), info_a.name)
+    opened_b = Opened(plan_b, module_b.load, options_b, str(b), info_b.name)
+    result = diff_plans(opened_a, opened_b, report, jobs, settings, progress)
     if html is not None:
         from cytoconv.ops.diff_html import write_html
 
-        write_html(
-            result, html, plan_a, module_a.load, plan_b, module_b.load, options_a, options_b, report,
-            html_limit, overwrite,
-        )
+        write_html(result, html, opened_a, opened_b, report, html_limit, overwrite)
     return result

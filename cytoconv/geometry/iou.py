@@ -20,6 +20,11 @@ from cytoconv.ir import Box, Polygon, Rle
 Matrix = npt.NDArray[np.float64]
 
 
+def warm() -> None:
+    """Import pycocotools now (before worker processes fork, so that each need not)."""
+    _mask_api()
+
+
 def object_rles(geometries: Sequence[Polygon | Rle], height: int, width: int) -> list[PycocoRle]:
     """Each polygon's or RLE's raster as a pycocotools RLE; one-ring polygons (most cells) in one batch."""
     out: list[PycocoRle | None] = [None] * len(geometries)

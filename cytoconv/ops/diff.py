@@ -12,14 +12,17 @@ pair of one class is *identical* when its IoU is at least ``exact_iou`` (a point
 A relabelled pair is counted under A's class only, with the class it became.
 
 How it runs. A is streamed first: each worker loads its images and reduces each one to its objects' class ids
-and pycocotools RLEs (boxes and points as numbers), which the parent keeps by file name. B is streamed next
-over the same pool; its workers (forked after A is held, so they share it) reduce each B image the same way
-and compare it with A's right there, returning only the pairs. Each dataset is read once and nothing but the
-small per-object results crosses between processes twice.
+and fingerprints (boxes and points by their coordinates, polygons and RLEs by a digest of their vertices or
+counts), which the parent keeps by file name. B is streamed next over the same pool; its workers (forked after
+A's fingerprints are held, so they share them and A's plan) fingerprint each B image and compare it with A's
+right there: objects equal in order are identical without a raster (most images of a revised set), and only an
+image that differs has its A record loaded again and both rasterised (pycocotools RLEs) and paired. Each
+dataset is read once, and only small per-object results cross between processes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import posixpath
 from collections import Counter
@@ -48,6 +51,18 @@ Obj = tuple[int, int, Any]
 Side = tuple[str, int, str, int, int, list[Obj]]
 # The pairs of one image: [(index in A, index in B, IoU or None, distance or None)], only-in-A and only-in-B.
 Pairs = tuple[list[tuple[int, int, float | None, float | None]], list[int], list[int]]
+
+
+@dataclass(frozen=True)
+class Opened:
+    """One dataset opened for a diff: its plan, its reader's ``load`` and reading options, and the path and
+    format the output names."""
+
+    plan: ReadPlan
+    load: Loader
+    options: ReadOptions
+    source: str | None = None
+    format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,13 +95,26 @@ def image_key(file_name: str, by: By) -> str:
     return posixpath.basename(path) if by == "name" else path
 
 
-def reduce_record(record: ImageRecord, index: int, by: By) -> Side:
-    """One image as the few numbers a comparison needs: masks as pycocotools RLEs (one-ring polygons in one
-    batch), boxes as ``(x, y, w, h)``, points as ``(x, y)``."""
-    from cytoconv.geometry.iou import object_rles
+def _digest(geometry: Polygon | Rle) -> bytes:
+    """A 128-bit fingerprint of a polygon's vertices and hole marks, or of an RLE's size and counts."""
+    h = hashlib.blake2b(digest_size=16)
+    if isinstance(geometry, Polygon):
+        for ring, hole in zip(geometry.rings, geometry.holes):
+            h.update(b"h" if hole else b"r")
+            h.update(len(ring).to_bytes(8, "little"))
+            h.update(np.ascontiguousarray(ring, dtype=np.float64).tobytes())
+    else:
+        h.update(f"{geometry.height}x{geometry.width}:".encode())
+        counts = geometry.counts
+        h.update(counts.encode("ascii") if isinstance(counts, str) else repr(counts).encode("ascii"))
+    return h.digest()
 
+
+def _objects(record: ImageRecord, masks: Callable[[list[Polygon | Rle], int, int], list[Any]]) -> list[Obj]:
+    """The objects of one image: boxes as ``(x, y, w, h)``, points as ``(x, y)``, polygons and RLEs as what
+    ``masks`` makes of all of them at once (``(geometries, height, width)``: one batch per image)."""
     objects: list[Obj] = []
-    masks: list[int] = []
+    at: list[int] = []
     shapes: list[Polygon | Rle] = []
     for inst in record.instances:
         g = inst.geometry
@@ -95,14 +123,40 @@ def reduce_record(record: ImageRecord, index: int, by: By) -> Side:
         elif isinstance(g, Point):
             objects.append((inst.category_id, KIND_POINT, (g.x, g.y)))
         else:
-            masks.append(len(objects))
+            at.append(len(objects))
             shapes.append(g)
             objects.append((inst.category_id, KIND_MASK, None))
     if shapes:
-        for i, rle in zip(masks, object_rles(shapes, record.height, record.width)):
-            objects[i] = (objects[i][0], KIND_MASK, rle)
+        for i, value in zip(at, masks(shapes, record.height, record.width)):
+            objects[i] = (objects[i][0], KIND_MASK, value)
+    return objects
+
+
+def _digests(shapes: list[Polygon | Rle], height: int, width: int) -> list[bytes]:
+    return [_digest(g) for g in shapes]
+
+
+def fingerprint(record: ImageRecord, index: int, by: By) -> Side:
+    """One image as its objects' fingerprints: boxes and points by their coordinates, polygons and RLEs by a
+    digest of theirs (``_digest``). Two images whose fingerprints are equal in order hold the same objects,
+    and are compared without a raster; any other pair is loaded again and compared as masks."""
     key = image_key(record.file_name, by)
-    return key, index, record.file_name, record.width, record.height, objects
+    return key, index, record.file_name, record.width, record.height, _objects(record, _digests)
+
+
+def reduce_record(record: ImageRecord) -> list[Obj]:
+    """One image's objects as a comparison needs them: masks as pycocotools RLEs (one-ring polygons in one
+    batch), boxes as ``(x, y, w, h)``, points as ``(x, y)``."""
+    from cytoconv.geometry.iou import object_rles
+
+    return _objects(record, object_rles)
+
+
+def same_objects(a: Sequence[Obj], b: Sequence[Obj]) -> Pairs | None:
+    """The pairs of two images whose objects are the same, in the same order (the usual case), or None."""
+    if len(a) != len(b) or any(x[1] != y[1] or x[2] != y[2] for x, y in zip(a, b)):
+        return None
+    return [(i, i, None, 0.0) if o[1] == KIND_POINT else (i, i, 1.0, None) for i, o in enumerate(a)], [], []
 
 
 def _assign(score: Any, keep: Any, maximize: bool) -> list[tuple[int, int]]:
@@ -122,12 +176,9 @@ def compare(a: Sequence[Obj], b: Sequence[Obj], height: int, width: int, setting
     """Pair the objects of one image in A and in B: boxes and masks by IoU, points by distance."""
     from cytoconv.geometry.iou import box_iou, box_rles, rle_iou
 
-    if len(a) == len(b) and all(x[1] == y[1] and x[2] == y[2] for x, y in zip(a, b)):
-        # the same objects in the same order (the usual case): identical geometry, no matrix needed
-        same: list[tuple[int, int, float | None, float | None]] = [
-            (i, i, None, 0.0) if o[1] == KIND_POINT else (i, i, 1.0, None) for i, o in enumerate(a)
-        ]
-        return same, [], []
+    same = same_objects(a, b)
+    if same is not None:  # the same rasters in the same order: no matrix needed
+        return same
     pairs: list[tuple[int, int, float | None, float | None]] = []
     area_a = [i for i, o in enumerate(a) if o[1] != KIND_POINT]
     area_b = [i for i, o in enumerate(b) if o[1] != KIND_POINT]
@@ -177,14 +228,14 @@ def _rles(objects: Sequence[Obj], height: int, width: int, box_rles: Callable[..
 
 class _Reducer:
     """Shaped like a format writer (``encode`` runs in the workers, as ``cytoconv.ops.draw.Painter`` does): A's
-    images reduced to their objects, kept by the parent."""
+    images reduced to their fingerprints, kept by the parent."""
 
     def __init__(self, settings: DiffSettings):
         self.settings = settings
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> Any:
-        """One image of A reduced (``reduce_record``)."""
-        return reduce_record(record, index, self.settings.by)
+        """One image of A as its fingerprints (``fingerprint``)."""
+        return fingerprint(record, index, self.settings.by)
 
     @contextmanager
     def sink(self) -> Iterator[Callable[[Any], None]]:  # the Writer protocol; diff drives its own loop
@@ -196,20 +247,25 @@ class _Reducer:
 
 
 class _Comparer(_Reducer):
-    """B's images reduced and compared with A's (held in the parent before the workers fork, so shared)."""
+    """B's images fingerprinted and compared with A's (held in the parent before the workers fork, so shared):
+    an image whose objects differ in any way has its A record loaded again, here, and both are rasterised."""
 
-    def __init__(self, settings: DiffSettings, a_side: dict[str, Side]):
+    def __init__(self, settings: DiffSettings, a_side: dict[str, Side], a: Opened):
         super().__init__(settings)
         self.a_side = a_side
+        self.a = a
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> Any:
         """``(key, index, file name, width, height, B's class ids, pairs)``; pairs None when A has no image of
         that name, or an image of another size (whose masks cannot be compared)."""
-        key, _, name, width, height, objects = reduce_record(record, index, self.settings.by)
+        key, _, name, width, height, objects = fingerprint(record, index, self.settings.by)
         a = self.a_side.get(key)
         pairs = None
         if a is not None and (a[3], a[4]) == (width, height):
-            pairs = compare(a[5], objects, height, width, self.settings)
+            pairs = same_objects(a[5], objects)
+            if pairs is None:
+                record_a = self.a.load(self.a.plan.units[a[1]], self.a.options, report)
+                pairs = compare(reduce_record(record_a), reduce_record(record), height, width, self.settings)
         return key, index, name, width, height, [o[0] for o in objects], pairs
 
 
@@ -332,42 +388,33 @@ def _class_rows(names_a: dict[int, str], names_b: dict[int, str]) -> dict[str, C
 
 
 def diff_plans(
-    plan_a: ReadPlan,
-    load_a: Loader,
-    plan_b: ReadPlan,
-    load_b: Loader,
-    options_a: ReadOptions,
-    options_b: ReadOptions,
+    a: Opened,
+    b: Opened,
     report: Report,
     jobs: int = 0,
     settings: DiffSettings | None = None,
     progress: Callable[[int], None] | None = None,
-    *,
-    source_a: str | None = None,
-    source_b: str | None = None,
-    format_a: str | None = None,
-    format_b: str | None = None,
 ) -> DiffResult:
     """Compare two opened datasets (see the module docstring). An image name listed twice on one side cannot be
     paired: a ``FormatError`` (``name-collision``) naming it."""
     settings = settings or DiffSettings()
     summary_a = Summary(report=report)
     a_side: dict[str, Side] = {}
-    where_a = source_a or "A"
-    for pieces, part in stream(plan_a, load_a, _Reducer(settings), options_a, report, jobs, progress):
+    for pieces, part in stream(a.plan, a.load, _Reducer(settings), a.options, report, jobs, progress):
         summary_a.merge(part)
         for piece in pieces:
             if piece[0] in a_side:
-                raise _collision(where_a, piece[0], settings)
+                raise _collision(a.source or "A", piece[0], settings)
             a_side[piece[0]] = piece
     summary_b = Summary(report=Report(strict=report.strict))
     b_results: list[tuple[Any, ...]] = []
-    comparer = _Comparer(settings, a_side)
-    for pieces, part in stream(plan_b, load_b, comparer, options_b, report, jobs, progress):
+    _warm()  # imported once in the parent, so that the forked workers have them
+    comparer = _Comparer(settings, a_side, a)
+    for pieces, part in stream(b.plan, b.load, comparer, b.options, report, jobs, progress):
         summary_b.merge(part)
         b_results.extend(pieces)
     report.merge(summary_b.report)
-    names_a, names_b = _names(plan_a, summary_a), _names(plan_b, summary_b)
+    names_a, names_b = _names(a.plan, summary_a), _names(b.plan, summary_b)
     rows = _class_rows(names_a, names_b)
     for cid, n in summary_a.instances.items():
         rows[names_a[cid]].in_a += n
@@ -379,19 +426,23 @@ def diff_plans(
     only_b: list[str] = []
     for key, unit_b, name, width, height, cats_b, pairs in b_results:
         if key in seen:
-            raise _collision(source_b or "B", key, settings)
+            raise _collision(b.source or "B", key, settings)
         seen.add(key)
-        a = a_side.get(key)
-        if a is None:
+        side_a = a_side.get(key)
+        if side_a is None:
             only_b.append(name)
             for cid in cats_b:
                 rows[names_b[cid]].only_in_b += 1
             continue
-        cats_a = [o[0] for o in a[5]]
+        cats_a = [o[0] for o in side_a[5]]
         image = ImageDiff(
-            file_name=a[2], size_a=(a[3], a[4]), size_b=(width, height), in_a=len(cats_a), in_b=len(cats_b)
+            file_name=side_a[2],
+            size_a=(side_a[3], side_a[4]),
+            size_b=(width, height),
+            in_a=len(cats_a),
+            in_b=len(cats_b),
         )
-        image.unit_a, image.unit_b = a[1], unit_b
+        image.unit_a, image.unit_b = side_a[1], unit_b
         matched, lone_a, lone_b = (
             pairs if pairs is not None else ([], list(range(len(cats_a))), list(range(len(cats_b))))
         )
@@ -422,8 +473,8 @@ def diff_plans(
                 rows[names_a[cid]].only_in_a += 1
     differences.sort(key=lambda d: d.file_name)
     return DiffResult(
-        a=SideInfo(source_a, format_a, summary_a.images, sum(summary_a.instances.values())),
-        b=SideInfo(source_b, format_b, summary_b.images, sum(summary_b.instances.values())),
+        a=SideInfo(a.source, a.format, summary_a.images, sum(summary_a.instances.values())),
+        b=SideInfo(b.source, b.format, summary_b.images, sum(summary_b.instances.values())),
         settings=settings,
         classes=list(rows.values()),
         paired=len(seen) - len(only_b),
@@ -432,6 +483,14 @@ def diff_plans(
         differences=differences,
         report=report,
     )
+
+
+def _warm() -> None:
+    from scipy.optimize import linear_sum_assignment  # noqa: F401
+
+    from cytoconv.geometry.iou import warm
+
+    warm()
 
 
 def _collision(where: str, key: str, settings: DiffSettings) -> FormatError:

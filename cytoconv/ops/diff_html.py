@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from cytoconv.engine.atomic import atomic_file
-from cytoconv.engine.contract import Loader, ReadOptions, ReadPlan
 from cytoconv.errors import Report
 from cytoconv.ir import ImageRecord, Instance
-from cytoconv.ops.diff import DiffResult, ImageDiff, to_text
+from cytoconv.ops.diff import DiffResult, ImageDiff, Opened, to_text
 from cytoconv.ops.draw import DrawStyle, Painter
 from cytoconv.ops.palette import RGB
 
@@ -145,12 +144,8 @@ def _caption(diff: ImageDiff) -> str:
 def write_html(
     result: DiffResult,
     dest: str | Path,
-    plan_a: ReadPlan,
-    load_a: Loader,
-    plan_b: ReadPlan,
-    load_b: Loader,
-    options_a: ReadOptions,
-    options_b: ReadOptions,
+    a: Opened,
+    b: Opened,
     report: Report,
     limit: int = 50,
     overwrite: bool = False,
@@ -160,11 +155,11 @@ def write_html(
     shown = result.differences[:limit]
     sections: list[str] = []
     with tempfile.TemporaryDirectory(prefix="cytoconv-diff-") as blanks:
-        painter_a = _StatusPainter(plan_a.image_root, options_a.apply_exif_orientation, Path(blanks))
-        painter_b = _StatusPainter(plan_b.image_root, options_b.apply_exif_orientation, Path(blanks))
+        painter_a = _StatusPainter(a.plan.image_root, a.options.apply_exif_orientation, Path(blanks))
+        painter_b = _StatusPainter(b.plan.image_root, b.options.apply_exif_orientation, Path(blanks))
         for diff in shown:
-            record_a = load_a(plan_a.units[diff.unit_a], options_a, report)
-            record_b = load_b(plan_b.units[diff.unit_b], options_b, report)
+            record_a = a.load(a.plan.units[diff.unit_a], a.options, report)
+            record_b = b.load(b.plan.units[diff.unit_b], b.options, report)
             left = _panel(painter_a, record_a, _statuses(diff, len(record_a.instances), "a"), report)
             missing_a = painter_a.missing
             right = _panel(painter_b, record_b, _statuses(diff, len(record_b.instances), "b"), report)
