@@ -451,3 +451,20 @@ def test_voc_output_agrees_with_datumaro_given_a_labelmap(
                 for name, b, attributes in boxes
             ]
             assert got == want, (mode, key)
+
+
+def test_point_boxes_pass_ultralytics_label_verification(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], ultralytics_data: ModuleType
+) -> None:
+    """Chula RBC-12's cell centres as YOLO boxes (``--point-box 16 --clip``): ultralytics' scan finds every label
+    valid (none corrupt, no warning), the 5 images without cells empty, and all 1,730 boxes with their classes."""
+    chula = real("chula_rbc12_points")
+    out = tmp_path / "yolo"
+    cli(["convert", str(chula), str(out), "--to", "yolo", "--point-box", "16", "--clip"], capsys)
+    shutil.copytree(chula / "Dataset", out / "images")
+    names = list(yaml.safe_load((out / "data.yaml").read_text(encoding="utf-8"))["names"].values())
+    tallies, classes = ultralytics_scan(ultralytics_data, out / "images", names, "detect")
+    assert tallies["corrupt"] == 0 and tallies["missing"] == 0 and tallies["msgs"] == [], tallies
+    assert (tallies["total"], tallies["empty"]) == (23, 5)
+    assert sum(len(c) for c in classes.values()) == 1730
+    assert classes["1.jpg"][0] == 0 and sum(c.count(12) for c in classes.values()) == 53

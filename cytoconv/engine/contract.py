@@ -147,6 +147,41 @@ class WriterFactory(Protocol):
     ) -> Writer: ...
 
 
+def paired_plan(
+    units: list[Any],
+    names: list[str] | None,
+    image_root: str | None,
+    source: str,
+    report: Report,
+    *,
+    what: str = "objects",
+    points: bool = False,
+) -> ReadPlan:
+    """The plan of a layout of one label file per image (YOLO, points-txt): the images without a label file
+    (units whose ``label`` is None) counted, categories 1..N from the class names (ids are the file's 0-based
+    class + 1), or inferred from the ids seen when there are none."""
+    no_label = sum(1 for u in units if u.label is None)
+    if no_label:
+        report.notice(
+            "image-without-label",
+            f"{no_label} image(s) have no label file: read as images with no {what}",
+            count=no_label,
+        )
+    categories = (
+        [Category.trusted(id=i + 1, name=n, supercategory=None) for i, n in enumerate(names)]
+        if names is not None
+        else []
+    )
+    return ReadPlan(
+        categories=categories,
+        units=units,
+        image_root=image_root,
+        info={"names_given": names is not None, "source": source},
+        categories_known=names is not None,
+        points=points,
+    )
+
+
 def dataset_from(plan: ReadPlan, records: Iterator[ImageRecord] | list[ImageRecord]) -> Dataset:
     """A plan and its loaded records as one in-memory ``Dataset`` (the inverse of ``dataset_plan``)."""
     return Dataset(

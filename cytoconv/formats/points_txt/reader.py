@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cytoconv.engine.contract import ReadOptions, ReadPlan
+from cytoconv.engine.contract import ReadOptions, ReadPlan, paired_plan
 from cytoconv.engine.files import image_size
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats import CONTENT, GUESS, LAYOUT, REFUSED, Evidence
@@ -29,7 +29,7 @@ from cytoconv.formats.points_txt.layout import (
     split_of,
 )
 from cytoconv.formats.points_txt.syntax import in_yolo_dataset, peek, peek_folder, scan
-from cytoconv.ir import Category, ImageRecord, Instance, Point
+from cytoconv.ir import ImageRecord, Instance, Point
 from cytoconv.problems.sinks import ReaderSink
 
 # What makes a line unreadable for the reader (validate reports these as errors too); duplicates are kept and
@@ -150,27 +150,7 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         units.append(Unit(label, image, file_name, split_of(key), count, source))
     if not units:
         raise FormatError(path, f"no label files or images found in {layout.kind}", code="missing")
-    no_label = sum(1 for u in units if u.label is None)
-    if no_label:
-        report.notice(
-            "image-without-label",
-            f"{no_label} image(s) have no label file: read as images with no points",
-            count=no_label,
-        )
-    categories = (
-        [Category.trusted(id=i + 1, name=n, supercategory=None) for i, n in enumerate(names)]
-        if names is not None
-        else []
-    )
-    return ReadPlan(
-        categories=categories,
-        units=units,
-        image_root=image_root,
-        info={"names_given": names is not None, "source": str(path)},
-        categories_known=names is not None,
-        inferred_name="class_{index}",
-        points=True,
-    )
+    return paired_plan(units, names, image_root, str(path), report, what="points", points=True)
 
 
 def _names(layout: Layout, options: ReadOptions) -> tuple[list[str] | None, str | None]:

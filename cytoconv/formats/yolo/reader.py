@@ -17,11 +17,11 @@ import numpy as np
 import numpy.typing as npt
 
 from cytoconv.engine.classlists import NAME_FILES, YAML_NAMES, read_list, read_yaml, yaml_list_in
-from cytoconv.engine.contract import ReadOptions, ReadPlan
+from cytoconv.engine.contract import ReadOptions, ReadPlan, paired_plan
 from cytoconv.engine.files import image_size, is_image_name, is_junk, walk_files
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats.yolo.syntax import BOM, is_doc_name, is_image_list, scan, split_regular
-from cytoconv.ir import Box, Category, ImageRecord, Instance, Polygon
+from cytoconv.ir import Box, ImageRecord, Instance, Polygon
 from cytoconv.problems.sinks import ReaderSink
 
 SPLIT_DIRS = ("train", "val", "valid", "test")
@@ -322,33 +322,7 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         os.path.commonpath([os.path.dirname(p) for p in images.values()]) if images else str(root / "images")
     )
     units = _pair(root, labels, images, image_root, names, names_source, options, report)
-    return _finished_plan(units, names, image_root, str(path), report)
-
-
-def _finished_plan(
-    units: list[Unit], names: list[str] | None, image_root: str, source: str, report: Report
-) -> ReadPlan:
-    """The plan of both YOLO layouts (ultralytics-style and Darknet): images without a label file counted, the
-    categories 1..N from the names (or inferred from the ids seen when there are none)."""
-    no_label = sum(1 for u in units if u.label is None)
-    if no_label:
-        report.notice(
-            "image-without-label",
-            f"{no_label} image(s) have no label file: read as images with no objects",
-            count=no_label,
-        )
-    categories = (
-        [Category.trusted(id=i + 1, name=n, supercategory=None) for i, n in enumerate(names)]
-        if names is not None
-        else []
-    )
-    return ReadPlan(
-        categories=categories,
-        units=units,
-        image_root=image_root,
-        info={"names_given": names is not None, "source": source},
-        categories_known=names is not None,
-    )
+    return paired_plan(units, names, image_root, str(path), report)
 
 
 # Pairing works on plain strings: at 50,000 files, pathlib objects cost seconds in the parent.
@@ -546,7 +520,7 @@ def _darknet_plan(root: Path, options: ReadOptions, report: Report) -> ReadPlan:
         )
     for item in sorted(set(junk)):
         report.notice("junk-skipped", item)
-    return _finished_plan(units, names, str(root), str(root), report)
+    return paired_plan(units, names, str(root), str(root), report)
 
 
 def _pair(
