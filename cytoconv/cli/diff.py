@@ -34,8 +34,12 @@ class By(str, Enum):
 
 @app.command("diff")
 def diff_command(
-    a: Annotated[Path, typer.Argument(help="The first dataset (any readable format): the old version.")],
-    b: Annotated[Path, typer.Argument(help="The second dataset (any readable format): the new version.")],
+    a: Annotated[
+        Path, typer.Argument(metavar="A", help="The first dataset (any readable format): the old version.")
+    ],
+    b: Annotated[
+        Path, typer.Argument(metavar="B", help="The second dataset (any readable format): the new version.")
+    ],
     iou: Annotated[
         float, typer.Option("--iou", help="The least IoU of two objects paired as one (0 < IoU <= 1).")
     ] = 0.5,
