@@ -176,6 +176,7 @@ def test_cli_text_json_and_exit_1(balf_pair: tuple[Path, Path], capsys: pytest.C
         "in_b": 20,
         "in_both": 19,
         "differ": 1,
+        "labels_changed": 0,
         "only_in_a": ["balf_020.jpg"],
         "only_in_b": ["balf_020_renamed.jpg"],
     }
@@ -434,3 +435,29 @@ def test_text_of_an_agreeing_diff(balf_pair: tuple[Path, Path]) -> None:
     a, _ = balf_pair
     text = to_text(api.diff(a, a, jobs=1))
     assert text.endswith("images: 20 in both (0 differ), 0 only in A, 0 only in B\nA and B agree\n")
+
+
+def test_image_labels_of_class_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Class folders: no objects, the image's label is what can change (paired by name: the folder is the class)."""
+    from tests.conftest import make_image
+
+    for side, layout in (
+        ("a", {"x": "blast", "y": "lymph", "z": "lymph"}),
+        ("b", {"x": "blast", "y": "blast", "z": "lymph"}),
+    ):
+        for stem, label in layout.items():
+            make_image(tmp_path / side / label / f"{stem}.png", 8, 8)
+    by_path = api.diff(tmp_path / "a", tmp_path / "b", jobs=1)
+    assert (by_path.paired, by_path.only_in_a, by_path.only_in_b) == (2, ["lymph/y.png"], ["blast/y.png"])
+    code, out, _ = run_cli(
+        ["diff", str(tmp_path / "a"), str(tmp_path / "b"), "--by", "name", "--json", "-q"], capsys
+    )
+    assert code == 1
+    doc = json.loads(out)
+    pytest.importorskip("jsonschema").validate(doc, JSON_SCHEMA)
+    assert doc["images"]["labels_changed"] == 1 and doc["images"]["in_both"] == 3
+    (image,) = doc["differences"]
+    assert (image["file_name"], image["label_a"], image["label_b"]) == ("lymph/y.png", "lymph", "blast")
+    assert doc["total"]["in_a"] == 0
+    text = to_text(api.diff(tmp_path / "a", tmp_path / "b", jobs=1, by="name"))
+    assert "image labels changed: 1\n  lymph -> blast: 1\n" in text

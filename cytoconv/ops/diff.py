@@ -47,8 +47,8 @@ By = Literal["path", "name"]
 # One object as a worker reduces it: (category id, kind, data): data is (x, y, w, h) for a box, the
 # pycocotools RLE for a polygon or an RLE, (x, y) for a point.
 Obj = tuple[int, int, Any]
-# One image reduced: (key, unit index, file name, width, height, objects).
-Side = tuple[str, int, str, int, int, list[Obj]]
+# One image reduced: (key, unit index, file name, width, height, objects, image-level label).
+Side = tuple[str, int, str, int, int, list[Obj], int | None]
 # The pairs of one image: [(index in A, index in B, IoU or None, distance or None)], only-in-A and only-in-B.
 Pairs = tuple[list[tuple[int, int, float | None, float | None]], list[int], list[int]]
 
@@ -141,7 +141,8 @@ def fingerprint(record: ImageRecord, index: int, by: By) -> Side:
     digest of theirs (``_digest``). Two images whose fingerprints are equal in order hold the same objects,
     and are compared without a raster; any other pair is loaded again and compared as masks."""
     key = image_key(record.file_name, by)
-    return key, index, record.file_name, record.width, record.height, _objects(record, _digests)
+    objects = _objects(record, _digests)
+    return key, index, record.file_name, record.width, record.height, objects, record.label
 
 
 def reduce_record(record: ImageRecord) -> list[Obj]:
@@ -256,9 +257,9 @@ class _Comparer(_Reducer):
         self.a = a
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> Any:
-        """``(key, index, file name, width, height, B's class ids, pairs)``; pairs None when A has no image of
-        that name, or an image of another size (whose masks cannot be compared)."""
-        key, _, name, width, height, objects = fingerprint(record, index, self.settings.by)
+        """``(key, index, file name, width, height, B's class ids, pairs, label)``; pairs None when A has no
+        image of that name, or an image of another size (whose masks cannot be compared)."""
+        key, _, name, width, height, objects, label = fingerprint(record, index, self.settings.by)
         a = self.a_side.get(key)
         pairs = None
         if a is not None and (a[3], a[4]) == (width, height):
@@ -266,7 +267,7 @@ class _Comparer(_Reducer):
             if pairs is None:
                 record_a = self.a.load(self.a.plan.units[a[1]], self.a.options, report)
                 pairs = compare(reduce_record(record_a), reduce_record(record), height, width, self.settings)
-        return key, index, name, width, height, [o[0] for o in objects], pairs
+        return key, index, name, width, height, [o[0] for o in objects], pairs, label
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,6 +322,8 @@ class ImageDiff:
     moved: list[ObjectPair] = field(default_factory=list)
     unit_a: int = -1  # the image's unit in each plan (to draw it again for --html)
     unit_b: int = -1
+    label_a: str | None = None  # the image-level label (class folders, manifests), by name
+    label_b: str | None = None
 
 
 @dataclass(frozen=True)
@@ -346,6 +349,7 @@ class DiffResult:
     only_in_b: list[str]
     differences: list[ImageDiff]  # paired images that differ, by file name
     report: Report
+    label_changes: Counter[str] = field(default_factory=Counter)  # image labels: "A label -> B label"
 
     @property
     def same(self) -> bool:
@@ -373,7 +377,7 @@ class DiffResult:
 def _names(plan: ReadPlan, summary: Summary) -> dict[int, str]:
     known = plan.categories_known or bool(plan.categories)
     names = {c.id: c.name for c in final_categories(plan, summary)}
-    for cid in summary.instances:
+    for cid in [*summary.instances, *summary.labels]:
         names.setdefault(cid, f"id {cid}" if known else f"class_{cid - 1}")
     return names
 
@@ -422,9 +426,10 @@ def diff_plans(
         rows[names_b[cid]].in_b += n
 
     seen: set[str] = set()
+    label_changes: Counter[str] = Counter()
     differences: list[ImageDiff] = []
     only_b: list[str] = []
-    for key, unit_b, name, width, height, cats_b, pairs in b_results:
+    for key, unit_b, name, width, height, cats_b, pairs, label_b in b_results:
         if key in seen:
             raise _collision(b.source or "B", key, settings)
         seen.add(key)
@@ -443,6 +448,10 @@ def diff_plans(
             in_b=len(cats_b),
         )
         image.unit_a, image.unit_b = side_a[1], unit_b
+        image.label_a = None if side_a[6] is None else names_a[side_a[6]]
+        image.label_b = None if label_b is None else names_b[label_b]
+        if image.label_a != image.label_b:
+            label_changes[f"{image.label_a or '(none)'} -> {image.label_b or '(none)'}"] += 1
         matched, lone_a, lone_b = (
             pairs if pairs is not None else ([], list(range(len(cats_a))), list(range(len(cats_b))))
         )
@@ -463,7 +472,8 @@ def diff_plans(
         for ib in lone_b:
             rows[names_b[cats_b[ib]]].only_in_b += 1
             image.only_in_b.append((ib, names_b[cats_b[ib]]))
-        if image.only_in_a or image.only_in_b or image.relabelled or image.moved or pairs is None:
+        changed = image.only_in_a or image.only_in_b or image.relabelled or image.moved
+        if changed or pairs is None or image.label_a != image.label_b:
             differences.append(image)
     only_a: list[str] = []
     for key, side in a_side.items():
@@ -482,6 +492,7 @@ def diff_plans(
         only_in_b=sorted(only_b),
         differences=differences,
         report=report,
+        label_changes=label_changes,
     )
 
 
@@ -541,6 +552,10 @@ def to_text(result: DiffResult) -> str:
         + f"), {len(result.only_in_a):,} only in A, {len(result.only_in_b):,} only in B"
     )
     out.append(images)
+    if result.label_changes:
+        changed = sum(result.label_changes.values())
+        out.append(f"image labels changed: {changed:,}")
+        out.extend(f"  {change}: {n:,}" for change, n in sorted(result.label_changes.items()))
     for label, names in (("only in A", result.only_in_a), ("only in B", result.only_in_b)):
         if names:
             shown = ", ".join(names[:TEXT_NAMES])
@@ -592,6 +607,7 @@ def to_dict(result: DiffResult) -> dict[str, Any]:
             "in_b": result.b.images,
             "in_both": result.paired,
             "differ": len(result.differences),
+            "labels_changed": sum(result.label_changes.values()),
             "only_in_a": result.only_in_a,
             "only_in_b": result.only_in_b,
         },
@@ -602,6 +618,8 @@ def to_dict(result: DiffResult) -> dict[str, Any]:
                 "size_b": list(d.size_b),
                 "in_a": d.in_a,
                 "in_b": d.in_b,
+                "label_a": d.label_a,
+                "label_b": d.label_b,
                 "only_in_a": [{"index": i, "class": c} for i, c in d.only_in_a],
                 "only_in_b": [{"index": i, "class": c} for i, c in d.only_in_b],
                 "relabelled": [_pair_dict(p) for p in d.relabelled],
@@ -701,6 +719,10 @@ JSON_SCHEMA: dict[str, Any] = {
                     "in_b": _INT,
                     "in_both": _INT,
                     "differ": _INT,
+                    "labels_changed": {
+                        **_INT,
+                        "description": "images of both whose image-level label differs",
+                    },
                     "only_in_a": {"type": "array", "items": _NAME},
                     "only_in_b": {"type": "array", "items": _NAME},
                 }
@@ -714,6 +736,11 @@ JSON_SCHEMA: dict[str, Any] = {
                         "size_b": _SIZE,
                         "in_a": _INT,
                         "in_b": _INT,
+                        "label_a": {
+                            "type": ["string", "null"],
+                            "description": "image-level label (class folders)",
+                        },
+                        "label_b": {"type": ["string", "null"]},
                         "only_in_a": {"type": "array", "items": _OBJECT},
                         "only_in_b": {"type": "array", "items": _OBJECT},
                         "relabelled": {"type": "array", "items": _PAIR},

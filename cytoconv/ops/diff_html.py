@@ -96,7 +96,8 @@ def _panel(painter: _StatusPainter, record: ImageRecord, statuses: list[int], re
         )
         for inst, status in zip(record.instances, statuses)
     ]
-    picture = painter.picture(record, instances, report)
+    unlabelled = ImageRecord.trusted(**{**record.__dict__, "label": None})  # a label change is in the caption
+    picture = painter.picture(unlabelled, instances, report)
     if picture is not None:
         picture.thumbnail((MAX_PANEL_SIDE, MAX_PANEL_SIDE))
     return picture
@@ -121,6 +122,8 @@ def _caption(diff: ImageDiff) -> str:
             f"size {diff.size_a[0]}x{diff.size_a[1]} in A, {diff.size_b[0]}x{diff.size_b[1]} in B: "
             "objects not compared"
         )
+    if diff.label_a != diff.label_b:
+        parts.append(f"image label: {diff.label_a or '(none)'} -> {diff.label_b or '(none)'}")
     for label, objects in (("only in A", diff.only_in_a), ("only in B", diff.only_in_b)):
         if objects and diff.size_a == diff.size_b:
             parts.append(f"{label}: " + ", ".join(f"#{i} {c}" for i, c in objects))
