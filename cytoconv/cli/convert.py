@@ -96,9 +96,7 @@ def convert(
     """Convert SRC (any readable format) into DST in the format --to (resampled with --to-size & co)."""
     from cytoconv import api
     from cytoconv.cli.summary import print_summary, progress_bar
-    from cytoconv.engine.adapt import PointBoxes
     from cytoconv.engine.atomic import refuse_overlap
-    from cytoconv.engine.contract import WriteOptions
 
     reading = opts.read_options(
         names=names,
@@ -115,24 +113,24 @@ def convert(
         index_base=index_base,
         columns=columns,
     )
-    writing = WriteOptions(
-        task=task.value,
+    writing = opts.write_options(
+        task=task,
         precision=precision,
-        parts=parts.value,
+        parts=parts,
         overwrite=overwrite,
-        segmentation=segmentation.value,
-        holes=holes.value,
+        segmentation=segmentation,
+        holes=holes,
         mask_classes=reading.mask_classes,
         link=link,
-        overlap=overlap.value,
+        overlap=overlap,
         layers=layers,
-        mask_colour=colour,
-        place_images="link" if link_images else "copy" if copy_images else "none",
-        crowd=crowd.value,
-        point_box=PointBoxes.parse(point_box, clip=clip) if point_box is not None else None,
+        colour=colour,
+        copy_images=copy_images,
+        link_images=link_images,
+        crowd=crowd,
+        point_box=point_box,
+        clip=clip,
     )
-    if copy_images and link_images:
-        raise UsageError("give --copy-images or --link-images, not both")
     refuse_overlap(dst, src, images, sizes_from)
     target = _target(
         to_size, scale, max_side, sizes_from, resize_images=resize_images, clip=clip and point_box is None

@@ -145,12 +145,8 @@ def filter_command(
     """Filter SRC into DST: some classes, objects within an area, some splits or listed images (everything
     removed counted per class and reason; the input's format unless --to)."""
     from cytoconv import api
-    from cytoconv.engine.adapt import PointBoxes
     from cytoconv.engine.atomic import refuse_overlap
-    from cytoconv.engine.contract import WriteOptions
 
-    if copy_images and link_images:
-        raise UsageError("give --copy-images or --link-images, not both")
     if clip and point_box is None:
         raise UsageError("--clip clips the --point-box boxes: give --point-box")
     refuse_overlap(dst, src, images, image_list)
@@ -169,21 +165,23 @@ def filter_command(
         index_base=index_base,
         columns=columns,
     )
-    writing = WriteOptions(
-        task=task.value,
+    writing = opts.write_options(
+        task=task,
         precision=precision,
-        parts=parts.value,
+        parts=parts,
         overwrite=overwrite,
-        segmentation=segmentation.value,
-        holes=holes.value,
+        segmentation=segmentation,
+        holes=holes,
         mask_classes=reading.mask_classes,
         link=link,
-        overlap=overlap.value,
+        overlap=overlap,
         layers=layers,
-        mask_colour=colour,
-        place_images="link" if link_images else "copy" if copy_images else "none",
-        crowd=crowd.value,
-        point_box=PointBoxes.parse(point_box, clip=clip) if point_box is not None else None,
+        colour=colour,
+        copy_images=copy_images,
+        link_images=link_images,
+        crowd=crowd,
+        point_box=point_box,
+        clip=clip,
     )
     report = Report(strict=strict)
     with progress_bar(enabled=not quiet) as bar:

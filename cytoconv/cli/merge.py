@@ -88,32 +88,29 @@ def merge_command(
     """Merge SRC... into DST: classes unified by name, clashing file names renamed with their source's name,
     the same image in two sources read as one with its objects joined."""
     from cytoconv import api
-    from cytoconv.engine.adapt import PointBoxes
     from cytoconv.engine.atomic import refuse_overlap
-    from cytoconv.engine.contract import WriteOptions
 
     if len(paths) < 3:
         raise UsageError("merge needs at least two sources and an output: cytoconv merge SRC SRC... DST")
     *sources, dst = paths
     if split is not None and keep_splits:
         raise UsageError("give --split NAME or --keep-splits, not both")
-    if copy_images and link_images:
-        raise UsageError("give --copy-images or --link-images, not both")
     refuse_overlap(dst, *sources)
     reading = opts.read_options(
         names=None, images=None, image_size=image_size, exif=exif, tolerance=tolerance
     )
-    writing = WriteOptions(
-        task=task.value,
+    writing = opts.write_options(
+        task=task,
         precision=precision,
-        parts=parts.value,
+        parts=parts,
         overwrite=overwrite,
-        segmentation=segmentation.value,
-        holes=holes.value,
+        segmentation=segmentation,
+        holes=holes,
         link=link,
-        place_images="link" if link_images else "copy" if copy_images else "none",
-        crowd=crowd.value,
-        point_box=PointBoxes.parse(point_box) if point_box is not None else None,
+        copy_images=copy_images,
+        link_images=link_images,
+        crowd=crowd,
+        point_box=point_box,
     )
     report = Report(strict=strict)
     with progress_bar(enabled=not quiet) as bar:

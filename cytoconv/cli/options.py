@@ -18,7 +18,7 @@ import typer
 from cytoconv.errors import UsageError
 
 if TYPE_CHECKING:
-    from cytoconv.engine.contract import ReadOptions
+    from cytoconv.engine.contract import MaskClass, ReadOptions, WriteOptions
 
 
 # --- choices: typer checks them and --help lists them; values as in cytoconv.engine.contract ----------------
@@ -428,4 +428,49 @@ def read_options(
         mask_geometry="rle" if segmentation is Segmentation.RLE else "polygon",
         index_base=1 if index_base == 1 else 0,
         columns=parse_columns(columns),
+    )
+
+
+def write_options(
+    *,
+    task: Task = Task.AUTO,
+    precision: int = 7,
+    parts: Parts = Parts.SPLIT,
+    overwrite: bool = False,
+    segmentation: Segmentation = Segmentation.AUTO,
+    holes: Holes = Holes.BRIDGE,
+    mask_classes: tuple[MaskClass, ...] | None = None,
+    link: bool = False,
+    overlap: Overlap = Overlap.TOP,
+    layers: bool = False,
+    colour: bool = False,
+    copy_images: bool = False,
+    link_images: bool = False,
+    crowd: Crowd = Crowd.SKIP,
+    point_box: str | None = None,
+    clip: bool = False,
+) -> WriteOptions:
+    """The writing options of every command that writes a dataset as ``WriteOptions``, built in this one place
+    (the counterpart of ``read_options``): the choices' values, ``--copy-images``/``--link-images`` (not both)
+    and ``--point-box`` parsed (``clip``: its boxes cut at the image edge)."""
+    from cytoconv.engine.adapt import PointBoxes
+    from cytoconv.engine.contract import WriteOptions
+
+    if copy_images and link_images:
+        raise UsageError("give --copy-images or --link-images, not both")
+    return WriteOptions(
+        task=task.value,
+        precision=precision,
+        parts=parts.value,
+        overwrite=overwrite,
+        segmentation=segmentation.value,
+        holes=holes.value,
+        mask_classes=mask_classes,
+        link=link,
+        overlap=overlap.value,
+        layers=layers,
+        mask_colour=colour,
+        place_images="link" if link_images else "copy" if copy_images else "none",
+        crowd=crowd.value,
+        point_box=PointBoxes.parse(point_box, clip=clip) if point_box is not None else None,
     )

@@ -95,9 +95,7 @@ def remap_command(
     """Rename, merge and drop the classes of SRC as MAP says, into DST (the input's format unless --to); class
     folders are re-grouped. Prints the mapping table with the counts before and after."""
     from cytoconv import api
-    from cytoconv.engine.adapt import PointBoxes
     from cytoconv.engine.atomic import refuse_overlap
-    from cytoconv.engine.contract import WriteOptions
     from cytoconv.ops.remap import parse_map, parse_order
 
     refuse_overlap(dst, src, images)
@@ -116,19 +114,19 @@ def remap_command(
         index_base=index_base,
         columns=columns,
     )
-    writing = WriteOptions(
-        task=task.value,
+    writing = opts.write_options(
+        task=task,
         precision=precision,
-        parts=parts.value,
+        parts=parts,
         overwrite=overwrite,
-        segmentation=segmentation.value,
-        holes=holes.value,
+        segmentation=segmentation,
+        holes=holes,
         link=link,
-        overlap=overlap.value,
+        overlap=overlap,
         layers=layers,
-        mask_colour=colour,
-        crowd=crowd.value,
-        point_box=PointBoxes.parse(point_box) if point_box is not None else None,
+        colour=colour,
+        crowd=crowd,
+        point_box=point_box,
     )
     report = Report(strict=strict)
     with progress_bar(enabled=not quiet) as bar:
