@@ -254,6 +254,16 @@ def test_boxes_are_compared_as_boxes(boxes: tuple[Path, Path]) -> None:
     assert image.only_in_b == [(2, "b")]
 
 
+def test_an_unchanged_box_beside_a_changed_one_is_identical(tmp_path: Path) -> None:
+    """pycocotools gives two equal boxes an IoU of 0.9999999999999997: still identical at --exact-iou 1.0 (the
+    tester's COCO and YOLO sets counted every unchanged box of a changed image as moved)."""
+    boxes = "0 0.2137 0.3311 0.0873 0.1129\n0 0.6071 0.5523 0.1187 0.0951\n0 0.41 0.77 0.05 0.06\n"
+    shifted = "0 0.2237 0.3311 0.0873 0.1129\n0 0.6071 0.5523 0.1187 0.0951\n0 0.41 0.77 0.05 0.06\n"
+    a = yolo_dataset(tmp_path / "a", {"one": boxes}, names=["a"])
+    b = yolo_dataset(tmp_path / "b", {"one": shifted}, names=["a"])
+    assert _rows(api.diff(a, b, jobs=1))["a"] == (3, 3, 2, 1, 0, 0, 0)
+
+
 def test_iou_and_exact_iou_thresholds(boxes: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     strict_pairing = api.diff(*boxes, jobs=1, iou=0.75)  # the moved box (IoU 0.739) is no pair any more
     assert _rows(strict_pairing)["a"] == (2, 2, 1, 0, 0, 1, 1)

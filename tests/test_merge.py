@@ -330,6 +330,19 @@ def test_yolo_and_coco_to_yolo_with_images(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the image view is gone
 
 
+def test_linked_images_are_hard_links_to_the_sources(tmp_path: Path) -> None:
+    """--link-images links the source files themselves (same inode), never the merge's temporary symlinks."""
+    yolo = _yolo(tmp_path / "lab", ["blast"], {"1.jpg": ((50, 0, 0), ["0 0.5 0.5 0.2 0.25"])})
+    public = tmp_path / "public"
+    _image(public / "1.jpg", 100, 80, (0, 0, 50))
+    _coco(public, [(1, "blast")], [("1.jpg", 100, 80, [(1, [10, 10, 20, 16])])])
+    out = tmp_path / "out"
+    cytoconv.merge([yolo, public], out, to="yolo", write_options=cytoconv_write(place_images="link"))
+    for name, source in (("1.jpg", yolo / "images" / "1.jpg"), ("public_1.jpg", public / "1.jpg")):
+        placed = out / "images" / name
+        assert not placed.is_symlink() and placed.stat().st_ino == source.stat().st_ino
+
+
 def cytoconv_write(**fields: Any) -> Any:
     from cytoconv.engine.contract import WriteOptions
 

@@ -53,6 +53,11 @@ Side = tuple[str, int, str, int, int, list[Obj], int | None]
 Pairs = tuple[list[tuple[int, int, float | None, float | None]], list[int], list[int]]
 
 
+# pycocotools sums the IoU of two equal boxes or masks in floating point: 0.9999999999999997 for identical
+# boxes. An IoU within this of --exact-iou counts as reaching it (no real change moves an IoU by 1e-9).
+IOU_ROUNDING = 1e-9
+
+
 @dataclass(frozen=True)
 class Opened:
     """One dataset opened for a diff: its plan, its reader's ``load`` and reading options, and the path and
@@ -70,7 +75,7 @@ class DiffSettings:
     """How objects are paired and judged; checked when made, so that a bad threshold fails before reading."""
 
     iou: float = 0.5  # the least IoU of a pair
-    exact_iou: float = 1.0  # the least IoU of an identical pair (below: moved)
+    exact_iou: float = 1.0  # the least IoU of an identical pair (below: moved; see IOU_ROUNDING)
     distance: float = 5.0  # px: the farthest two points of a pair lie apart
     by: By = "path"  # how images are paired: their relative path, or their base name
 
@@ -461,7 +466,9 @@ def diff_plans(
                 rows[ca].relabelled += 1
                 rows[ca].relabelled_to[cb] += 1
                 image.relabelled.append(ObjectPair(ia, ib, ca, cb, iou, dist))
-            elif (iou is not None and iou < settings.exact_iou) or (dist is not None and dist > 0.0):
+            elif (iou is not None and iou < settings.exact_iou - IOU_ROUNDING) or (
+                dist is not None and dist > 0.0
+            ):
                 rows[ca].moved += 1
                 image.moved.append(ObjectPair(ia, ib, ca, cb, iou, dist))
             else:

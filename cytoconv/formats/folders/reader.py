@@ -428,7 +428,7 @@ class FoldersWriter:
     def _place(self, source: str, target: Path, report: Report) -> None:
         if self.options.link:
             try:
-                os.link(source, target)
+                os.link(os.path.realpath(source), target)  # the file, never a symlink to it
                 return
             except OSError as exc:
                 if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):

@@ -315,7 +315,7 @@ def place_file(source: str, target: Path, link: bool, report: Report) -> None:
     try:
         if link:
             try:
-                os.link(source, target)
+                os.link(os.path.realpath(source), target)  # the file, never a symlink to it
                 return
             except OSError as exc:
                 if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
