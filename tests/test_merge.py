@@ -377,6 +377,23 @@ def test_class_folders_to_folders_copied(tmp_path: Path, capsys: pytest.CaptureF
     assert not any(p.is_symlink() for p in out.rglob("*"))
 
 
+def test_images_without_a_split_beside_split_sources_go_to_train(tmp_path: Path) -> None:
+    """A split-less source merged with one that has train/val: its images are put in train and counted, so
+    that data.yaml does not list ``images`` beside ``images/val`` (ultralytics would train on val)."""
+    a = _folders(tmp_path / "a", {"blast/1.png": (1, 0, 0), "blast/2.png": (2, 0, 0)})
+    b = _folders(tmp_path / "b", {"train/blast/3.png": (3, 0, 0), "val/monocyte/4.png": (4, 0, 0)})
+    out = tmp_path / "out"
+    report = Report()
+    cytoconv.merge([a, b], out, report=report)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == [
+        "train/blast/1.png",
+        "train/blast/2.png",
+        "train/blast/3.png",
+        "val/monocyte/4.png",
+    ]
+    assert report.notices["unsplit-as-train"] == 2
+
+
 def test_splits_kept_or_set(tmp_path: Path) -> None:
     a = _folders(tmp_path / "a", {"train/blast/1.png": (1, 0, 0), "val/blast/2.png": (2, 0, 0)})
     b = _folders(tmp_path / "b", {"test/blast/3.png": (3, 0, 0), "train/monocyte/4.png": (4, 0, 0)})

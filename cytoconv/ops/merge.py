@@ -408,10 +408,34 @@ def plan_merge(
     )
     names_of = {c.id: c.name for c in categories}
     table = [{old.name: names_of[maps[s][old.id]] for old in per_source[s]} for s in range(len(sources))]
+    unsplit = _unsplit(indexed, sources, split, report)
     loader = MergedLoader(
-        tuple(s.load for s in sources), tuple(maps), tuple(names), split, tuple(names_of.items())
+        tuple(s.load for s in sources), tuple(maps), tuple(names), split, tuple(names_of.items()), unsplit
     )
     return MergePlan(plan, loader, links, stats, table)
+
+
+def _unsplit(
+    indexed: list[list[Entry]], sources: Sequence[MergeSource], split: str | None, report: Report
+) -> str | None:
+    """``train`` when some images have a split and others none (and ``--split`` sets none): a YOLO
+    ``data.yaml`` lists ``images`` beside ``images/val``, and ultralytics, which globs a folder recursively,
+    would then train on the val images. The split-less images are counted per source."""
+    if split is not None:
+        return None
+    splits = [entry.split for entries in indexed for entry in entries]
+    if None not in splits or all(s is None for s in splits):
+        return None
+    for source, entries in zip(sources, indexed):
+        count = sum(1 for entry in entries if entry.split is None)
+        if count:
+            report.notice(
+                "unsplit-as-train",
+                f"{source.name}: {count} image(s) without a split put in train, beside sources with splits "
+                "(--split NAME sets one for all)",
+                count,
+            )
+    return "train"
 
 
 # --- the write: one loader over every source ---------------------------------------------------------------
@@ -454,6 +478,7 @@ class MergedLoader:
     names: tuple[str, ...]
     split: str | None = None
     classes: tuple[tuple[int, str], ...] = ()  # new id -> name, for messages
+    unsplit: str | None = None  # the split of split-less images beside sources that have splits (train)
 
     def _mapped(self, source: int, record: ImageRecord) -> ImageRecord:
         mapping = self.maps[source]
@@ -479,6 +504,8 @@ class MergedLoader:
             update["file_name"] = unit.file_name
         if self.split is not None:
             update["split"] = self.split
+        elif record.split is None and self.unsplit is not None:
+            update["split"] = self.unsplit
         if unit.joined:
             instances = list(record.instances)
             keys = {_geometry_key(inst) for inst in instances}

@@ -405,5 +405,6 @@ NOTICES: dict[str, str] = {
     "images-joined": "the same image (same bytes) in two sources, read as one image with the objects of both (merge)",
     "object-joined": "an object in both copies of a joined image (same class, same geometry), kept once (merge)",
     "label-conflict": "the copies of a joined image with different image-level labels, the first kept (merge)",
+    "unsplit-as-train": "an image without a split put in train, beside merged sources that have splits",
     "object-partly-covered": "an object a written mask shows only in part, others painted over it",
 }
