@@ -324,10 +324,7 @@ def convert(
     read_options = read_options or ReadOptions()
     info, implied = lookup(to)
     write_options = replace(write_options or WriteOptions(), **implied)
-    if write_options.place_images != "none" and not info.places_images:
-        raise UsageError(
-            f"--{write_options.place_images}-images lays images out for YOLO output, not {info.name}"
-        )
+    check_place_images(write_options, info)
     report = report if report is not None else Report()
     _, module, plan = open_source(src, fmt, read_options, report)
     write_options = check_points(plan, info, write_options)
@@ -341,6 +338,15 @@ def convert(
         load = TransformedLoader(module.load, resample)
     writer = info.writer()(dest, plan.categories, plan.image_root, write_options, report)
     return run(plan, load, writer, read_options, report, jobs, progress)
+
+
+def check_place_images(options: WriteOptions, target: FormatInfo) -> None:
+    """``--copy-images`` / ``--link-images`` only for a writer that lays images out (YOLO), before anything is
+    read: elsewhere they would silently do nothing."""
+    if options.place_images != "none" and not target.places_images:
+        raise UsageError(
+            f"--{options.place_images}-images lays images out for YOLO output, not {target.name}"
+        )
 
 
 def check_points(plan: ReadPlan, target: FormatInfo, options: WriteOptions) -> WriteOptions:
@@ -498,6 +504,7 @@ def remap(
     if not target.writes:
         raise UsageError(f"cannot write {target.name}")
     write_options = replace(write_options or WriteOptions(), **implied)
+    check_place_images(write_options, target)
     if not plan.categories and not plan.categories_known:
         seen = Summary(report=report.child())  # its problems are the main pass's: counted once, there
         for _, part in stream(plan, module.load, None, read_options, seen.report, jobs):
@@ -567,10 +574,7 @@ def merge(
     if not target.writes:
         raise UsageError(f"cannot write {target.name}")
     write_options = replace(write_options or WriteOptions(), **implied)
-    if write_options.place_images != "none" and not target.places_images:
-        raise UsageError(
-            f"--{write_options.place_images}-images lays images out for YOLO output, not {target.name}"
-        )
+    check_place_images(write_options, target)
     merged = plan_merge(
         opened, read_options, report, jobs, fold_case=fold_case, on_clash=on_clash, split=split
     )
@@ -646,10 +650,7 @@ def filter_dataset(
     if not target.writes:
         raise UsageError(f"cannot write {target.name}")
     write_options = replace(write_options or WriteOptions(), **implied)
-    if write_options.place_images != "none" and not target.places_images:
-        raise UsageError(
-            f"--{write_options.place_images}-images lays images out for YOLO output, not {target.name}"
-        )
+    check_place_images(write_options, target)
     step, categories, counts, final = build_step(
         plan,
         classes=keep,

@@ -638,3 +638,24 @@ def test_jobs_do_not_change_the_output(tmp_path: Path, monkeypatch: pytest.Monke
     tree_one, tree_two = _tree(tmp_path / f"one{suffix}"), _tree(tmp_path / f"two{suffix}")
     assert tree_one == tree_two
     assert tree_one
+
+
+def test_yolo_remap_copies_or_links_the_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """YOLO -> YOLO with --copy-images / --link-images: the images beside the labels, as convert lays them out;
+    for any other output the options are refused (they would do nothing)."""
+    out = tmp_path / "copied"
+    cli = ["remap", str(BALF_SAMPLE), str(out), "--map", "erythrocyte=-", "--unmapped", "keep", "-q"]
+    code, _, err = run_cli([*cli, "--copy-images"], capsys)
+    assert code == 0, err
+    images = sorted(p.name for p in (out / "images").rglob("*.jpg"))
+    assert images == sorted(p.name for p in (BALF_SAMPLE / "images").rglob("*.jpg")) and len(images) == 20
+    linked = tmp_path / "linked"
+    code, _, err = run_cli(["remap", *cli[1:2], str(linked), *cli[3:], "--link-images"], capsys)
+    assert code == 0, err
+    first = next((linked / "images").rglob("*.jpg"))
+    assert first.stat().st_ino == (next(BALF_SAMPLE.joinpath("images").rglob(first.name))).stat().st_ino
+    code, _, err = run_cli(
+        [*cli[:2], str(tmp_path / "x.json"), *cli[3:], "--to", "coco", "--copy-images"], capsys
+    )
+    assert code == 2 and "lays images out for YOLO output, not coco" in err
+    assert not (tmp_path / "x.json").exists()
