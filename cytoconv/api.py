@@ -558,6 +558,9 @@ def merge(
     paths = [Path(p) for p in sources]
     if len(paths) < 2:
         raise UsageError("merge needs at least two sources")
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or folder")
     resolved = [p.resolve() for p in paths]
     # a folder and its own COCO file are one source: read twice, every image would be joined to itself
     for k, path in enumerate(resolved):
