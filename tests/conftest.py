@@ -15,6 +15,16 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 REAL = Path(os.environ.get("CYTOCONV_REAL", ASSETS / "real"))
 
 
+FILE_SUFFIX = {"points-csv": ".csv", "cvat": ".xml"}  # a format whose output is one file: its usual suffix
+
+
+def output_suffix(name: str) -> str:
+    """The suffix of a format's output in the registry-wide tests: none for a folder output, else the file's."""
+    from cytoconv.formats import FORMATS
+
+    return "" if FORMATS[name].output_is_dir else FILE_SUFFIX.get(name, ".json")
+
+
 def real(name: str) -> Path:
     """A folder of the vendored real samples, tests/assets/real/<name>; missing: a test failure."""
     path = REAL / name

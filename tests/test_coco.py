@@ -14,7 +14,7 @@ from cytoconv.errors import FormatError, Report
 from cytoconv.formats import FORMATS, detect
 from cytoconv.geometry.raster import rasterise as to_mask
 from cytoconv.ir import Box, Polygon, Rle
-from tests.conftest import BALF_SAMPLE, write
+from tests.conftest import BALF_SAMPLE, output_suffix, write
 
 
 def _coco(tmp_path: Path, annotations: list[dict], categories: list[dict] | None = None) -> Path:
@@ -178,8 +178,7 @@ POINT_FORMATS = sorted(name for name, info in FORMATS.items() if info.holds_poin
 
 
 def _output(tmp_path: Path, name: str) -> Path:
-    suffix = ".csv" if name == "points-csv" else ".json"
-    return tmp_path / (name + (suffix if not FORMATS[name].output_is_dir else ""))
+    return tmp_path / (name + output_suffix(name))
 
 
 @pytest.mark.parametrize("name", POINT_FORMATS)

@@ -9,7 +9,7 @@ import pytest
 import cytoconv
 from cytoconv.engine import pipeline
 from cytoconv.formats import FORMATS
-from tests.conftest import BALF_SAMPLE, real
+from tests.conftest import BALF_SAMPLE, output_suffix, real
 
 CLASSIFICATION_ONLY = {"folders", "manifest"}
 
@@ -23,7 +23,7 @@ def _tree(path: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("to", sorted(set(FORMATS) - CLASSIFICATION_ONLY))
 def test_jobs_do_not_change_the_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, to: str) -> None:
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_UNITS", 0)  # processes even for 20 images
-    suffix = "" if FORMATS[to].output_is_dir else ".csv" if to == "points-csv" else ".json"
+    suffix = output_suffix(to)
     one, two = tmp_path / f"one{suffix}", tmp_path / f"two{suffix}"
     source = real("chula_rbc12_points") if to.startswith("points-") else BALF_SAMPLE  # points only
     cytoconv.convert(source, one, to=to, jobs=1)

@@ -180,6 +180,37 @@ FORMATS: dict[str, FormatInfo] = {
         checker="cytoconv.formats.points_csv.check",
         holds_points=True,
     ),
+    "cvat": FormatInfo(
+        "cvat",
+        "cytoconv.formats.cvat.reader",
+        "CVAT for images 1.1 XML: boxes, polygons, points, ellipses, RLE masks, grouped parts; <meta> labels",
+        reads=True,
+        writes=True,
+        writer_module="cytoconv.formats.cvat.writer",
+        checker="cytoconv.formats.cvat.check",
+        holds_points=True,
+    ),
+    "labelme": FormatInfo(
+        "labelme",
+        "cytoconv.formats.labelme.reader",
+        "LabelMe JSON, one per image: polygons, rectangles, circles, points, masks; group_id joins parts",
+        reads=True,
+        writes=True,
+        output_is_dir=True,
+        writer_module="cytoconv.formats.labelme.writer",
+        checker="cytoconv.formats.labelme.check",
+        holds_points=True,
+    ),
+    "labelstudio": FormatInfo(
+        "labelstudio",
+        "cytoconv.formats.labelstudio.reader",
+        "Label Studio JSON export: percent polygons, rectangles, keypoints, brush RLE masks",
+        reads=True,
+        writes=True,
+        writer_module="cytoconv.formats.labelstudio.writer",
+        checker="cytoconv.formats.labelstudio.check",
+        holds_points=True,
+    ),
 }
 
 
