@@ -1,0 +1,1 @@
+"""LabelMe JSON, one file per image: ``syntax`` (the parser and checks), ``reader``, ``writer``, ``check``."""
