@@ -1,0 +1,1 @@
+"""Label Studio JSON export: reader, writer, brush RLE codec and validate checks."""
