@@ -12,7 +12,9 @@ is looked for by its base name under ``--images`` or the JSON's folder (and its 
 it is but whose name starts with Label Studio's upload hash (8 hex digits and a dash) is taken without it,
 counted (``upload-prefix-stripped``). Sizes come from the results' ``original_width`` / ``original_height``; a
 task without results from its image file's header, else ``--image-size``; none of them is an error naming the
-task. Categories are the labels in order of first appearance (ids from 1), or ``--names``.
+task. Categories: ``--names`` (ids from 1), else a task's ``meta.categories`` (what cytoconv writes, so that
+ids, order and unused classes survive a round trip) followed by the labels not in it, in order of first
+appearance (ids after the highest).
 """
 
 from __future__ import annotations
@@ -161,9 +163,15 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
             f"{where}: {stripped} image name(s) read without Label Studio's upload hash prefix",
             count=stripped,
         )
-    labels = list(options.names) if options.names is not None else export.labels
-    categories = [Category.trusted(id=k + 1, name=n, supercategory=None) for k, n in enumerate(labels)]
-    ids = {name: k + 1 for k, name in enumerate(labels)}
+    if options.names is not None:
+        pairs = [(k + 1, n) for k, n in enumerate(options.names)]
+    else:
+        pairs = list(export.declared or [])
+        known = {n for _, n in pairs}
+        top = max((i for i, _ in pairs), default=0)
+        pairs += [(top + k + 1, n) for k, n in enumerate(n for n in export.labels if n not in known)]
+    categories = [Category.trusted(id=i, name=n, supercategory=None) for i, n in pairs]
+    ids = {n: i for i, n in pairs}
     units = [replace(u, category_ids=tuple(ids[r.label] for r in u.regions)) for u in units]
     return ReadPlan(
         categories=categories,

@@ -12,7 +12,9 @@ corner model: 0% is the image's left edge, 100% its right edge):
 - ``keypointlabels``: ``value.x, y``, a point;
 - ``brushlabels``: ``value.format == "rle"``, ``value.rle`` the brush RLE of the RGBA canvas (``brush.py``).
 
-The label is ``value[<type>][0]``. Which regions of a task are read: those of its first annotation that is not
+The label is ``value[<type>][0]``. The classes are a task's ``meta.categories`` (``[{"id", "name"}]`` or a list of
+names: cytoconv writes it in the last task, Label Studio keeps a task's ``meta``), then the labels not in it in order of
+first appearance. Which regions of a task are read: those of its first annotation that is not
 cancelled (``was_cancelled``); the other annotations (another annotator's, cancelled ones) and the
 predictions are counted, not read. With ``predictions`` the task's first prediction is read instead (its
 ``score``, or the result's, is the objects' score). Other result types (``choices``, ``textarea``,
@@ -89,6 +91,7 @@ class Export:
     ignored: Counter[str] = field(default_factory=Counter)
     not_read: int = 0
     extra_labels: int = 0
+    declared: list[tuple[int, str]] | None = None  # a task's ``meta.categories`` (cytoconv writes it)
 
 
 def image_name(image: str) -> tuple[str, bool]:
@@ -124,6 +127,27 @@ def _number(value: Any) -> bool:
 
 def _size(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _declared(value: Any) -> list[tuple[int, str]] | None:
+    """``meta.categories`` as (id, name) pairs: a list of names (ids 1..N) or of ``{"id", "name"}`` objects,
+    ids and names unique; anything else is someone else's ``meta`` and is left alone (None)."""
+    if not isinstance(value, list) or not value:
+        return None
+    if all(isinstance(n, str) and n for n in value):
+        pairs = [(k + 1, n) for k, n in enumerate(value)]
+    elif all(
+        isinstance(c, dict)
+        and _size(c.get("id")) is not None
+        and isinstance(c.get("name"), str)
+        and c["name"]
+        for c in value
+    ):
+        pairs = [(c["id"], c["name"]) for c in value]
+    else:
+        return None
+    ids, names = {i for i, _ in pairs}, {n for _, n in pairs}
+    return pairs if len(ids) == len(names) == len(pairs) else None
 
 
 def _task_image(data: Any) -> str | None:
@@ -252,6 +276,10 @@ class _Scan:
             else f"#{index + 1}"
         )
         where = f"task {tid}"
+        meta = task.get("meta")
+        declared = _declared(meta.get("categories")) if isinstance(meta, dict) else None
+        if declared is not None:
+            self.export.declared = declared
         image = _task_image(task.get("data"))
         if image is None:
             self.problem("CC003", where, "no data.image")

@@ -12,7 +12,9 @@ names), its id ``<task>-<k>`` (deterministic):
   so that the object stays one), counted (``polygon-as-rle``);
 - a box: ``rectanglelabels`` (``rotation`` 0); a point: ``keypointlabels``; an RLE mask: ``brushlabels``.
 
-Label Studio has no crowd flag and no free attributes: those are counted (``attribute-dropped``). A score is
+The class list (``[{"id", "name"}]`` in id order) is the last task's ``meta.categories``: Label Studio keeps a task's
+``meta`` and the labels themselves are names, so the reader takes the class order (and classes no object uses)
+from there. Label Studio has no crowd flag and no free attributes: those are counted (``attribute-dropped``). A score is
 kept as the result's ``score``.
 """
 
@@ -122,15 +124,25 @@ class LabelStudioWriter:
     def sink(self) -> Iterator[Callable[[Any], None]]:
         """Write the list atomically, one task per line (or indented with ``--indent``)."""
         with atomic_file(self.dest, self.options.overwrite) as fh:
+            import orjson
+
             fh.write(b"[")
             count = [0]
+            held: list[bytes] = []  # the last task, written at the end with the class list in its meta
 
             def accept(piece: bytes) -> None:
-                """Write one task."""
-                fh.write((b",\n" if count[0] else b"\n") + piece)
-                count[0] += 1
+                """Write the task before this one, and hold this one."""
+                if held:
+                    fh.write((b",\n" if count[0] else b"\n") + held.pop())
+                    count[0] += 1
+                held.append(piece)
 
             yield accept
+            if held:
+                last = orjson.loads(held.pop())
+                last["meta"] = {"categories": [{"id": k, "name": self.names[k]} for k in sorted(self.names)]}
+                option = orjson.OPT_INDENT_2 if self.options.indent else 0
+                fh.write((b",\n" if count[0] else b"\n") + orjson.dumps(last, option=option))
             fh.write(b"\n]\n")
 
 
