@@ -13,7 +13,8 @@ corner model: 0% is the image's left edge, 100% its right edge):
 - ``brushlabels``: ``value.format == "rle"``, ``value.rle`` the brush RLE of the RGBA canvas (``brush.py``).
 
 The label is ``value[<type>][0]``. The classes are a task's ``meta.categories`` (``[{"id", "name"}]`` or a list of
-names: cytoconv writes it in the last task, Label Studio keeps a task's ``meta``), then the labels not in it in order of
+names: cytoconv writes it in the last task, Label Studio keeps a task's ``meta``; cytoconv also writes the size of an image
+without objects there, as ``meta.original_width`` / ``original_height``), then the labels not in it in order of
 first appearance. Which regions of a task are read: those of its first annotation that is not
 cancelled (``was_cancelled``); the other annotations (another annotator's, cancelled ones) and the
 predictions are counted, not read. With ``predictions`` the task's first prediction is read instead (its
@@ -320,6 +321,9 @@ class _Scan:
             if region.label not in self.seen:
                 self.seen.add(region.label)
                 self.export.labels.append(region.label)
+        if size is None and isinstance(meta, dict):  # cytoconv writes an image without objects' size there
+            w, h = _size(meta.get("original_width")), _size(meta.get("original_height"))
+            size = (w, h) if w is not None and h is not None else None
         self.export.tasks.append(
             Task(index, tid, image, size[0] if size else None, size[1] if size else None, tuple(regions))
         )

@@ -14,7 +14,7 @@ names), its id ``<task>-<k>`` (deterministic):
 
 The class list (``[{"id", "name"}]`` in id order) is the last task's ``meta.categories``: Label Studio keeps a task's
 ``meta`` and the labels themselves are names, so the reader takes the class order (and classes no object uses)
-from there. Label Studio has no crowd flag and no free attributes: those are counted (``attribute-dropped``). A score is
+from there; an image without objects has its size in ``meta.original_width`` / ``original_height``. Label Studio has no crowd flag and no free attributes: those are counted (``attribute-dropped``). A score is
 kept as the result's ``score``.
 """
 
@@ -118,6 +118,8 @@ class LabelStudioWriter:
             ],
             "predictions": [],
         }
+        if not results:  # no result to carry the image's size
+            task["meta"] = {"original_width": width, "original_height": height}
         return orjson.dumps(task, option=orjson.OPT_INDENT_2 if self.options.indent else 0)
 
     @contextmanager
@@ -140,7 +142,9 @@ class LabelStudioWriter:
             yield accept
             if held:
                 last = orjson.loads(held.pop())
-                last["meta"] = {"categories": [{"id": k, "name": self.names[k]} for k in sorted(self.names)]}
+                last.setdefault("meta", {})["categories"] = [
+                    {"id": k, "name": self.names[k]} for k in sorted(self.names)
+                ]
                 option = orjson.OPT_INDENT_2 if self.options.indent else 0
                 fh.write((b",\n" if count[0] else b"\n") + orjson.dumps(last, option=option))
             fh.write(b"\n]\n")
