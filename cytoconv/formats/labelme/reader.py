@@ -28,8 +28,11 @@ the image's header when the image is found (``size-mismatch``, CC405, as VOC); `
 then. When the image file is missing, the size is checked against ``imageData``'s header instead (when there
 is one; its pixels are still not decoded) and the image is named by ``imagePath`` (``size-from-xml``).
 
-Categories: ``--names`` in order, else the labels in order of first appearance over the files in sorted path
-order (the labels of skipped lines do not make a category).
+Categories: ``--names`` in order, else a ``labels.txt`` beside the files (the file ``labelme --labels`` takes,
+one label a line; cytoconv writes one; ``__ignore__`` and ``_background_``, the first lines of labelme's
+examples, are not classes), else the labels in order of first appearance over the files in sorted path order
+(the labels of skipped lines do not make a category). A label outside ``--names`` or ``labels.txt`` is
+``unknown-class``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from cytoconv.engine.classlists import read_names
 from cytoconv.engine.contract import ReadOptions, ReadPlan
 from cytoconv.engine.files import image_size, is_image_name, walk_files
 from cytoconv.errors import FormatError, Report, SkipUnit
@@ -59,6 +63,8 @@ from cytoconv.problems.sinks import ReaderSink
 
 __all__ = ["detect", "load", "plan", "writer"]
 
+LABELS_FILE = "labels.txt"  # labelme --labels: one label a line (cytoconv writes one)
+IGNORED_LABELS = ("__ignore__", "_background_")  # the first lines of labelme's example labels.txt
 FATAL = ("CC002", "CC003", "CC104", "CC202")
 PEEK_FILES = 5  # a folder is LabelMe when one of its first few JSON files is
 
@@ -188,8 +194,14 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         found.append((f, image, target))
     if not found and not files:
         raise FormatError(path, "no LabelMe JSON file found", code="missing")
+    labels_file = (path.parent if path.is_file() else path) / LABELS_FILE
     if options.names is not None:
         names, source = list(options.names), "--names"
+    elif labels_file.is_file():
+        listed, problem = read_names(labels_file)
+        if listed is None:
+            raise FormatError(labels_file, problem or "no class names in this file", code="bad-class-list")
+        names, source = [n for n in listed if n not in IGNORED_LABELS], str(labels_file)
     else:
         names, source = list(labels_seen), "the LabelMe files"
     if len(set(names)) != len(names):

@@ -5,7 +5,9 @@ Layout: ``DST/<image path without its suffix>.json`` (the image's sub-folders ke
 ``DST/train/a.json``); ``imagePath`` is the image's path relative to the JSON file's folder, pointing at the
 source image where it is (``../../data/images/a.jpg``), so that LabelMe opens the file with its image; without
 an image root, the image's name, as if it were beside the JSON file. ``imageData`` is null (LabelMe loads the
-image from ``imagePath``), ``imageHeight`` / ``imageWidth`` the record's size, ``version`` ``5.5.0``.
+image from ``imagePath``), ``imageHeight`` / ``imageWidth`` the record's size, ``version`` ``5.5.0``. ``DST/labels.txt`` lists the class
+names in id order, one a line (``labelme --labels DST/labels.txt`` offers them; the reader numbers the classes
+by it).
 
 Shapes, coordinates as they are (the corner model, as COCO's): a box is a ``rectangle`` (top-left and
 bottom-right corners), a point a ``point``, a polygon a ``polygon`` per part (the parts of one object share a
@@ -39,6 +41,7 @@ from cytoconv.errors import FormatError, Report
 from cytoconv.ir import Box, Category, ImageRecord, Instance, Point, Polygon, Rle
 
 VERSION = "5.5.0"
+LABELS_FILE = "labels.txt"  # the class names in id order, as `labelme --labels` takes them
 KEPT = ("flags", "description", "group_id")
 
 
@@ -241,6 +244,9 @@ class LabelmeWriter:
         with atomic_dir(self.dest, self.options.overwrite) as tmp:
             self.tmp = tmp
             yield accept
+            names = [self.names[k] for k in sorted(self.names)]
+            if names:
+                (tmp / LABELS_FILE).write_text("".join(n + "\n" for n in names), encoding="utf-8")
 
 
 def writer(
