@@ -32,7 +32,6 @@ Conventions (docs/formats/cvat.md):
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +48,7 @@ from cytoconv.formats.cvat.writer import writer
 from cytoconv.ir import Box, Category, Geometry, ImageRecord, Instance, Point, Polygon, Rle
 from cytoconv.problems.sinks import ReaderSink
 
-__all__ = ["detect", "ellipse_mask", "find_xml", "load", "plan", "writer"]
+__all__ = ["detect", "ellipse_window", "find_xml", "load", "plan", "window_rle", "writer"]
 
 DEFAULTS = {"occluded": "0", "z_order": "0", "source": "manual"}  # written on every shape; not kept
 NO_SUBSET = "default"
@@ -137,38 +136,59 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
 # Loading one image
 
 
-def ellipse_mask(
+def ellipse_window(
     cx: float, cy: float, rx: float, ry: float, rotation: float, width: int, height: int
-) -> npt.NDArray[np.bool_]:
+) -> tuple[npt.NDArray[np.bool_], int, int]:
     """The pixels of a ``width x height`` image whose centres ``(i + 0.5, j + 0.5)`` lie inside the ellipse
-    (``rotation`` in degrees, clockwise on screen as CVAT turns it): the ellipse as a trainer's raster sees it."""
-    mask = np.zeros((height, width), dtype=bool)
+    (``rotation`` in degrees, clockwise on screen as CVAT turns it): the ellipse as a trainer's raster sees it.
+    Given as the window around the ellipse (clipped to the image) and its top-left pixel ``x0, y0``, so that a
+    small cell on a slide-sized image costs the cell's pixels only."""
     reach = max(rx, ry)
     x0, x1 = max(0, math.floor(cx - reach)), min(width, math.ceil(cx + reach) + 1)
     y0, y1 = max(0, math.floor(cy - reach)), min(height, math.ceil(cy + reach) + 1)
     if x0 >= x1 or y0 >= y1:
-        return mask
+        return np.zeros((0, 0), dtype=bool), 0, 0
     dx = np.arange(x0, x1, dtype=np.float64)[None, :] + 0.5 - cx
     dy = np.arange(y0, y1, dtype=np.float64)[:, None] + 0.5 - cy
     theta = math.radians(rotation)
     c, s = math.cos(theta), math.sin(theta)
-    u = dx * c + dy * s
-    v = -dx * s + dy * c
-    mask[y0:y1, x0:x1] = (u / rx) ** 2 + (v / ry) ** 2 <= 1.0
-    return mask
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = (dx * c + dy * s) / rx
+        v = (-dx * s + dy * c) / ry
+        inside: npt.NDArray[np.bool_] = u * u + v * v <= 1.0
+    return inside, x0, y0
 
 
-def _mask_rle(shape: CvatShape, width: int, height: int) -> Rle:
-    """A ``<mask>``'s counts (row-major inside its box, background first) as an RLE of the whole image."""
-    from cytoconv.geometry.raster import encode
+def window_rle(inside: npt.NDArray[np.bool_], left: int, top: int, width: int, height: int) -> Rle:
+    """A window of pixels at ``left, top`` as the compressed (column-major, COCO) RLE of the whole
+    ``width x height`` image, made from the window's runs without drawing the image."""
+    from cytoconv.geometry.raster import as_rle, rle_to_pycoco
 
-    left, top, w, h = (int(v) for v in shape.values)
+    cols, rows = np.nonzero(inside.T)  # column-major order: by column, then by row
+    index = (cols.astype(np.int64) + left) * height + (rows.astype(np.int64) + top)
+    total = width * height
+    if index.size == 0:
+        counts = [total]
+    else:
+        breaks = np.flatnonzero(np.diff(index) != 1) + 1
+        starts = index[np.concatenate([[0], breaks])]
+        ends = index[np.concatenate([breaks - 1, [index.size - 1]])] + 1
+        seq = np.empty(2 * len(starts) + 1, dtype=np.int64)
+        seq[0] = starts[0]
+        seq[1:-1:2] = ends - starts
+        seq[2:-1:2] = starts[1:] - ends[:-1]
+        seq[-1] = total - ends[-1]
+        counts = seq.tolist()
+    return as_rle(rle_to_pycoco(Rle.trusted(kind="rle", height=height, width=width, counts=counts)))
+
+
+def _mask_window(shape: CvatShape) -> npt.NDArray[np.bool_]:
+    """A ``<mask>``'s counts (row-major inside its box, background first) as the box's pixels."""
+    w, h = int(shape.values[2]), int(shape.values[3])
     counts = np.asarray(shape.rle, dtype=np.int64)
     values = np.arange(len(counts)) % 2 == 1
-    inside = np.repeat(values, counts).reshape(h, w)
-    full = np.zeros((height, width), dtype=bool)
-    full[top : top + h, left : left + w] = inside
-    return encode(full)
+    window: npt.NDArray[np.bool_] = np.repeat(values, counts).reshape(h, w)
+    return window
 
 
 def _rotated_box(xtl: float, ytl: float, xbr: float, ybr: float, rotation: float) -> Polygon:
@@ -206,7 +226,44 @@ def _attributes(shape: CvatShape) -> tuple[dict[str, Any], bool, float | None]:
     return out, crowd, score
 
 
-def _geometries(shape: CvatShape, image: CvatImage, where: str, report: Report) -> list[Geometry]:
+@dataclass
+class _MaskParts:
+    """The pixels of one or more ``<mask>`` shapes, each a window at its ``left, top``: kept as windows until the
+    groups are joined, then made one RLE of the whole image without drawing it."""
+
+    windows: list[tuple[npt.NDArray[np.bool_], int, int]]
+
+    def rle(self, width: int, height: int) -> Rle:
+        """The union of the windows as one RLE of the ``width x height`` image."""
+        if len(self.windows) == 1:
+            window, left, top = self.windows[0]
+            return window_rle(window, left, top, width, height)
+        x0 = min(left for _, left, _ in self.windows)
+        y0 = min(top for _, _, top in self.windows)
+        x1 = max(left + w.shape[1] for w, left, _ in self.windows)
+        y1 = max(top + w.shape[0] for w, _, top in self.windows)
+        canvas = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+        for w, left, top in self.windows:
+            canvas[top - y0 : top - y0 + w.shape[0], left - x0 : left - x0 + w.shape[1]] |= w
+        return window_rle(canvas, x0, y0, width, height)
+
+
+@dataclass
+class _Made:
+    """One object read from a shape, before the groups are joined."""
+
+    group: int | None
+    label: str
+    category_id: int
+    geometry: Geometry | _MaskParts
+    crowd: bool
+    score: float | None
+    attributes: dict[str, Any]
+
+
+def _geometries(
+    shape: CvatShape, image: CvatImage, where: str, report: Report
+) -> list[Geometry | _MaskParts]:
     assert image.width is not None and image.height is not None
     v = shape.values
     if shape.kind == "box":
@@ -224,17 +281,17 @@ def _geometries(shape: CvatShape, image: CvatImage, where: str, report: Report) 
     if shape.kind == "ellipse":
         from cytoconv.geometry.outline import trace
 
-        traced = trace(ellipse_mask(v[0], v[1], v[2], v[3], shape.rotation, image.width, image.height))
+        window, x0, y0 = ellipse_window(v[0], v[1], v[2], v[3], shape.rotation, image.width, image.height)
+        traced = trace(window, x0, y0) if window.any() else None
         if traced is None:
             report.notice("empty-mask", f"{where}: an ellipse holding no pixel centre, not read")
             return []
         report.notice("shape-as-outline", f"{where}: an ellipse read as the exact outline of its pixels")
         return [traced]
-    rle = _mask_rle(shape, image.width, image.height)
     if not any(shape.rle[1::2]):
         report.notice("empty-mask", f"{where}: a mask with no pixel, not read")
         return []
-    return [rle]
+    return [_MaskParts([(_mask_window(shape), int(v[0]), int(v[1]))])]
 
 
 def load(unit: CvatUnit, options: ReadOptions, report: Report) -> ImageRecord:
@@ -243,8 +300,7 @@ def load(unit: CvatUnit, options: ReadOptions, report: Report) -> ImageRecord:
     assert image.width is not None and image.height is not None
     for tag, n in sorted(image.skipped.items()):
         report.notice("element-ignored", f"{unit.xml}: {image.where()}: {n} <{tag}> not read", count=n)
-    # (group key or None, instance) in file order; groups are joined below
-    made: list[tuple[int | None, str, Instance]] = []
+    made: list[_Made] = []
     for shape in image.shapes:
         if shape.bad:
             continue
@@ -256,15 +312,29 @@ def load(unit: CvatUnit, options: ReadOptions, report: Report) -> ImageRecord:
         attributes, crowd, score = _attributes(shape)
         group = attributes.get("group_id")
         for geometry in _geometries(shape, image, where, report):
-            inst = Instance.trusted(
-                category_id=ids[shape.label],
-                geometry=geometry,
-                iscrowd=crowd,
-                score=score,
-                attributes=dict(attributes),
+            made.append(
+                _Made(
+                    group if isinstance(group, int) else None,
+                    shape.label,
+                    ids[shape.label],
+                    geometry,
+                    crowd,
+                    score,
+                    dict(attributes),
+                )
             )
-            made.append((group if isinstance(group, int) else None, shape.label, inst))
-    instances = _join_groups(made, image, unit.xml, report)
+    instances = [
+        Instance.trusted(
+            category_id=m.category_id,
+            geometry=m.geometry.rle(image.width, image.height)
+            if isinstance(m.geometry, _MaskParts)
+            else m.geometry,
+            iscrowd=m.crowd,
+            score=m.score,
+            attributes=m.attributes,
+        )
+        for m in _join_groups(made, image, unit.xml, report)
+    ]
     label = None
     if image.tags:
         label = ids[image.tags[0]]
@@ -285,50 +355,42 @@ def load(unit: CvatUnit, options: ReadOptions, report: Report) -> ImageRecord:
     )
 
 
-def _join_groups(
-    made: list[tuple[int | None, str, Instance]], image: CvatImage, xml: str, report: Report
-) -> list[Instance]:
+def _join_groups(made: list[_Made], image: CvatImage, xml: str, report: Report) -> list[_Made]:
     """Each ``group_id``'s shapes as one object when they are all polygons, or all masks, of one label: the
     polygon's rings (parts) or the masks' union, at the first member's place, with its attributes (without
     ``group_id``, which the parts now say). Any other group is left as it is (``ungrouped``)."""
     members: dict[int, list[int]] = {}
-    for k, (group, _, _) in enumerate(made):
-        if group is not None:
-            members.setdefault(group, []).append(k)
-    replaced: dict[int, Instance | None] = {}
+    for k, m in enumerate(made):
+        if m.group is not None:
+            members.setdefault(m.group, []).append(k)
+    replaced: dict[int, _Made | None] = {}
     ungrouped = 0
     for ks in members.values():
-        kinds = Counter(type(made[k][2].geometry) for k in ks)
-        labels = {made[k][1] for k in ks}
-        if len(labels) != 1 or len(kinds) != 1 or next(iter(kinds)) not in (Polygon, Rle):
+        kinds = {type(made[k].geometry) for k in ks}
+        labels = {made[k].label for k in ks}
+        if len(labels) != 1 or len(kinds) != 1 or next(iter(kinds)) not in (Polygon, _MaskParts):
             ungrouped += len(ks)
             continue
-        first = made[ks[0]][2]
-        attributes = {key: value for key, value in first.attributes.items() if key != "group_id"}
-        geometry: Geometry
+        first = made[ks[0]]
+        geometry: Polygon | _MaskParts
         if isinstance(first.geometry, Polygon):
             rings, holes = [], []
             for k in ks:
-                g = made[k][2].geometry
+                g = made[k].geometry
                 assert isinstance(g, Polygon)
                 rings.extend(g.rings)
                 holes.extend(g.holes)
             geometry = Polygon.trusted(kind="polygon", rings=rings, holes=holes)
         else:
-            from cytoconv.geometry.raster import encode, rasterise
-
-            union = np.zeros((image.height or 0, image.width or 0), dtype=bool)
+            windows = []
             for k in ks:
-                g = made[k][2].geometry
-                assert isinstance(g, Rle)
-                union |= rasterise(g, g.height, g.width)
-            geometry = encode(union)
-        replaced[ks[0]] = Instance.trusted(
-            category_id=first.category_id,
-            geometry=geometry,
-            iscrowd=first.iscrowd,
-            score=first.score,
-            attributes=attributes,
+                g = made[k].geometry
+                assert isinstance(g, _MaskParts)
+                windows.extend(g.windows)
+            geometry = _MaskParts(windows)
+        attributes = {key: value for key, value in first.attributes.items() if key != "group_id"}
+        replaced[ks[0]] = _Made(
+            None, first.label, first.category_id, geometry, first.crowd, first.score, attributes
         )
         for k in ks[1:]:
             replaced[k] = None
@@ -339,11 +401,8 @@ def _join_groups(
             count=ungrouped,
         )
     out = []
-    for k, (_, _, inst) in enumerate(made):
-        if k in replaced:
-            kept = replaced[k]
-            if kept is not None:
-                out.append(kept)
-        else:
-            out.append(inst)
+    for k, m in enumerate(made):
+        kept = replaced.get(k, m) if k in replaced else m
+        if kept is not None:
+            out.append(kept)
     return out

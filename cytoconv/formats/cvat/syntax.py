@@ -190,6 +190,8 @@ def parse_xml(data: bytes, path: str, sink: ProblemSink) -> tuple[Element, dict[
     except ParseError as exc:
         line = getattr(exc, "position", (None, None))[0]
         message = f"not well-formed XML ({str(exc).split(': line')[0]})"
+    except (LookupError, ValueError) as exc:  # an unknown or undecodable encoding in the declaration
+        message = f"not well-formed XML ({exc})"
     if sink.wants("CC002"):
         sink("CC002", path, message, line=line)
     return None
@@ -223,7 +225,7 @@ class _Shape:
         if self.sink.wants(code):
             label = f" ({shape.label})" if shape.label else ""
             where = f"{self.image.where()}, shape {shape.index} <{shape.kind}>{label}"
-            self.sink(code, self.path, f"{where}: {message}", line=shape.line, object_index=shape.index)
+            self.sink(code, self.path, f"{where}: {message}", line=shape.line)
 
     def number(self, element: Element, key: str) -> float | None:
         """A numeric XML attribute, or None after reporting it missing, not a number (CC003) or not finite
