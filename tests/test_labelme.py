@@ -16,7 +16,7 @@ from pycocotools import mask as mask_utils
 
 import cytoconv
 from cytoconv.engine.contract import WriteOptions
-from cytoconv.errors import Report
+from cytoconv.errors import FormatError, Report
 from cytoconv.formats import detect
 from cytoconv.formats.labelme.reader import circle_outline
 from cytoconv.formats.labelme.reader import detect as labelme_detect
@@ -147,7 +147,7 @@ def test_every_shape_type_to_coco(tmp_path: Path) -> None:
     assert lone_rbc["attributes"] == {"group_id": 1} and rbc7["attributes"] == {"group_id": 7}
     (old,) = [a for a in coco["annotations"] if a["image_id"] == coco["images"][1]["id"]]
     np.testing.assert_allclose(old["segmentation"][0], [3, 3, 9, 3, 9, 9], atol=1e-6)
-    assert report.notices["line-skipped"] == 2 and report.notices["circle-as-outline"] == 1
+    assert report.notices["line-skipped"] == 2 and report.notices["shape-as-outline"] == 1
     assert report.notices["size-from-xml"] == 1  # b.jpg is missing: its size checked against imageData
 
 
@@ -345,3 +345,33 @@ def test_validate_finds_what_the_reader_refuses(tmp_path: Path) -> None:
     )
     codes = sorted(f.code for f in validate([src / "ann" / "c.json"], jobs=1).findings)
     assert codes == ["CC003", "CC104", "CC402"]
+
+
+def test_class_order_from_labels_txt_or_names(tmp_path: Path) -> None:
+    sample(tmp_path / "src")
+    ann = tmp_path / "src" / "ann"
+    (ann / "labels.txt").write_text("__ignore__\n_background_\ncentre\nnucleus\nrbc\ncell\n")
+    ds = cytoconv.read(ann, fmt="labelme")
+    assert [c.name for c in ds.categories] == ["centre", "nucleus", "rbc", "cell"]
+    assert ds.images[0].instances[0].category_id == 4
+    (ann / "labels.txt").unlink()
+    options = cytoconv.api.ReadOptions(names=("cell", "rbc", "nucleus"))  # no "centre"
+    with pytest.raises(FormatError) as info:
+        cytoconv.read(ann, fmt="labelme", options=options)
+    assert info.value.code == "unknown-class" and "shapes[3]" in str(info.value)
+    lenient = Report(strict=False)
+    ds = cytoconv.read(ann, fmt="labelme", options=options, report=lenient)
+    assert lenient.skipped["unknown-class"] == 1 and len(ds.images[0].instances) == 7
+
+
+def test_a_size_that_disagrees_with_image_data_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    labelme_json(
+        src / "a.json", [shape("cell", POLY)], "a.png", image_data=png_b64(np.zeros((H + 1, W), np.uint8))
+    )
+    with pytest.raises(FormatError) as info:
+        cytoconv.read(src, fmt="labelme")
+    assert info.value.code == "size-mismatch" and "imageData is 40x31" in str(info.value)
+    lenient = Report(strict=False)
+    assert cytoconv.read(src, fmt="labelme", report=lenient).images[0].height == H + 1
+    assert lenient.notices["size-mismatch"] == 1

@@ -7,7 +7,7 @@ read as they are (the corner model, no shift), points included. Shapes:
 - ``polygon`` (and a shape without ``shape_type``, as files before labelme 3 have): a polygon;
 - ``rectangle``: two opposite corners, in either order: a box;
 - ``circle``: the centre and a point on the rim: the exact pixel outline of the disc (the pixels whose centres
-  are inside or on the circle, traced along pixel edges), counted (``circle-as-outline``);
+  are inside or on the circle, traced along pixel edges), counted (``shape-as-outline``);
 - ``point``: a point, as written;
 - ``mask``: a base64 PNG of the crop ``[ymin:ymax+1, xmin:xmax+1]``, where the points are
   ``[[xmin, ymin], [xmax, ymax]]`` (the first and last pixel of the mask's box, inclusive, as labelme 5.x
@@ -28,7 +28,7 @@ the image's header when the image is found (``size-mismatch``, CC405, as VOC); `
 then. When the image file is missing, the size is checked against ``imageData``'s header instead (when there
 is one; its pixels are still not decoded) and the image is named by ``imagePath`` (``size-from-xml``).
 
-Categories: ``--names`` in order, else a ``labels.txt`` beside the files (the file ``labelme --labels`` takes,
+Categories: ``--names`` in order, else a ``labels.txt`` beside the files (the label list labelme itself takes,
 one label a line; cytoconv writes one; ``__ignore__`` and ``_background_``, the first lines of labelme's
 examples, are not classes), else the labels in order of first appearance over the files in sorted path order
 (the labels of skipped lines do not make a category). A label outside ``--names`` or ``labels.txt`` is
@@ -67,26 +67,38 @@ LABELS_FILE = "labels.txt"  # labelme --labels: one label a line (cytoconv write
 IGNORED_LABELS = ("__ignore__", "_background_")  # the first lines of labelme's example labels.txt
 FATAL = ("CC002", "CC003", "CC104", "CC202")
 PEEK_FILES = 5  # a folder is LabelMe when one of its first few JSON files is
+TOP_FOLDERS = 8  # detection looks into this many sub-folders of a folder without JSON files
+
+
+def _json_files(folder: str) -> tuple[list[str], list[str]]:
+    """A folder's ``.json`` files and its sub-folders, sorted (one listing)."""
+    try:
+        with os.scandir(folder) as entries:
+            listed = sorted((e.name, e.is_dir()) for e in entries if not e.name.startswith("."))
+    except OSError:
+        return [], []
+    files = [os.path.join(folder, n) for n, is_dir in listed if not is_dir and n.lower().endswith(".json")]
+    return files, [os.path.join(folder, n) for n, is_dir in listed if is_dir]
 
 
 def detect(path: Path) -> Evidence | None:
-    """``CONTENT`` for one LabelMe JSON file, or a folder whose first JSON files (sorted, any depth) hold one;
-    judged from a peek at each file's first and last bytes (``looks_like_labelme``): a COCO file is not."""
+    """``CONTENT`` for one LabelMe JSON file, or a folder one of whose first JSON files is LabelMe (the folder's
+    own, else those of its first ``TOP_FOLDERS`` sub-folders: ``ann/`` beside ``img/``), judged from a peek at
+    each file's first and last bytes (``looks_like_labelme``): a COCO file is not. Cheap: a few listings and
+    at most ``PEEK_FILES`` peeks."""
     if path.is_file():
         if path.suffix.lower() == ".json" and looks_like_labelme(path):
             return Evidence(CONTENT, f"{path.name}: a LabelMe JSON file")
         return None
     if not path.is_dir():
         return None
-    seen = 0
-    for f in walk_files(path):
-        if not f.lower().endswith(".json"):
-            continue
+    files, folders = _json_files(str(path))
+    if not files:
+        for sub in folders[:TOP_FOLDERS]:
+            files.extend(_json_files(sub)[0][:PEEK_FILES])
+    for f in files[:PEEK_FILES]:
         if looks_like_labelme(f):
             return Evidence(CONTENT, f"{os.path.relpath(f, path)}: LabelMe JSON, one file per image")
-        seen += 1
-        if seen >= PEEK_FILES:
-            break
     return None
 
 
@@ -248,7 +260,8 @@ def circle_outline(cx: float, cy: float, px: float, py: float) -> Polygon | None
     return trace(inside, x0, y0)
 
 
-def _geometry(shape: Shape, doc: LabelmeDocument, path: str, report: Report) -> Geometry | None:
+def _geometry(shape: Shape, size: tuple[int, int], path: str, report: Report) -> Geometry | None:
+    """One shape's geometry (``size``: the image's width and height, which a mask is placed into)."""
     pts = shape.points
     kind = shape.shape_type
     if kind == "polygon":
@@ -271,15 +284,16 @@ def _geometry(shape: Shape, doc: LabelmeDocument, path: str, report: Report) -> 
                 "empty-mask", f"{path}: shapes[{shape.index}]: a circle round no pixel centre, not read"
             )
             return None
-        report.notice("circle-as-outline", f"{path}: shapes[{shape.index}]: circle read as its pixel outline")
+        report.notice("shape-as-outline", f"{path}: shapes[{shape.index}]: circle read as its pixel outline")
         return outline
     assert kind == "mask" and shape.mask is not None
     from cytoconv.geometry.raster import encode
 
-    full = np.zeros((doc.height, doc.width), dtype=bool)
+    width, height = size
+    full = np.zeros((height, width), dtype=bool)
     x0, y0 = int(pts[0, 0]), int(pts[0, 1])
-    h, w = shape.mask.shape
-    full[y0 : y0 + h, x0 : x0 + w] = shape.mask
+    crop = shape.mask[: max(0, height - y0), : max(0, width - x0)]  # an image smaller than declared (lenient)
+    full[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]] = crop
     if not shape.mask.any():
         report.notice("empty-mask", f"{path}: shapes[{shape.index}]: an empty mask, not read")
         return None
@@ -410,14 +424,14 @@ def load(unit: LabelmeUnit, options: ReadOptions, report: Report) -> ImageRecord
         )
     instances = []
     for members in order:
-        parts = [g for g in (_geometry(s, doc, path, report) for s in members) if g is not None]
+        parts = [g for g in (_geometry(s, (width, height), path, report) for s in members) if g is not None]
         if not parts:
             continue
         first = members[0]
         instances.append(
             Instance.trusted(
                 category_id=ids[first.label],
-                geometry=_join(parts, doc.height, doc.width),
+                geometry=_join(parts, height, width),
                 iscrowd=False,
                 score=None,
                 attributes=_attributes(first, len(members) == 1),

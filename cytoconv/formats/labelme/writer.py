@@ -41,7 +41,7 @@ from cytoconv.errors import FormatError, Report
 from cytoconv.ir import Box, Category, ImageRecord, Instance, Point, Polygon, Rle
 
 VERSION = "5.5.0"
-LABELS_FILE = "labels.txt"  # the class names in id order, as `labelme --labels` takes them
+LABELS_FILE = "labels.txt"  # the class names in id order, as labelme takes its label list
 KEPT = ("flags", "description", "group_id")
 
 
