@@ -2,8 +2,7 @@
 
 One JSON file, a list of tasks (``syntax.py`` says which results are read, and checks them the way
 ``cytoconv validate`` does). Coordinates are percent of each result's ``original_width`` / ``original_height``:
-``x_px = x% * W / 100`` in the corner model, rounded to 1e-10 px (so that whole pixels come back whole after the
-percent round trip). A rectangle with a ``rotation`` is read as the polygon of its rotated corners (Label Studio
+``x_px = x% * W / 100`` in the corner model (the writer picks percents that give its pixels back exactly). A rectangle with a ``rotation`` is read as the polygon of its rotated corners (Label Studio
 turns it clockwise about its top-left corner, in pixels), counted (``rotated-box``); a brush is its alpha
 channel's mask (at least 128), as an RLE.
 
@@ -43,7 +42,6 @@ from cytoconv.problems.sinks import ReaderSink
 __all__ = ["LabelStudioUnit", "LabelStudioWriter", "detect", "load", "plan", "writer"]
 
 PEEK = 65536
-DIGITS = 10  # pixel coordinates rounded to this many decimals after the percent conversion
 
 
 def detect(path: Path) -> Evidence | None:
@@ -204,19 +202,19 @@ def load(unit: LabelStudioUnit, options: ReadOptions, report: Report) -> ImageRe
     from cytoconv.formats.labelstudio import brush
 
     width, height = unit.width, unit.height
-    scale = np.array([width / 100.0, height / 100.0])
     instances = []
     for region, category_id in zip(unit.regions, unit.category_ids):
         geometry: Geometry
         if region.kind == "polygon":
-            ring = np.round(np.asarray(region.numbers, dtype=np.float64).reshape(-1, 2) * scale, DIGITS)
+            ring = np.asarray(region.numbers, dtype=np.float64).reshape(-1, 2)
+            ring = np.column_stack((ring[:, 0] * width / 100.0, ring[:, 1] * height / 100.0))
             geometry = Polygon.trusted(kind="polygon", rings=[ring], holes=[False])
         elif region.kind == "box":
             x, y, w, h = (
-                round(region.numbers[0] * width / 100.0, DIGITS),
-                round(region.numbers[1] * height / 100.0, DIGITS),
-                round(region.numbers[2] * width / 100.0, DIGITS),
-                round(region.numbers[3] * height / 100.0, DIGITS),
+                region.numbers[0] * width / 100.0,
+                region.numbers[1] * height / 100.0,
+                region.numbers[2] * width / 100.0,
+                region.numbers[3] * height / 100.0,
             )
             if region.rotation:
                 report.notice(
@@ -224,15 +222,15 @@ def load(unit: LabelStudioUnit, options: ReadOptions, report: Report) -> ImageRe
                     f"{unit.path}: task {unit.tid}, result {region.rid}: a box turned {region.rotation:g} degrees, "
                     "read as the polygon of its corners",
                 )
-                ring = np.round(_rotated(x, y, w, h, region.rotation), DIGITS)
+                ring = _rotated(x, y, w, h, region.rotation)
                 geometry = Polygon.trusted(kind="polygon", rings=[ring], holes=[False])
             else:
                 geometry = Box.trusted(kind="box", x=x, y=y, w=w, h=h)
         elif region.kind == "point":
             geometry = Point.trusted(
                 kind="point",
-                x=round(region.numbers[0] * width / 100.0, DIGITS),
-                y=round(region.numbers[1] * height / 100.0, DIGITS),
+                x=region.numbers[0] * width / 100.0,
+                y=region.numbers[1] * height / 100.0,
             )
         else:
             from cytoconv.geometry.raster import encode

@@ -25,11 +25,35 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from cytoconv.engine.adapt import label_as_box
 from cytoconv.engine.atomic import atomic_file
 from cytoconv.engine.contract import WriteOptions
 from cytoconv.errors import Report
 from cytoconv.ir import Box, Category, ImageRecord, Point, Polygon, Rle
+
+
+def percent(values: npt.ArrayLike, size: int) -> list[float]:
+    """Pixels as percent of ``size``, each the float nearest ``x * 100 / size`` whose reading back
+    (``p * size / 100``, the reader's formula) gives ``x`` exactly, when one lies within 16 ulps: pixels of a
+    few digits come back exactly; a percent has too few bits for every double, so a 17-digit pixel may come
+    back off by its last bit (1e-13 px)."""
+    x = np.asarray(values, dtype=np.float64)
+    first = x * 100.0 / size
+    best = first.copy()
+    found = first * size / 100.0 == x
+    up, down = first.copy(), first.copy()
+    for _ in range(16):  # the floats on either side, nearest first
+        if found.all():
+            break
+        up, down = np.nextafter(up, np.inf), np.nextafter(down, -np.inf)
+        for candidate in (up, down):
+            hit = ~found & (candidate * size / 100.0 == x)
+            best = np.where(hit, candidate, best)
+            found |= hit
+    return best.tolist()  # type: ignore[no-any-return]
 
 
 class LabelStudioWriter:
@@ -64,7 +88,6 @@ class LabelStudioWriter:
 
         record = label_as_box(record, report)
         width, height = record.width, record.height
-        sx, sy = 100.0 / width, 100.0 / height
         results: list[dict[str, Any]] = []
         for k, inst in enumerate(record.instances):
             g = inst.geometry
@@ -74,13 +97,16 @@ class LabelStudioWriter:
             if isinstance(g, Polygon) and len(g.rings) == 1:
                 type_ = "polygonlabels"
                 ring = g.rings[0]
-                value = {"points": [[float(x) * sx, float(y) * sy] for x, y in ring.tolist()]}
+                value = {
+                    "points": [list(p) for p in zip(percent(ring[:, 0], width), percent(ring[:, 1], height))]
+                }
             elif isinstance(g, Box):
                 type_ = "rectanglelabels"
-                value = {"x": g.x * sx, "y": g.y * sy, "width": g.w * sx, "height": g.h * sy, "rotation": 0}
+                (x, w), (y, h) = percent([g.x, g.w], width), percent([g.y, g.h], height)
+                value = {"x": x, "y": y, "width": w, "height": h, "rotation": 0}
             elif isinstance(g, Point):
                 type_ = "keypointlabels"
-                value = {"x": g.x * sx, "y": g.y * sy}
+                value = {"x": percent([g.x], width)[0], "y": percent([g.y], height)[0]}
             else:
                 if isinstance(g, Polygon):
                     report.notice(
