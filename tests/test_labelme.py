@@ -375,3 +375,20 @@ def test_a_size_that_disagrees_with_image_data_is_refused(tmp_path: Path) -> Non
     lenient = Report(strict=False)
     assert cytoconv.read(src, fmt="labelme", report=lenient).images[0].height == H + 1
     assert lenient.notices["size-mismatch"] == 1
+
+
+def test_validate_checks_labels_against_labels_txt_and_stays_light(tmp_path: Path) -> None:
+    from cytoconv.validate.runner import validate
+    from tests.test_validate import HEAVY, _modules_after
+
+    src = tmp_path / "src"
+    Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(tmp_path / "a.jpg")  # a JPEG's size needs no PIL
+    labelme_json(src / "a.json", [shape("cell", POLY), shape("rbc", POLY)], "../a.jpg")
+    (src / "labels.txt").write_text("cell\n")
+    findings = validate([src], jobs=1).findings
+    assert [(f.code, "shapes[1]" in f.message) for f in findings] == [("CC202", True)]
+    loaded = _modules_after(
+        f"from cytoconv.validate import validate\nvalidate([{str(src / 'a.json')!r}])", tmp_path
+    )
+    assert "cytoconv.formats.labelme.check" in loaded
+    assert not {m for m in loaded for h in (*HEAVY, "pydantic") if m == h or m.startswith(h + ".")}

@@ -12,7 +12,14 @@ import os
 from pathlib import Path
 
 from cytoconv.engine.classlists import ClassList
-from cytoconv.formats.labelme.syntax import LINE_TYPES, image_data_size, looks_like_labelme, scan
+from cytoconv.formats.labelme.syntax import (
+    IGNORED_LABELS,
+    LABELS_FILE,
+    LINE_TYPES,
+    image_data_size,
+    looks_like_labelme,
+    scan,
+)
 from cytoconv.problems.findings import CheckTask, Finding
 from cytoconv.problems.settings import Settings
 
@@ -119,7 +126,34 @@ def discover(root: Path, fmt: str, settings: Settings) -> tuple[list[CheckTask],
     return [CheckTask("labelme", f) for f in files], []
 
 
+_labels: dict[str, ClassList | None] = {}
+
+
+def labels_near(json_path: str) -> ClassList | None:
+    """The ``labels.txt`` the reader would number classes by: in the JSON file's folder or the one above it
+    (``ann/`` below the dataset root); ``__ignore__`` and ``_background_`` are not classes. Read once per
+    folder and process."""
+    from cytoconv.engine.classlists import read_names
+
+    folder = os.path.dirname(os.path.abspath(json_path))
+    if folder not in _labels:
+        found: ClassList | None = None
+        for where in (folder, os.path.dirname(folder)):
+            candidate = Path(where) / LABELS_FILE
+            if candidate.is_file():
+                names, problem = read_names(candidate)
+                kept = tuple(n for n in names if n not in IGNORED_LABELS) if names is not None else None
+                found = ClassList(kept, str(candidate), problem)
+                break
+        _labels[folder] = found
+    return _labels[folder]
+
+
 def check(task: CheckTask, data: bytes | None, settings: Settings) -> list[Finding]:
-    """One LabelMe file's findings (its class list in ``task.context``)."""
+    """One LabelMe file's findings: against the class list found for it (``task.context``), else the
+    ``labels.txt`` beside it or one folder up."""
     assert data is not None
-    return check_bytes(data, task.path, settings, task.context)
+    classes = task.context if task.context is not None else labels_near(task.path)
+    if classes is not None and classes.problem is not None:
+        classes = None
+    return check_bytes(data, task.path, settings, classes)

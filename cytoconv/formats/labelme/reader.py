@@ -50,6 +50,8 @@ from cytoconv.engine.files import image_size, is_image_name, walk_files
 from cytoconv.errors import FormatError, Report, SkipUnit
 from cytoconv.formats import CONTENT, Evidence
 from cytoconv.formats.labelme.syntax import (
+    IGNORED_LABELS,
+    LABELS_FILE,
     LINE_TYPES,
     LabelmeDocument,
     Shape,
@@ -63,8 +65,6 @@ from cytoconv.problems.sinks import ReaderSink
 
 __all__ = ["detect", "load", "plan", "writer"]
 
-LABELS_FILE = "labels.txt"  # labelme --labels: one label a line (cytoconv writes one)
-IGNORED_LABELS = ("__ignore__", "_background_")  # the first lines of labelme's example labels.txt
 FATAL = ("CC002", "CC003", "CC104", "CC202")
 PEEK_FILES = 5  # a folder is LabelMe when one of its first few JSON files is
 TOP_FOLDERS = 8  # detection looks into this many sub-folders of a folder without JSON files

@@ -39,6 +39,8 @@ SHAPE_TYPES = (*AREA_TYPES, *LINE_TYPES)
 POINTS_NEEDED = {"rectangle": 2, "circle": 2, "point": 1, "mask": 2, "line": 2}  # exactly this many
 MIN_POINTS = {"polygon": 3, "linestrip": 2}  # at least this many
 PEEK_BYTES = 1 << 16
+LABELS_FILE = "labels.txt"  # labelme's label list, one label a line (cytoconv writes one)
+IGNORED_LABELS = ("__ignore__", "_background_")  # the first lines of labelme's example labels.txt
 _KEY_SHAPES = re.compile(rb'"shapes"\s*:\s*\[')
 _KEY_IMAGE = re.compile(rb'"(imagePath|imageHeight|imageWidth)"\s*:')
 

@@ -38,10 +38,10 @@ from cytoconv.engine.atomic import atomic_dir
 from cytoconv.engine.contract import WriteOptions
 from cytoconv.engine.files import safe_relative
 from cytoconv.errors import FormatError, Report
+from cytoconv.formats.labelme.syntax import LABELS_FILE
 from cytoconv.ir import Box, Category, ImageRecord, Instance, Point, Polygon, Rle
 
 VERSION = "5.5.0"
-LABELS_FILE = "labels.txt"  # the class names in id order, as labelme takes its label list
 KEPT = ("flags", "description", "group_id")
 
 
