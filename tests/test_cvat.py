@@ -385,3 +385,14 @@ def test_fuzz_cvat(tmp_path: Path) -> None:
         16,
     )
     _fuzz(tmp_path / "strict", build, lambda root: cytoconv.read(root / "annotations.xml", fmt="cvat"), 17)
+
+
+def test_a_cvat_file_given_alone_is_checked_as_cvat_not_voc(tmp_path: Path) -> None:
+    """validate without --from (as pre-commit runs it): a CVAT XML goes to the CVAT checker (VOC's sniffer
+    saw ``<annotation`` in ``<annotations>`` and called it a broken VOC file)."""
+    from cytoconv.validate import Settings, validate
+
+    dest = tmp_path / "annotations.xml"
+    cytoconv.write(cytoconv.read(BALF_SAMPLE), dest, to="cvat")
+    report = validate([dest], Settings(), jobs=1)
+    assert report.checked == 1 and [f.code for f in report.findings if f.severity == "error"] == []

@@ -406,5 +406,6 @@ NOTICES: dict[str, str] = {
     "object-joined": "an object in both copies of a joined image (same class, same geometry), kept once (merge)",
     "label-conflict": "the copies of a joined image with different image-level labels, the first kept (merge)",
     "unsplit-as-train": "an image without a split put in train, beside merged sources that have splits",
+    "shape-as-outline": "an ellipse (CVAT) or circle (LabelMe) read as the exact pixel outline of the pixels whose centres lie inside it",
     "object-partly-covered": "an object a written mask shows only in part, others painted over it",
 }

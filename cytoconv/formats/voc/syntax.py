@@ -151,9 +151,10 @@ def looks_like_voc(path: str | Path) -> bool:
     (cheap: the first 4 KiB, so that sniffing 50,000 files does not parse them)."""
     try:
         with open(path, "rb") as fh:
-            return b"<annotation" in fh.read(SNIFF_BYTES)
+            head = fh.read(SNIFF_BYTES)
     except OSError:
         return False
+    return b"<annotation" in head and not (b"<annotations" in head and b"<meta" in head)  # CVAT's
 
 
 # ---------------------------------------------------------------------------------------------
