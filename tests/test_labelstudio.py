@@ -17,7 +17,7 @@ import cytoconv
 from cytoconv.errors import Report
 from cytoconv.formats import detect
 from cytoconv.formats.labelstudio import brush
-from cytoconv.formats.labelstudio.syntax import scan
+from cytoconv.formats.labelstudio.syntax import pixels, scan
 from cytoconv.formats.labelstudio.writer import percent
 from cytoconv.problems.sinks import ReaderSink
 from tests.conftest import BALF_SAMPLE, run_cli
@@ -224,11 +224,12 @@ def test_coco_labelstudio_coco_exact(tmp_path: Path) -> None:
         assert {k: v for k, v in x.items() if k not in ("segmentation", "bbox")} == {
             k: v for k, v in y.items() if k not in ("segmentation", "bbox")
         }
-        # a percent has too few bits for every double (BALF's 17-digit pixels): the last bit may differ
+        # a percent has too few bits for every double (BALF's 17-digit pixels): the last bits may differ
         np.testing.assert_allclose(x["segmentation"][0], y["segmentation"][0], rtol=0, atol=1e-9)
         np.testing.assert_allclose(x["bbox"], y["bbox"], rtol=0, atol=1e-9)
-    whole = [[0, 0], [10, 0], [10.5, 7.25], [0, 640]]  # pixels of few digits come back exactly
-    assert [[p * 853 / 100 for p in percent([x for x, _ in whole], 853)]] == [[x for x, _ in whole]]
+    short = [0, 10, 10.5, 77.5, 312.5, 621.19725, 852.999, 853]  # short pixel values come back exactly
+    for size in (853, 640, 480, 37):
+        assert pixels(percent(short, size), size).tolist() == short
 
 
 def test_masks_holes_and_points_survive_the_round_trip(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 One JSON file, a list of tasks (``syntax.py`` says which results are read, and checks them the way
 ``cytoconv validate`` does). Coordinates are percent of each result's ``original_width`` / ``original_height``:
-``x_px = x% * W / 100`` in the corner model (the writer picks percents that give its pixels back exactly). A rectangle with a ``rotation`` is read as the polygon of its rotated corners (Label Studio
+``x_px = x% * W / 100`` in the corner model, snapped to 9 decimals within 4 ulps (``syntax.pixels``: whole and
+half pixels come back exactly; the writer picks percents that give its pixels back). A rectangle with a ``rotation`` is read as the polygon of its rotated corners (Label Studio
 turns it clockwise about its top-left corner, in pixels), counted (``rotated-box``); a brush is its alpha
 channel's mask (at least 128), as an RLE.
 
@@ -32,6 +33,7 @@ from cytoconv.formats.labelstudio.syntax import (
     Region,
     image_name,
     looks_like_labelstudio,
+    pixels,
     scan,
     strip_upload_prefix,
 )
@@ -206,15 +208,15 @@ def load(unit: LabelStudioUnit, options: ReadOptions, report: Report) -> ImageRe
     for region, category_id in zip(unit.regions, unit.category_ids):
         geometry: Geometry
         if region.kind == "polygon":
-            ring = np.asarray(region.numbers, dtype=np.float64).reshape(-1, 2)
-            ring = np.column_stack((ring[:, 0] * width / 100.0, ring[:, 1] * height / 100.0))
+            flat = np.asarray(region.numbers, dtype=np.float64)
+            ring = np.column_stack((pixels(flat[0::2], width), pixels(flat[1::2], height)))
             geometry = Polygon.trusted(kind="polygon", rings=[ring], holes=[False])
         elif region.kind == "box":
             x, y, w, h = (
-                region.numbers[0] * width / 100.0,
-                region.numbers[1] * height / 100.0,
-                region.numbers[2] * width / 100.0,
-                region.numbers[3] * height / 100.0,
+                float(pixels(region.numbers[0], width)),
+                float(pixels(region.numbers[1], height)),
+                float(pixels(region.numbers[2], width)),
+                float(pixels(region.numbers[3], height)),
             )
             if region.rotation:
                 report.notice(
@@ -229,8 +231,8 @@ def load(unit: LabelStudioUnit, options: ReadOptions, report: Report) -> ImageRe
         elif region.kind == "point":
             geometry = Point.trusted(
                 kind="point",
-                x=region.numbers[0] * width / 100.0,
-                y=region.numbers[1] * height / 100.0,
+                x=float(pixels(region.numbers[0], width)),
+                y=float(pixels(region.numbers[1], height)),
             )
         else:
             from cytoconv.geometry.raster import encode

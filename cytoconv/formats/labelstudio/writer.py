@@ -32,25 +32,25 @@ from cytoconv.engine.adapt import label_as_box
 from cytoconv.engine.atomic import atomic_file
 from cytoconv.engine.contract import WriteOptions
 from cytoconv.errors import Report
+from cytoconv.formats.labelstudio.syntax import pixels
 from cytoconv.ir import Box, Category, ImageRecord, Point, Polygon, Rle
 
 
 def percent(values: npt.ArrayLike, size: int) -> list[float]:
-    """Pixels as percent of ``size``, each the float nearest ``x * 100 / size`` whose reading back
-    (``p * size / 100``, the reader's formula) gives ``x`` exactly, when one lies within 16 ulps: pixels of a
-    few digits come back exactly; a percent has too few bits for every double, so a 17-digit pixel may come
-    back off by its last bit (1e-13 px)."""
+    """Pixels as percent of ``size``: for each, the float nearest ``x * 100 / size`` that the reader's formula
+    (``syntax.pixels``) turns back into ``x`` exactly, searched 16 ulps either side; short pixel values always
+    come back exactly, a 17-digit one may come back off by its last bits (under 1e-11 px)."""
     x = np.asarray(values, dtype=np.float64)
     first = x * 100.0 / size
     best = first.copy()
-    found = first * size / 100.0 == x
+    found = pixels(first, size) == x
     up, down = first.copy(), first.copy()
     for _ in range(16):  # the floats on either side, nearest first
         if found.all():
             break
         up, down = np.nextafter(up, np.inf), np.nextafter(down, -np.inf)
         for candidate in (up, down):
-            hit = ~found & (candidate * size / 100.0 == x)
+            hit = ~found & (pixels(candidate, size) == x)
             best = np.where(hit, candidate, best)
             found |= hit
     return best.tolist()  # type: ignore[no-any-return]
