@@ -52,7 +52,8 @@ def find_image(json_path: str, image_path: str | None) -> str | None:
 def check_bytes(data: bytes, path: str, settings: Settings, classes: ClassList | None) -> list[Finding]:
     """The findings of one LabelMe file, sorted."""
     sink = settings.sink()
-    doc = scan(data, path, sink)
+    names = classes.names if classes is not None else None
+    doc = scan(data, path, sink, names, (classes.source or "") if classes is not None else "")
     if doc is None:
         return sorted(sink.findings, key=Finding.sort_key)
     declared = (doc.width, doc.height)
@@ -81,15 +82,10 @@ def check_bytes(data: bytes, path: str, settings: Settings, classes: ClassList |
         )
     width, height = actual or declared
     tol = settings.pixel_tolerance
-    names = set(classes.names) if classes is not None and classes.names is not None else None
     for shape in doc.shapes:
         if not shape.ok or shape.shape_type in LINE_TYPES:
             continue
         where = f"shapes[{shape.index}] ({shape.label})"
-        if names is not None and shape.label not in names:
-            sink(
-                "CC202", path, f"{where}: label {shape.label!r} is not in {classes.source if classes else ''}"
-            )
         pts = shape.points
         if shape.shape_type == "circle":
             continue

@@ -168,6 +168,7 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     index = _index(images_dir) if images_dir is not None else None
     listings: dict[str, dict[str, str]] = {}
     labels_seen: dict[str, None] = {}
+    points = False
     found: list[tuple[str, str | None, str]] = []  # json, image, where the image is (or would be)
     for f in files:
         try:
@@ -179,8 +180,9 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         if scanned is None:  # a JSON object that is not LabelMe (a class list, a config) beside the files
             report.notice("file-not-read", f"{f}: not a LabelMe file (no shapes, no imagePath)")
             continue
-        labels, image_path = scanned
-        labels_seen.update(dict.fromkeys(labels))
+        labels_seen.update(dict.fromkeys(scanned.labels))
+        image_path = scanned.image_path
+        points = points or scanned.points
         rel = image_path.replace("\\", "/") if image_path else None
         image: str | None = None
         if index is not None and images_dir is not None:
@@ -236,7 +238,7 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         units=units,
         image_root=image_root,
         info={"source": str(path), "names_given": options.names is not None},
-        points=False,
+        points=points,
     )
 
 
@@ -382,7 +384,7 @@ def load(unit: LabelmeUnit, options: ReadOptions, report: Report) -> ImageRecord
         report.problem(FormatError(path, f"cannot read: {exc.strerror or exc}", code="unreadable"))
         raise SkipUnit(path) from None
     sink = ReaderSink(report, FATAL)
-    doc = scan(data, path, sink)
+    doc = scan(data, path, sink, unit.context.ids, unit.context.names_source)
     if doc is None:
         raise SkipUnit(path)
     width, height = _check_image(unit, doc, options, report)
@@ -395,13 +397,6 @@ def load(unit: LabelmeUnit, options: ReadOptions, report: Report) -> ImageRecord
             continue
         if shape.shape_type in LINE_TYPES:
             lines += 1
-            continue
-        if shape.label not in ids:
-            sink(
-                "CC202",
-                path,
-                f"shapes[{shape.index}]: label {shape.label!r} is not in {unit.context.names_source}",
-            )
             continue
         if shape.group_id is None or shape.shape_type == "point":
             if shape.group_id is not None:

@@ -26,6 +26,7 @@ import io
 import json
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -233,6 +234,14 @@ def _shape(raw: Any, k: int, path: str, sink: Sink, size: tuple[int, int] | None
     return shape
 
 
+def _check_label(shape: Shape, path: str, sink: Sink, names: Collection[str], source: str) -> None:
+    """A label outside the known classes (CC202); only for a shape otherwise sound and read (not a line), so
+    that each shape counts once."""
+    if shape.ok and shape.shape_type not in LINE_TYPES and shape.label not in names:
+        sink("CC202", path, f"{_name(shape)}: label {shape.label!r} is not in {source}")
+        shape.ok = False
+
+
 def _check_mask(shape: Shape, text: Any, path: str, sink: Sink, size: tuple[int, int] | None) -> None:
     """A ``mask`` shape: the PNG crop ``[ymin:ymax+1, xmin:xmax+1]`` of the box its two points give (the
     inclusive pixel indices of the mask's first and last pixel), which it must fill exactly."""
@@ -264,9 +273,13 @@ def _check_mask(shape: Shape, text: Any, path: str, sink: Sink, size: tuple[int,
     shape.mask = mask
 
 
-def scan(data: bytes, path: str, sink: Sink) -> LabelmeDocument | None:
+def scan(
+    data: bytes, path: str, sink: Sink, names: Collection[str] | None = None, names_source: str = ""
+) -> LabelmeDocument | None:
     """Parse and check one LabelMe file; None when the file as a whole is unusable (reported). Shapes with a
-    problem are kept with ``ok`` false, except those without a usable label (not kept at all)."""
+    problem are kept with ``ok`` false, except those without a usable label (not kept at all). ``names``: the
+    known classes, each shape's label checked against them in file order (where ``names_source`` says they
+    come from)."""
     try:
         doc = json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -296,7 +309,12 @@ def scan(data: bytes, path: str, sink: Sink) -> LabelmeDocument | None:
         sink("CC003", path, f"flags is {flags!r}, not an object")
         return None
     version = doc.get("version")
-    parsed = [_shape(raw, k, path, sink, (width, height)) for k, raw in enumerate(shapes)]
+    parsed = []
+    for k, raw in enumerate(shapes):
+        shape = _shape(raw, k, path, sink, (width, height))
+        if shape is not None and names is not None:
+            _check_label(shape, path, sink, names, names_source)
+        parsed.append(shape)
     return LabelmeDocument(
         shapes=[s for s in parsed if s is not None],
         image_path=image_path or None,
@@ -308,21 +326,30 @@ def scan(data: bytes, path: str, sink: Sink) -> LabelmeDocument | None:
     )
 
 
-def scan_labels(data: bytes) -> tuple[list[str], str | None] | None:
-    """The labels of a file's area shapes in order, and its ``imagePath``, for planning (no checks: ``scan``
-    reports the problems when the file is loaded); None when it is not a LabelMe object."""
+@dataclass
+class Planned:
+    """What planning needs of a file: the labels of its area shapes in order, its ``imagePath``, and whether it
+    has points."""
+
+    labels: list[str] = field(default_factory=list)
+    image_path: str | None = None
+    points: bool = False
+
+
+def scan_labels(data: bytes) -> Planned | None:
+    """A file's ``Planned`` (no checks: ``scan`` reports the problems when the file is loaded); None when it
+    is a JSON object that is not LabelMe (no ``shapes``, no ``imagePath``)."""
     try:
         doc = json.loads(data)
     except (UnicodeDecodeError, ValueError):
-        return [], None
+        return Planned()
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
-        return None if isinstance(doc, dict) and "imagePath" not in doc else ([], None)
-    labels = [
-        s["label"]
-        for s in doc["shapes"]
-        if isinstance(s, dict)
-        and isinstance(s.get("label"), str)
-        and s.get("shape_type", "polygon") not in LINE_TYPES
-    ]
+        return None if isinstance(doc, dict) and "imagePath" not in doc else Planned()
+    shapes = [s for s in doc["shapes"] if isinstance(s, dict) and isinstance(s.get("label"), str)]
+    kinds = [s.get("shape_type", "polygon") for s in shapes]
     image_path = doc.get("imagePath")
-    return labels, image_path if isinstance(image_path, str) and image_path else None
+    return Planned(
+        labels=[s["label"] for s, kind in zip(shapes, kinds) if kind not in LINE_TYPES],
+        image_path=image_path if isinstance(image_path, str) and image_path else None,
+        points="point" in kinds,
+    )
