@@ -284,7 +284,7 @@ def test_rotated_rectangle_is_its_polygon_counted(tmp_path: Path) -> None:
     assert report.notices["rotated-box"] == 1
 
 
-def test_which_annotation_is_read(tmp_path: Path) -> None:
+def test_which_annotation_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The first annotation not cancelled; the others and the predictions are counted, not read."""
     poly = _result("p1", "polygonlabels", {"points": POLYGON, "polygonlabels": ["cell"]})
     box = _result(
@@ -304,6 +304,9 @@ def test_which_annotation_is_read(tmp_path: Path) -> None:
     export = scan(path.read_bytes(), str(path), ReaderSink(Report(), ()), predictions=True)
     assert export is not None and [r.kind for r in export.tasks[0].regions] == ["box"]
     assert export.tasks[0].regions[0].score == 0.75
+    code, out, err = run_cli(["stats", str(path), "--predictions", "--json", "-q"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["total"]["geometry"]["box"] == 1  # the prediction's box, through the CLI
 
 
 # ---------------------------------------------------------------------------------------------

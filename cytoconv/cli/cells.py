@@ -84,6 +84,7 @@ def crop_command(
     connectivity: opts.ConnectivityOpt = opts.Connectivity.EIGHT,
     index_base: opts.IndexBaseOpt = 0,
     columns: opts.ColumnsOpt = None,
+    predictions: opts.PredictionsOpt = False,
 ) -> None:
     """Cut every object into an image in its class folder (a point: the --size window around it), with a CSV
     of where each crop came from."""
@@ -119,6 +120,7 @@ def crop_command(
         connectivity=connectivity,
         index_base=index_base,
         columns=columns,
+        predictions=predictions,
     )
     report = Report(strict=strict)
     with progress_bar(enabled=not quiet) as bar:
@@ -177,6 +179,7 @@ def split_command(
     connectivity: opts.ConnectivityOpt = opts.Connectivity.EIGHT,
     index_base: opts.IndexBaseOpt = 0,
     columns: opts.ColumnsOpt = None,
+    predictions: opts.PredictionsOpt = False,
     point_box: opts.PointBoxOpt = None,
 ) -> None:
     """Split DATASET into train/val/test, stratified by class, reproducibly, groups kept together."""
@@ -199,6 +202,7 @@ def split_command(
         connectivity=connectivity,
         index_base=index_base,
         columns=columns,
+        predictions=predictions,
     )
     report = Report(strict=strict)
     from cytoconv.engine.adapt import PointBoxes

@@ -92,6 +92,7 @@ def convert(
     point_box: opts.PointBoxOpt = None,
     index_base: opts.IndexBaseOpt = 0,
     columns: opts.ColumnsOpt = None,
+    predictions: opts.PredictionsOpt = False,
 ) -> None:
     """Convert SRC (any readable format) into DST in the format --to (resampled with --to-size & co)."""
     from cytoconv import api
@@ -112,6 +113,7 @@ def convert(
         segmentation=segmentation,
         index_base=index_base,
         columns=columns,
+        predictions=predictions,
     )
     writing = opts.write_options(
         task=task,

@@ -332,6 +332,14 @@ ColumnsOpt = Annotated[
         "(the CRIC header is recognised without it).",
     ),
 ]
+PredictionsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--predictions",
+        help="labelstudio: read each task's first prediction (model pre-annotations) instead of its first "
+        "non-cancelled annotation.",
+    ),
+]
 RleMethodOpt = Annotated[
     RleMethod,
     typer.Option(
@@ -407,6 +415,7 @@ def read_options(
     segmentation: Segmentation = Segmentation.AUTO,
     index_base: int = 0,
     columns: str | None = None,
+    predictions: bool = False,
 ) -> ReadOptions:
     """The reading options of every command as ``ReadOptions``, built in this one place so that each command
     parses --names, --image-size, --classes and --channel the same way (a command without an option
@@ -428,6 +437,7 @@ def read_options(
         mask_geometry="rle" if segmentation is Segmentation.RLE else "polygon",
         index_base=1 if index_base == 1 else 0,
         columns=parse_columns(columns),
+        predictions=predictions,
     )
 
 

@@ -60,6 +60,7 @@ def stats_command(
     connectivity: opts.ConnectivityOpt = opts.Connectivity.EIGHT,
     index_base: opts.IndexBaseOpt = 0,
     columns: opts.ColumnsOpt = None,
+    predictions: opts.PredictionsOpt = False,
 ) -> None:
     """Count images, objects per class (share, images containing it, mean and median area and
     equivalent diameter), objects per image, image sizes, and the same per split.
@@ -87,6 +88,7 @@ def stats_command(
         connectivity=connectivity,
         index_base=index_base,
         columns=columns,
+        predictions=predictions,
     )
     report = Report(strict=strict)
     with progress_bar(enabled=not quiet) as bar:
@@ -175,6 +177,7 @@ def draw_command(
     connectivity: opts.ConnectivityOpt = opts.Connectivity.EIGHT,
     index_base: opts.IndexBaseOpt = 0,
     columns: opts.ColumnsOpt = None,
+    predictions: opts.PredictionsOpt = False,
 ) -> None:
     """Draw each image with its outlines (or boxes, or rings around points) in one colour per class, holes as
     holes, and a legend."""
@@ -195,6 +198,7 @@ def draw_command(
         connectivity=connectivity,
         index_base=index_base,
         columns=columns,
+        predictions=predictions,
     )
     report = Report(strict=strict)
     style = DrawStyle(line_width=line_width, opacity=opacity, legend=legend, point_radius=point_radius)

@@ -40,6 +40,9 @@ class ReadOptions:
     coordinate_tolerance: float = 0.01
     index_base: Literal[0, 1] = 0  # points: pixel indices in the files count from 0 (Chula) or 1 (CRIC)
     columns: tuple[tuple[str, str], ...] | None = None  # points-csv: role (file, x, y, class) -> column name
+    predictions: bool = (
+        False  # labelstudio: read each task's first prediction instead of its first annotation
+    )
     # masks
     mask_classes: tuple[MaskClass, ...] | None = None  # value -> class map; None: every value is a class
     channel: int | None = None  # the channel of an RGB(A) mask that holds the class

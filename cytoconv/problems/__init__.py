@@ -174,7 +174,8 @@ _TABLE = (
         "CC704",
         "no-image-size",
         "error",
-        "a Pascal VOC file with no usable <size> and no image found: its image size is unknown",
+        "a label file with no image size and no image found (a Pascal VOC file without a usable <size>, a Label "
+        "Studio task without original_width): its image size is unknown",
     ),
     Problem(
         "CC007",
@@ -407,5 +408,8 @@ NOTICES: dict[str, str] = {
     "label-conflict": "the copies of a joined image with different image-level labels, the first kept (merge)",
     "unsplit-as-train": "an image without a split put in train, beside merged sources that have splits",
     "shape-as-outline": "an ellipse (CVAT) or circle (LabelMe) read as the exact pixel outline of the pixels whose centres lie inside it",
+    "annotation-not-read": "a Label Studio annotation not read: cancelled, another annotator's after the first, or predictions without --predictions",
+    "rotated-box": "a Label Studio rectangle with a rotation, read as the polygon of its rotated corners",
+    "upload-prefix-stripped": "an image name read without Label Studio's 8-hex upload prefix (3f2a9c1b-cells.png -> cells.png)",
     "object-partly-covered": "an object a written mask shows only in part, others painted over it",
 }

@@ -100,7 +100,7 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         ReaderSink(report, CODES),
         names=options.names,
         tolerance=100 * options.coordinate_tolerance,
-        predictions=bool(getattr(options, "predictions", False)),
+        predictions=options.predictions,
     )
     del data
     if export is None:
