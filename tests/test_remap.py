@@ -17,7 +17,7 @@ from cytoconv.engine.contract import ReadOptions
 from cytoconv.errors import FormatError, Report, UsageError
 from cytoconv.ir import Category
 from cytoconv.ops.remap import as_pairs, parse_map, resolve
-from tests.conftest import BALF_SAMPLE, make_image, real, run_cli, write
+from tests.conftest import BALF_SAMPLE, make_image, output_suffix, real, run_cli, write
 from tests.test_parallel import _tree
 
 # A BMC-FGCD-like bone-marrow set: 40 fine classes, grouped into lineages (two classes dropped).
@@ -615,6 +615,9 @@ WRITABLE = [
     "object-masks",
     "points-txt",
     "points-csv",
+    "cvat",
+    "labelme",
+    "labelstudio",
 ]
 
 
@@ -625,7 +628,7 @@ def test_jobs_do_not_change_the_output(tmp_path: Path, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_UNITS", 0)  # processes even for 20 images
     assert set(WRITABLE) == {name for name, info in FORMATS.items() if info.writes}
-    suffix = "" if FORMATS[to].output_is_dir else ".csv" if to in ("points-csv", "manifest") else ".json"
+    suffix = ".csv" if to == "manifest" else output_suffix(to)
     if to in ("folders", "manifest"):
         src, mapping = _bone_marrow(tmp_path / "bmc"), _lineage_map()
     elif to.startswith("points-"):

@@ -411,5 +411,6 @@ NOTICES: dict[str, str] = {
     "annotation-not-read": "a Label Studio annotation not read: cancelled, another annotator's after the first, or predictions without --predictions",
     "rotated-box": "a Label Studio rectangle with a rotation, read as the polygon of its rotated corners",
     "upload-prefix-stripped": "an image name read without Label Studio's 8-hex upload prefix (3f2a9c1b-cells.png -> cells.png)",
+    "line-skipped": "a line or linestrip shape (no area), not read",
     "object-partly-covered": "an object a written mask shows only in part, others painted over it",
 }

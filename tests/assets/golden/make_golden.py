@@ -16,7 +16,9 @@ else (YOLO ``data.yaml`` with ``train``/``val`` for ultralytics and Roboflow's `
 BCCD's two 1-pixel VOC boxes kept; ``stats``/``validate`` JSON of BCCD accordingly); regenerated after the
 point annotations, whose deliberate changes it showed and nothing else: ``cytoconv formats`` lists points-txt
 and points-csv, and ``stats --json`` is schema version 2 (``geometry.point`` and per-class ``points`` added;
-with those keys removed and the version set back to 1, the five outputs hash as before).
+with those keys removed and the version set back to 1, the five outputs hash as before); regenerated after the
+general annotation tools' formats, whose one deliberate change it showed: ``cytoconv formats`` lists cvat,
+labelme and labelstudio.
 
 Generate it with the code the outputs must stay identical to (``cytoconv`` is imported from ``sys.path``,
 and the subprocesses get the same ``cytoconv`` through ``PYTHONPATH``)::
