@@ -1,6 +1,6 @@
 """cytoconv: convert, check and summarise annotation datasets of cytology and blood-cell images.
 
-The public API (``read``, ``write``, ``convert``, ``resample``, ``stats``, ``draw``, ``crop``, ``split``; see
+The public API (``read``, ``write``, ``convert``, ``resample``, ``stats``, ``draw``, ``report``, ``crop``, ``split``; see
 ``cytoconv.api``) is imported on first use, so that ``cytoconv --version`` and a pre-commit run start fast.
 ``validate`` is ``cytoconv.api.validate`` (or ``cytoconv.validate.validate``): the name ``cytoconv.validate`` is
 the validator's package.
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         merge,
         read,
         remap,
+        report,
         resample,
         split,
         stats,
@@ -38,6 +39,7 @@ __all__ = [
     "merge",
     "read",
     "remap",
+    "report",
     "resample",
     "split",
     "stats",
@@ -58,6 +60,7 @@ _API = frozenset(
         "merge",
         "filter_dataset",
         "diff",
+        "report",
     }
 )
 

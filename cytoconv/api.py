@@ -1,5 +1,5 @@
-"""The library API the CLI is a thin layer over: ``read, write, convert, resample, stats, draw, crop, split,
-validate``, with the CLI's defaults.
+"""The library API the CLI is a thin layer over: ``read, write, convert, resample, stats, draw, report, crop,
+split, validate``, with the CLI's defaults.
 
     import cytoconv
     ds = cytoconv.read("balf/labels")                 # format detected
@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # the operations are imported when used: `convert` need not p
     from cytoconv.ops.filter import Filtered
     from cytoconv.ops.merge import MergeSummary
     from cytoconv.ops.remap import RemapResult
+    from cytoconv.ops.report import Findings, ReportResult
     from cytoconv.ops.resample import Resample, TargetSize
     from cytoconv.ops.stats import DatasetStats
 
@@ -184,6 +185,81 @@ def draw(
         progress=progress,
         on_plan=on_plan,
     )
+
+
+def report(
+    source: str | Path,
+    dest: str | Path,
+    fmt: str | None = None,
+    options: ReadOptions | None = None,
+    report: Report | None = None,
+    jobs: int = 0,
+    *,
+    samples: int = 24,
+    seed: int = 0,
+    pixel_size: float | None = None,
+    title: str | None = None,
+    command: str | None = None,
+    overwrite: bool = False,
+    validate: bool = True,
+    progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[ReadPlan], Any] | None = None,
+) -> ReportResult:
+    """One self-contained HTML page showing the dataset ``source`` at a glance (``cytoconv report``; see
+    ``cytoconv.ops.report``): the summary, the per-class table of ``stats``, plots, a gallery of ``samples``
+    images (stratified so that every class appears, chosen by ``seed``) drawn as ``draw`` draws them, and the
+    findings of ``validate`` on ``source`` when its format has a checker (``validate=False``: none run).
+    ``command`` is shown in the footer (the CLI passes its command line)."""
+    from cytoconv.engine.atomic import check_destination
+    from cytoconv.ops.report import Findings, choose_samples, collect, write_report
+    from cytoconv.ops.stats import check_pixel_size
+
+    check_pixel_size(pixel_size)
+    choose_samples([], samples)  # a bad --samples fails before the dataset is read
+    check_destination(Path(dest), overwrite)
+    options = options or ReadOptions()
+    report = report if report is not None else Report()
+    info, module, plan = open_source(Path(source), fmt, options, report)
+    if on_plan is not None:
+        on_plan(plan)
+    collected = collect(
+        plan, module.load, options, report, jobs, pixel_size, progress, source=str(source), fmt=info.name
+    )
+    findings = (
+        _report_findings(Path(source), info, jobs) if validate else Findings(None, "validate was not run.")
+    )
+    return write_report(
+        plan,
+        module.load,
+        dest,
+        options,
+        report,
+        collected,
+        findings,
+        samples=samples,
+        seed=seed,
+        title=title,
+        command=command,
+        overwrite=overwrite,
+    )
+
+
+def _report_findings(source: Path, info: FormatInfo, jobs: int) -> Findings:
+    """The findings of ``validate`` on ``source`` as its JSON output lists them, or why none ran."""
+    import json
+
+    from cytoconv.ops.report import Findings
+    from cytoconv.validate import Settings, render
+    from cytoconv.validate import validate as run_validation
+
+    if info.checker is None:
+        return Findings(None, f"validate has no checker for {info.name} datasets: no findings to show.")
+    try:
+        result = run_validation([source], Settings(), fmt=info.name, jobs=jobs)
+    except UsageError as exc:
+        return Findings(None, f"validate did not run: {exc}")
+    doc = json.loads(render.as_json(result))
+    return Findings(doc["findings"], "", doc["summary"])
 
 
 def crop(

@@ -3,7 +3,7 @@
 stdout carries data only; summaries, progress and warnings go to stderr. Exit codes: 0 ok,
 1 bad data or a failed conversion, 2 bad usage, 130 interrupted (mapped in ``cytoconv.cli.entry``).
 The commands live in one module per group and import nothing from here: ``convert`` (convert, resample,
-the ``x2y`` shortcuts, formats), ``stats`` (stats, draw), ``cells`` (crop, split) and ``validate``.
+the ``x2y`` shortcuts, formats), ``stats`` (stats, draw), ``report``, ``cells`` (crop, split) and ``validate``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from cytoconv._version import __version__
-from cytoconv.cli import cells, convert, diff, filter, merge, remap, stats, validate
+from cytoconv.cli import cells, convert, diff, filter, merge, remap, report, stats, validate
 
 # Commands built from ``convert`` rather than declared: resample, and one shortcut per pair of formats.
 DERIVED = ("resample", *convert.SHORTCUTS)
@@ -52,7 +52,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for module in (convert, stats, cells, remap, merge, filter, diff, validate):
+for module in (convert, stats, report, cells, remap, merge, filter, diff, validate):
     app.add_typer(module.app)
 
 
