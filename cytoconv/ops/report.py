@@ -45,7 +45,7 @@ from cytoconv.ops.stats import (
     DatasetStats,
     Piece,
     SectionStats,
-    _Collector,
+    StatsCollector,
     check_pixel_size,
     display_bins,
     image_columns,
@@ -112,7 +112,7 @@ class ReportResult:
 # One pass: the stats columns plus each image's unit index and file name
 
 
-class _ReportCollector(_Collector):
+class _ReportCollector(StatsCollector):
     """``stats``' collector that also keeps, per image read, its unit index and file name (for the gallery)."""
 
     def __init__(self) -> None:

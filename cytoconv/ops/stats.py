@@ -116,7 +116,7 @@ class Columns:
         return 2.0 * np.sqrt(self.area / math.pi)
 
 
-class _Collector:
+class StatsCollector:
     """Shaped like a format writer so that ``pipeline.run`` drives it: ``encode`` runs in the
     workers, ``accept`` (from ``sink``) in the parent, which only appends."""
 
@@ -282,7 +282,7 @@ def dataset_stats(
     from cytoconv.engine.pipeline import run
 
     check_pixel_size(pixel_size)
-    collector = _Collector()
+    collector = StatsCollector()
     run(plan, load, collector, options, report, jobs, progress)
     return stats_of(
         collector.columns(),
