@@ -1,0 +1,1 @@
+"""QuPath GeoJSON: one FeatureCollection (or Feature, or array of Features) per image."""
