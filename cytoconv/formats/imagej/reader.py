@@ -127,11 +127,9 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     if not path.exists():
         raise FormatError(path, "no such file or folder", code="missing")
     path = path.resolve()
-    if path.is_file():
-        sets, root = [str(path)], path.parent
-    elif any(n.lower().endswith(".roi") for n in os.listdir(path)) and not any(
-        n.lower().endswith(".zip") for n in os.listdir(path)
-    ):
+    listed = [] if path.is_file() else [n.lower() for n in os.listdir(path)]
+    bare_rois = any(n.endswith(".roi") for n in listed) and not any(n.endswith(".zip") for n in listed)
+    if path.is_file() or bare_rois:
         sets, root = [str(path)], path.parent
     else:
         sets, root = roi_sets(path), path
@@ -146,12 +144,12 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     if options.names is not None:
         names, source = tuple(options.names), "--names"
     elif (root / CLASSES_FILE).is_file():
-        listed, problem = read_names(root / CLASSES_FILE)
-        if listed is None:
+        given, problem = read_names(root / CLASSES_FILE)
+        if given is None:
             raise FormatError(
                 root / CLASSES_FILE, problem or "no class names in this file", code="bad-class-list"
             )
-        names, source = tuple(listed), str(root / CLASSES_FILE)
+        names, source = tuple(given), str(root / CLASSES_FILE)
     else:
         names, source = None, "the ROI groups"
     if names is not None and len(set(names)) != len(names):

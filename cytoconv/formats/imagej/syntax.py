@@ -72,8 +72,10 @@ def is_roiset(path: str) -> bool:
 def image_stem(path: str) -> str:
     """The stem of the image a ROI set belongs to: ``<stem>.zip``, ``<stem>_rois.zip`` (Cellpose) and
     ``<stem>_RoiSet.zip`` give ``<stem>``; ``RoiSet.zip`` its folder's name; a folder of ``.roi`` files its
-    name."""
+    name; a ``.roi`` file given alone its own stem."""
     base = os.path.basename(path.rstrip("/"))
+    if base.lower().endswith(".roi"):
+        return base[:-4]
     if not base.lower().endswith(".zip"):
         return base
     stem = base[:-4]
@@ -89,6 +91,12 @@ def entries(path: str) -> list[tuple[str, bytes]]:
     """The ``.roi`` entries of a ROI set (a zip file, or a folder of ``.roi`` files), in stored order (ImageJ's
     ROI Manager order), as (entry name, bytes). A zip that cannot be opened is ``not-well-formed``; an entry
     that is not ``.roi`` is not read (returned with empty bytes so the caller counts it)."""
+    if path.lower().endswith(".roi") and os.path.isfile(path):
+        try:
+            with open(path, "rb") as fh:
+                return [(os.path.basename(path), fh.read(MAX_ENTRY))]
+        except OSError as exc:
+            raise FormatError(path, f"cannot read: {exc.strerror or exc}", code="unreadable") from None
     if os.path.isdir(path):
         names = sorted(n for n in os.listdir(path) if n.lower().endswith(".roi") and not n.startswith("."))
         found = []
@@ -154,7 +162,8 @@ def _vertices(roi: Any) -> np.ndarray[Any, Any]:
         return np.asarray(roi.subpixel_coordinates, dtype=np.float64).reshape(-1, 2)
     if roi.integer_coordinates is not None:
         coords = np.asarray(roi.integer_coordinates, dtype=np.float64).reshape(-1, 2)
-        return coords + [float(roi.left), float(roi.top)]
+        shifted: np.ndarray[Any, Any] = coords + np.array([float(roi.left), float(roi.top)])
+        return shifted
     return np.empty((0, 2), dtype=np.float64)
 
 
