@@ -11,15 +11,17 @@ ROIs are read as ``syntax.py`` describes (corner-model polygons, rectangles as b
 outline, points at pixel centres, lines skipped). Classes: the ROI's group, ``1..255``: group ``n`` is the n-th
 name of ``--names``, else of a ``classes.txt`` beside the sets (cytoconv writes one), else ``group_<n>``; ROIs
 without a group (0) are class ``roi``. With names, ids are 1..N in their order (``roi`` after them when needed);
-without, ``roi`` first then the groups in increasing order. A group beyond the names is ``unknown-class``. Not
+without, the groups in increasing order, then ``roi``. A group beyond the names is ``unknown-class``. Not
 yet options: ``--class-from name:REGEX`` (class from the ROI name), ``--class NAME`` (the name for group 0) and
 ``--pixel-centres`` (Cellpose's outlines, which are pixel centres, shifted by half a pixel): ROIs are read as
-ImageJ means them. The ROI's name is kept as the attribute ``name``.
+ImageJ means them. The ROI's name is kept as the attribute ``name``, unless it is one made up from the ROI
+itself: ImageJ's automatic names (``yyyy-xxxx``, ``ssss-yyyy-xxxx``) and the writer's ``<class>-<n>``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +39,19 @@ __all__ = ["detect", "load", "plan", "writer"]
 PEEK = 5  # detection looks at this many ROI sets
 UNGROUPED = "roi"
 GUESSED_SUFFIX = ".tif"
+AUTONAME = re.compile(r"\d{4}(-\d{4,}){1,2}(-\d+)?")  # ImageJ's names from position: [slice-]y-x[-n]
+MADE_UP = re.compile(r"(.*)-\d+(\.\d+)?(-\d+)?")  # the writer's <class>-<n>[.part][-dup]
+
+
+def _kept_name(name: str, label: str) -> dict[str, str]:
+    """The attribute ``name`` of a ROI, or nothing when the name is made up from the ROI (see the module
+    docstring): such a name would turn up as a new attribute after every round trip."""
+    if not name or AUTONAME.fullmatch(name):
+        return {}
+    made = MADE_UP.fullmatch(name)
+    if made is not None and made.group(1) == label:
+        return {}
+    return {"name": name}
 
 
 def _peek_roi(folder: str) -> bool:
@@ -96,6 +111,7 @@ class _Context:
     """What every unit of one read shares."""
 
     ids: dict[int, int]  # group -> category id
+    labels: dict[str, int]  # class name -> category id
     names: tuple[str, ...] | None
     names_source: str
 
@@ -169,10 +185,15 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
                 labels.append(UNGROUPED)
                 ids[0] = len(labels)
     else:
-        for g in sorted(groups):
-            labels.append(UNGROUPED if g == 0 else f"group_{g}")
+        for g in sorted(groups - {0}):
+            labels.append(f"group_{g}")
             ids[g] = len(labels)
-    context = _Context(ids=ids, names=names, names_source=source)
+        if 0 in groups:
+            labels.append(UNGROUPED)
+            ids[0] = len(labels)
+    context = _Context(
+        ids=ids, labels={n: i + 1 for i, n in enumerate(labels)}, names=names, names_source=source
+    )
     units = []
     seen: dict[str, str] = {}
     for s in sets:
@@ -228,6 +249,7 @@ def load(unit: ImagejUnit, options: ReadOptions, report: Report) -> ImageRecord:
         report.problem(error)
         raise SkipUnit(path) from None
     ctx = unit.context
+    labels = {cid: n for n, cid in ctx.labels.items()}
     instances = []
     skipped: dict[str, int] = {}
     for sh in found:
@@ -252,7 +274,11 @@ def load(unit: ImagejUnit, options: ReadOptions, report: Report) -> ImageRecord:
         for g in sh.geometries:
             instances.append(
                 Instance.trusted(
-                    category_id=category, geometry=g, iscrowd=False, score=None, attributes={"name": sh.name}
+                    category_id=category,
+                    geometry=g,
+                    iscrowd=False,
+                    score=None,
+                    attributes=_kept_name(sh.name, labels[category]),
                 )
             )
     for slug, n in skipped.items():
