@@ -15,7 +15,9 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 import cytoconv
-from cytoconv.errors import Report
+from cytoconv.engine.contract import ReadOptions
+from cytoconv.errors import FormatError, Report
+from cytoconv.formats import detect
 from cytoconv.formats.imagej.reader import detect as imagej_detect
 from cytoconv.ir import Box, Point, Polygon
 from tests.conftest import BALF_SAMPLE, run_cli
@@ -132,14 +134,12 @@ def test_points_are_pixel_centres_and_names_kept(tmp_path: Path) -> None:
 
 def test_names_map_groups_and_cellpose_stems(tmp_path: Path) -> None:
     sample(tmp_path / "src")
-    ds = cytoconv.read(
-        tmp_path / "src", fmt="imagej", options=cytoconv.api.ReadOptions(names=("nucleus", "cyto"))
-    )
+    ds = cytoconv.read(tmp_path / "src", fmt="imagej", options=ReadOptions(names=("nucleus", "cyto")))
     assert [c.name for c in ds.categories] == ["nucleus", "cyto", "roi"]
     assert [i.category_id for i in ds.images[0].instances][:5] == [1, 2, 1, 2, 1]
     assert ds.images[1].file_name == "b.png" and len(ds.images[1].instances) == 1  # b_rois.zip -> b.png
-    with pytest.raises(cytoconv.errors.FormatError, match="group 2"):
-        cytoconv.read(tmp_path / "src", fmt="imagej", options=cytoconv.api.ReadOptions(names=("nucleus",)))
+    with pytest.raises(FormatError, match="group 2"):
+        cytoconv.read(tmp_path / "src", fmt="imagej", options=ReadOptions(names=("nucleus",)))
 
 
 def test_folder_of_roi_files_and_roiset_zip(tmp_path: Path) -> None:
@@ -169,13 +169,13 @@ def test_coco_to_imagej_to_coco(tmp_path: Path) -> None:
     precision), and a second pass changes nothing at all."""
     cytoconv.convert(BALF_SAMPLE, tmp_path / "one.json", to="coco", jobs=1)
     cytoconv.convert(tmp_path / "one.json", tmp_path / "ij", to="imagej", jobs=1)
-    assert cytoconv.formats.detect(tmp_path / "ij").name == "imagej"
+    assert detect(tmp_path / "ij").name == "imagej"
     assert (tmp_path / "ij" / "classes.txt").is_file()
     with zipfile.ZipFile(tmp_path / "ij" / "balf_001.zip") as zf:
         first = zf.namelist()[0]
         roi = roifile.ImagejRoi.frombytes(zf.read(first))
     assert first.endswith("-1.roi") and roi.group >= 1 and roi.roitype == roifile.ROI_TYPE.POLYGON
-    images = cytoconv.api.ReadOptions(images=BALF_SAMPLE / "images")
+    images = ReadOptions(images=BALF_SAMPLE / "images")
     cytoconv.convert(
         tmp_path / "ij", tmp_path / "two.json", to="coco", jobs=1, fmt="imagej", read_options=images
     )
@@ -228,7 +228,7 @@ def test_boxes_points_masks_and_holes_written(tmp_path: Path) -> None:
     report = Report()
     cytoconv.write(ds, tmp_path / "out", to="imagej", report=report)
     assert report.notices["holes-filled"] == 2 and report.notices["rle-as-polygon"] == 1
-    back = cytoconv.read(tmp_path / "out", fmt="imagej", options=cytoconv.api.ReadOptions(image_size=(W, H)))
+    back = cytoconv.read(tmp_path / "out", fmt="imagej", options=ReadOptions(image_size=(W, H)))
     got = back.images[0].instances
     assert back.images[0].file_name == "x.tif"  # no image: the name is guessed
     assert got[0].geometry == ds.images[0].instances[0].geometry
@@ -237,6 +237,7 @@ def test_boxes_points_masks_and_holes_written(tmp_path: Path) -> None:
 
     filled = mask.copy()
     filled[10:13, 10:13] = True
+    assert isinstance(got[2].geometry, Polygon)
     assert np.array_equal(rasterise(got[2].geometry, H, W).astype(bool), filled)
     np.testing.assert_array_equal(got[3].geometry.rings[0], ring)  # type: ignore[union-attr]
     again = tmp_path / "again"
