@@ -29,7 +29,7 @@ SUB_POLY = [[40.25, 10.5], [55.125, 12.75], [50.0, 30.375], [41.5, 28.0]]
 TRACED = [[2, 30], [8, 30], [8, 40], [2, 40]]
 
 
-def _polygon(points: list[list[float]], kind: Any, group: int, name: str) -> Any:
+def _polygon(points: Any, kind: Any, group: int, name: str) -> Any:
     pts = np.array(points, dtype=np.float64 if any(v % 1 for p in points for v in p) else np.int32)
     roi = roifile.ImagejRoi.frompoints(pts, name=name)
     roi.roitype = kind
@@ -46,7 +46,7 @@ def _bounded(kind: Any, left: int, top: int, right: int, bottom: int, group: int
     return roi
 
 
-def _points(points: list[list[float]], group: int, name: str) -> Any:
+def _points(points: Any, group: int, name: str) -> Any:
     roi = roifile.ImagejRoi.frompoints(np.array(points, dtype=np.int32), name=name)
     roi.roitype = roifile.ROI_TYPE.POINT
     roi.group = group
