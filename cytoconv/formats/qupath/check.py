@@ -136,5 +136,3 @@ def check(task: CheckTask, data: bytes | None, settings: Settings) -> list[Findi
     if classes is not None and (classes.problem is not None or classes.names is None):
         classes = None
     return check_bytes(data, task.path, settings, classes)
-
-
