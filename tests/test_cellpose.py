@@ -126,7 +126,7 @@ def test_a_gui_seg_file_reads_to_coco_pixel_identical(
 
 
 def test_rle_geometry_and_names(tmp_path: Path) -> None:
-    """``--mask-geometry rle`` gives full-image RLEs; ``--names`` names the one class."""
+    """``--segmentation rle`` (mask_geometry) gives full-image RLEs; ``--names`` names the one class."""
     _sample(tmp_path)
     options = ReadOptions(mask_geometry="rle", names=("nucleus",))
     ds = cytoconv.read(tmp_path, fmt="cellpose", options=options)

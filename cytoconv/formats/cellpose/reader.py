@@ -9,7 +9,7 @@ anything but numpy arrays and plain containers is ``unreadable``, and nothing in
 Decisions:
 
 - Objects are the non-zero label ids of ``masks``, traced exactly as instance label images are (the same
-  function, ``masks.instance``): one exact pixel-edge polygon per id (an RLE with ``--mask-geometry rle``), in id
+  function, ``masks.instance``): one exact pixel-edge polygon per id (an RLE with ``--segmentation rle``), in id
   order. ``outlines`` and ``colors`` are derived from ``masks`` and not read; the GUI state is not kept.
 - ``ismanual`` becomes the boolean attribute ``ismanual`` of each object when it has one flag per id (or one
   per id up to the largest, for sparse ids); otherwise it is not used and counted (``attribute-dropped``).
