@@ -64,7 +64,7 @@ def check_bytes(
     doc = scan(data, path, sink, dialect)
     if doc is None:
         return sorted(sink.findings, key=Finding.sort_key)
-    if classes is not None and sink.wants("CC202"):
+    if classes is not None and classes.names is not None and sink.wants("CC202"):
         for shape in doc.shapes:
             if shape.ok and shape.name not in classes.names:
                 sink(

@@ -120,7 +120,15 @@ def plan(path: Path, options: ReadOptions, report: Report, dialect: str) -> Read
     if path.is_file():
         files = [str(path)]
     else:
-        files = [f for f in walk_files(path, junk) if f.lower().endswith(".xml") and sniff(f) == dialect]
+        files = []
+        for f in walk_files(path, junk):
+            if not f.lower().endswith(".xml"):
+                continue
+            found = sniff(f)
+            if found is None or found == dialect:  # not recognised: parsed, so that what is wrong is said
+                files.append(f)
+            else:
+                report.notice("file-not-read", f"{f}: a {TITLES[found]} file, not {TITLES[dialect]}")
     for item in sorted(set(junk)):
         report.notice("junk-skipped", item)
     if not files:

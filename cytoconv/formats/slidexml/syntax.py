@@ -15,6 +15,7 @@ This module is imported on every pre-commit run: no pydantic, no dataset model, 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -262,6 +263,9 @@ ASAP_KINDS: dict[str, Kind] = {
 }
 
 
+_DEFAULT_NAME = re.compile(r"Annotation \d+")
+
+
 def _asap(root: Element, lines: dict[int, int], path: str, sink: ProblemSink) -> SlideDocument:
     doc = SlideDocument(path, ASAP, [], [])
     for group in root.findall("AnnotationGroups/Group"):
@@ -292,7 +296,7 @@ def _asap(root: Element, lines: dict[int, int], path: str, sink: ProblemSink) ->
                     object_index=k,
                 )
             continue
-        if label:
+        if label and not _DEFAULT_NAME.fullmatch(label):  # ASAP names every annotation "Annotation <n>"
             shape.attributes["name"] = label
         coords: list[tuple[float, Element]] = []
         for c, coord in enumerate(annotation.findall("Coordinates/Coordinate")):
