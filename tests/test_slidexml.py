@@ -110,7 +110,8 @@ def camelyon(root: Path, stem: str = "tumor_001") -> Path:
 
 
 def decode(segmentation: Any) -> np.ndarray[Any, Any]:
-    return mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(segmentation, H, W))).astype(bool)
+    rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, H, W))
+    return np.asarray(mask_utils.decode(rle), dtype=bool)
 
 
 def test_monuseg_aperio_to_coco_is_exact(tmp_path: Path) -> None:
@@ -128,7 +129,7 @@ def test_monuseg_aperio_to_coco_is_exact(tmp_path: Path) -> None:
     assert coco["images"][0]["file_name"] == "TCGA-A1.tif"  # relative to the image root, Tissue Images/
     anns = coco["annotations"]
     assert [a["category_id"] for a in anns] == [1, 1, 1, 2]
-    want = [
+    want: list[Any] = [
         [(10.5, 10.25), (40.0, 10.25), (40.0, 45.75), (10.5, 45.75)],
         CLOSED[:-1],
         [(0, 70), (20, 70), (20, 100), (0, 100)],

@@ -124,11 +124,11 @@ def plan(path: Path, options: ReadOptions, report: Report, dialect: str) -> Read
         for f in walk_files(path, junk):
             if not f.lower().endswith(".xml"):
                 continue
-            found = sniff(f)
-            if found is None or found == dialect:  # not recognised: parsed, so that what is wrong is said
+            seen = sniff(f)
+            if seen is None or seen == dialect:  # not recognised: parsed, so that what is wrong is said
                 files.append(f)
             else:
-                report.notice("file-not-read", f"{f}: a {TITLES[found]} file, not {TITLES[dialect]}")
+                report.notice("file-not-read", f"{f}: a {TITLES[seen]} file, not {TITLES[dialect]}")
     for item in sorted(set(junk)):
         report.notice("junk-skipped", item)
     if not files:
