@@ -155,8 +155,12 @@ def test_folder_of_roi_files_and_roiset_zip(tmp_path: Path) -> None:
     one.mkdir(parents=True)
     Image.new("L", (W, H)).save(one / "slide7.png")
     roifile.roiwrite(one / "RoiSet.zip", rois()[:2])
-    ds = cytoconv.read(tmp_path / "one", fmt="imagej")
+    with zipfile.ZipFile(tmp_path / "one" / "other.zip", "w") as zf:
+        zf.writestr("notes.txt", "not a ROI")
+    report = Report()
+    ds = cytoconv.read(tmp_path / "one", fmt="imagej", report=report)
     assert [im.file_name for im in ds.images] == ["slide7/slide7.png"]
+    assert report.notices["file-not-read"] == 1
 
 
 def _coco_view(path: Path) -> dict[str, Any]:

@@ -30,7 +30,15 @@ from cytoconv.engine.contract import ReadOptions, ReadPlan
 from cytoconv.engine.files import image_size, is_image_name, walk_files
 from cytoconv.errors import FormatError, Report, SkipUnit
 from cytoconv.formats import CONTENT, Evidence
-from cytoconv.formats.imagej.syntax import CLASSES_FILE, image_stem, is_roi_bytes, is_roiset, roi_sets, shapes
+from cytoconv.formats.imagej.syntax import (
+    CLASSES_FILE,
+    foreign_zip,
+    image_stem,
+    is_roi_bytes,
+    is_roiset,
+    roi_sets,
+    shapes,
+)
 from cytoconv.formats.imagej.writer import writer
 from cytoconv.ir import Category, ImageRecord, Instance
 
@@ -149,6 +157,10 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         sets, root = [str(path)], path.parent
     else:
         sets, root = roi_sets(path), path
+    foreign = [s for s in sets if s.lower().endswith(".zip") and foreign_zip(s)]
+    for s in foreign:
+        report.notice("file-not-read", f"{s}: a zip without .roi entries, not an ImageJ ROI set")
+    sets = [s for s in sets if s not in foreign]
     if not sets:
         raise FormatError(path, "no ImageJ ROI set (.zip of .roi files, or .roi files) found", code="missing")
     image_dir = options.images.resolve() if options.images is not None else root

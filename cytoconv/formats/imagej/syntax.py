@@ -257,9 +257,20 @@ def shapes(path: str, on_error: Callable[[FormatError], None]) -> list[RoiShape]
     return found
 
 
+def foreign_zip(path: str) -> bool:
+    """A zip that opens and holds files, none of them ``.roi``: some other archive beside the sets, not read
+    (a damaged zip is not foreign: reading it reports the damage)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/")]
+    except Exception:
+        return False
+    return bool(names) and not any(n.lower().endswith(".roi") for n in names)
+
+
 def roi_sets(root: Path) -> list[str]:
-    """The ROI sets below ``root``: every ``.zip`` file (at any depth) and every folder holding ``.roi``
-    files, sorted by path."""
+    """The ROI sets below ``root``: every ``.zip`` file (at any depth; ``foreign_zip`` ones are the caller's
+    to leave out) and every folder holding ``.roi`` files, sorted by path."""
     from cytoconv.engine.files import walk_files
 
     found: set[str] = set()
