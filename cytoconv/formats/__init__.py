@@ -262,6 +262,7 @@ FORMATS: dict[str, FormatInfo] = {
         output_is_dir=True,
         writer_module="cytoconv.formats.slidexml.asap_writer",
         checker="cytoconv.formats.slidexml.check",
+        holds_points=True,
     ),
 }
 

@@ -412,5 +412,7 @@ NOTICES: dict[str, str] = {
     "rotated-box": "a Label Studio rectangle with a rotation, read as the polygon of its rotated corners",
     "upload-prefix-stripped": "an image name read without Label Studio's 8-hex upload prefix (3f2a9c1b-cells.png -> cells.png)",
     "line-skipped": "a line or linestrip shape (no area), not read",
+    "duplicate-vertex": "consecutive repeated vertices of a ring dropped (Aperio, ASAP XML)",
+    "spline-as-polygon": "an ASAP Spline read as the polygon of its control points",
     "object-partly-covered": "an object a written mask shows only in part, others painted over it",
 }
