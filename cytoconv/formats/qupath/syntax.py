@@ -74,6 +74,30 @@ class QupathDocument:
     objects: list[QupathObject] = field(default_factory=list)
 
 
+def parse(data: bytes) -> Any:
+    """The JSON of one file: orjson (several times faster on 100,000 vertices' worth of floats), else the
+    standard parser, which also takes the ``NaN`` and ``Infinity`` QuPath's Gson writes for missing
+    measurements. Raises ``UnicodeDecodeError`` or ``json.JSONDecodeError``."""
+    import gc
+
+    import orjson
+
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    # a file is a million small lists: the cycle collector, run every few hundred of them over everything
+    # already read, costs more than the parse (0.6 s against 0.05 s for a 10 MB file in a process already holding
+    # 100,000 objects); the lists hold no cycles
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data.decode("utf-8"))
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class _Bad(Exception):
     """A feature that is not what QuPath writes: its code and message."""
 
@@ -254,7 +278,7 @@ def scan(
     to ``sink``, the feature named by its index). ``ids`` (class names known beforehand) makes a class outside
     them ``unknown-class``."""
     try:
-        top = json.loads(data.decode("utf-8-sig"))
+        top = parse(data)
     except UnicodeDecodeError as exc:
         sink("CC001", path, f"not UTF-8 text: {exc.reason}")
         return None
@@ -292,12 +316,50 @@ def scan(
     return document
 
 
+_TOKENS = re.compile(rb'"(classification|nucleusGeometry)"\s*:\s*|"type"\s*:\s*"(Feature|Point|MultiPoint)"')
+_VALUE = re.compile(rb'\{[^{}]*\}|"(?:[^"\\]|\\.)*"|null')
+
+
+def _quick_names(data: bytes, unclassified: str) -> tuple[list[str], bool] | None:
+    """``scan_names`` without parsing the coordinates: the ``classification`` values and the point types
+    found by a regular expression. None when in doubt (a nucleus, whose class depends on its feature's; a value
+    the expression does not take whole), for the full parse to decide."""
+    names: set[str] = set()
+    points = False
+    features = classified = 0
+    for m in _TOKENS.finditer(data):
+        key, kind = m.group(1), m.group(2)
+        if key == b"nucleusGeometry":
+            return None
+        if kind is not None:
+            features += kind == b"Feature"
+            points = points or kind != b"Feature"
+            continue
+        classified += 1
+        value = _VALUE.match(data, m.end())
+        if value is None:
+            return None
+        try:
+            names.add(class_name(parse(value.group()), unclassified))
+        except (_Bad, ValueError):
+            return None
+    if classified > features:
+        return None
+    if classified < features:  # a feature without a classification
+        names.add(unclassified)
+    return sorted(names), points
+
+
 def scan_names(data: bytes, unclassified: str = UNCLASSIFIED) -> tuple[list[str], bool] | None:
-    """The class names of one file (nucleus classes included) without converting coordinates, for numbering
-    the classes before the files are read, and whether it holds points; None when the file is not QuPath
-    GeoJSON. A feature that ``scan`` would refuse is skipped here (``scan`` reports it)."""
+    """The class names of one file (nucleus classes included) and whether it holds points, for numbering the
+    classes before the files are read; None when the file is not QuPath GeoJSON. Cheap when it can be (no
+    coordinate is converted: ``_quick_names``); a feature that ``scan`` would refuse is skipped here (``scan``
+    reports it)."""
+    quick = _quick_names(data, unclassified) if _FEATURE.search(data, 0, SNIFF_BYTES) else None
+    if quick is not None:
+        return quick
     try:
-        found = features_of(json.loads(data.decode("utf-8-sig")))
+        found = features_of(parse(data))
     except (UnicodeDecodeError, json.JSONDecodeError):
         return [], False
     if found is None:
