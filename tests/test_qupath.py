@@ -298,3 +298,17 @@ def test_detect(tmp_path: Path) -> None:
 def test_fuzz(tmp_path: Path) -> None:
     _fuzz(tmp_path, sample, lambda root: cytoconv.read(root, fmt="qupath", report=Report(strict=False)), 21)
     _fuzz(tmp_path / "strict", sample, lambda root: cytoconv.read(root, fmt="qupath"), 22)
+
+
+def test_validate_names_the_feature(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sample(tmp_path)
+    code, out, err = run_cli(["validate", str(tmp_path)], capsys)
+    out += err
+    assert code == 0 and "no findings" in out
+    far = [[0.0, 0.0], [100.0, 0.0], [100.0, 5.0]]
+    (tmp_path / "c.geojson").write_text(json.dumps([feature(polygon(far), "x"), 5]))
+    code, out, err = run_cli(["validate", str(tmp_path)], capsys)
+    out += err
+    assert code == 1
+    assert "c.geojson: CC003 [error] feature 1: not a GeoJSON Feature" in out
+    assert "c.geojson: CC305 [warning] feature 0 (x): reaches outside the 60x50 image" in out

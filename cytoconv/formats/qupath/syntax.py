@@ -306,7 +306,7 @@ def _scan(
         try:
             obj = _feature(index, feature, unclassified)
         except _Bad as bad:
-            sink(bad.code, path, f"feature {index}: {bad.message}", object_index=index)
+            sink(bad.code, path, f"feature {index}: {bad.message}")
             continue
         if ids is not None:
             wanted = [obj.class_name] + ([obj.class_name + NUCLEUS_SUFFIX] if obj.nucleus is not None else [])
@@ -316,7 +316,6 @@ def _scan(
                     "CC202",
                     path,
                     f"feature {index}: class {missing[0]!r} is not in {names_source or 'the class names'}",
-                    object_index=index,
                 )
                 continue
         document.objects.append(obj)
