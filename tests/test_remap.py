@@ -618,6 +618,11 @@ WRITABLE = [
     "cvat",
     "labelme",
     "labelstudio",
+    "qupath",
+    "imagej",
+    "cellpose",
+    "aperio",
+    "asap",
 ]
 
 

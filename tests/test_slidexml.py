@@ -246,7 +246,9 @@ def test_far_outside_is_an_error_and_validate_agrees(tmp_path: Path) -> None:
 
 
 def test_validate_finds_the_bad_vertex(tmp_path: Path) -> None:
-    xml = tmp_path / "a.xml"
+    # one level down: images are looked for in the folders beside the XML's, which must be this test's own
+    (tmp_path / "Annotations").mkdir()
+    xml = tmp_path / "Annotations" / "a.xml"
     xml.write_text(BAD["number"][0])
     findings = check_bytes(xml.read_bytes(), str(xml), Settings(), None)
     assert sorted(f.code for f in findings) == ["CC003", "CC402"]

@@ -29,7 +29,7 @@ from pathlib import Path
 from cytoconv.engine.contract import ReadOptions, ReadPlan
 from cytoconv.engine.files import is_image_name, walk_files
 from cytoconv.errors import FormatError, Report, SkipUnit
-from cytoconv.formats import CONTENT, LAYOUT, Evidence
+from cytoconv.formats import CONTENT, GUESS, LAYOUT, Evidence
 from cytoconv.formats.cellpose.syntax import SUFFIX, SegError, parse_seg
 from cytoconv.formats.cellpose.writer import writer
 from cytoconv.formats.masks.instance import LabelUnit, _objects
@@ -65,16 +65,25 @@ def detect(path: Path) -> Evidence | None:
         return Evidence(CONTENT, f"{path.name}: a Cellpose _seg.npy") if is_seg_name(path.name) else None
     if not path.is_dir():
         return None
+    seg: str | None = None
+    masks = False
     try:
         with os.scandir(path) as entries:
             for k, entry in enumerate(entries):
                 if k >= DETECT_LISTING:
                     break
-                if is_seg_name(entry.name) and entry.is_file():
-                    return Evidence(LAYOUT, f"{entry.name}: Cellpose GUI *_seg.npy files")
+                if seg is None and is_seg_name(entry.name) and entry.is_file():
+                    seg = entry.name
+                masks = masks or "_cp_masks" in entry.name
     except OSError:
         return None
-    return None
+    if seg is None:
+        return None
+    if masks:  # Cellpose's --save_png output: its label images are the dataset (instance-masks), as before
+        return Evidence(
+            GUESS, f"{seg}: *_seg.npy beside *_cp_masks images (give --from cellpose for the .npy)"
+        )
+    return Evidence(LAYOUT, f"{seg}: Cellpose GUI *_seg.npy files")
 
 
 def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:

@@ -18,7 +18,8 @@ point annotations, whose deliberate changes it showed and nothing else: ``cytoco
 and points-csv, and ``stats --json`` is schema version 2 (``geometry.point`` and per-class ``points`` added;
 with those keys removed and the version set back to 1, the five outputs hash as before); regenerated after the
 general annotation tools' formats, whose one deliberate change it showed: ``cytoconv formats`` lists cvat,
-labelme and labelstudio.
+labelme and labelstudio; and after the microscopy tools' formats, the same one change (qupath, imagej,
+cellpose, aperio, asap listed).
 
 Generate it with the code the outputs must stay identical to (``cytoconv`` is imported from ``sys.path``,
 and the subprocesses get the same ``cytoconv`` through ``PYTHONPATH``)::
