@@ -315,10 +315,7 @@ def split(
     check_names(ratios, names)
     report = report if report is not None else Report()
     source = _source(src, fmt)
-    target, implied = lookup(to) if to else (source, {})
-    if not target.writes:
-        raise UsageError(f"cannot write {target.name}")
-    write_options = replace(write_options or WriteOptions(), **implied)
+    target, write_options = output_format(to, source, write_options)
     dataset = read(src, source.name, read_options, report, jobs=jobs)
     from cytoconv.ir import Point
 
@@ -414,6 +411,20 @@ def convert(
         load = TransformedLoader(module.load, resample)
     writer = info.writer()(dest, plan.categories, plan.image_root, write_options, report)
     return run(plan, load, writer, read_options, report, jobs, progress)
+
+
+def output_format(
+    to: str | None, default: FormatInfo, options: WriteOptions | None
+) -> tuple[FormatInfo, WriteOptions]:
+    """The format a command writes (``to``, else ``default``: the input's) and the writing options with what
+    its alias implies (``yolo-det``: ``task=detect``); a format no writer has, and ``--copy-images`` for a
+    writer that lays out no images, are usage errors before anything is read."""
+    target, implied = lookup(to) if to else (default, {})
+    if not target.writes:
+        raise UsageError(f"cannot write {target.name}")
+    options = replace(options or WriteOptions(), **implied)
+    check_place_images(options, target)
+    return target, options
 
 
 def check_place_images(options: WriteOptions, target: FormatInfo) -> None:
@@ -576,11 +587,7 @@ def remap(
     read_options = read_options or ReadOptions()
     report = report if report is not None else Report()
     info, module, plan = open_source(src, fmt, read_options, report)
-    target, implied = lookup(to) if to else (info, {})
-    if not target.writes:
-        raise UsageError(f"cannot write {target.name}")
-    write_options = replace(write_options or WriteOptions(), **implied)
-    check_place_images(write_options, target)
+    target, write_options = output_format(to, info, write_options)
     if not plan.categories and not plan.categories_known:
         seen = Summary(report=report.child())  # its problems are the main pass's: counted once, there
         for _, part in stream(plan, module.load, None, read_options, seen.report, jobs):
@@ -649,11 +656,7 @@ def merge(
     for path, name in zip(paths, source_names(paths)):
         info, module, plan = open_source(path, fmt, read_options, report)
         opened.append(MergeSource(name, str(path), info.name, plan, module.load))
-    target, implied = lookup(to) if to else lookup(opened[0].format)
-    if not target.writes:
-        raise UsageError(f"cannot write {target.name}")
-    write_options = replace(write_options or WriteOptions(), **implied)
-    check_place_images(write_options, target)
+    target, write_options = output_format(to, lookup(opened[0].format)[0], write_options)
     merged = plan_merge(
         opened, read_options, report, jobs, fold_case=fold_case, on_clash=on_clash, split=split
     )
@@ -725,11 +728,7 @@ def filter_dataset(
     read_options = read_options or ReadOptions()
     report = report if report is not None else Report()
     info, module, plan = open_source(src, fmt, read_options, report)
-    target, implied = lookup(to) if to else (info, {})
-    if not target.writes:
-        raise UsageError(f"cannot write {target.name}")
-    write_options = replace(write_options or WriteOptions(), **implied)
-    check_place_images(write_options, target)
+    target, write_options = output_format(to, info, write_options)
     step, categories, counts, final = build_step(
         plan,
         classes=keep,
