@@ -22,9 +22,10 @@ import numpy as np
 import numpy.typing as npt
 
 from cytoconv.formats.coco.layout import image_dir, not_read
+from cytoconv.formats.coco.stream import Entries, JsonError, Source, sections
 from cytoconv.formats.coco.syntax import (
     BOM,
-    NOT_AN_OBJECT,
+    NO_ID,
     POINT,
     POLYGON,
     RLE,
@@ -32,11 +33,9 @@ from cytoconv.formats.coco.syntax import (
     bbox_problem,
     keypoints_problem,
     looks_like_coco,
-    parse_json,
     scan,
     visible_keypoints,
 )
-from cytoconv.problems import Fix
 from cytoconv.problems.findings import CheckTask, Finding
 from cytoconv.problems.settings import FindingSink, Settings
 
@@ -122,18 +121,19 @@ def _annotations(coco: Coco, path: str, settings: Settings, sink: FindingSink, g
     seen_objects: dict[tuple[Any, ...], Any] = {}
     import orjson
 
-    for k, kind in enumerate(cols.kind):
-        if kind == NOT_AN_OBJECT:
-            continue
-        aid, image_id = cols.ids[k], cols.image_ids[k]
+    for k, ann in coco.read_back():  # every annotation that is an object, decoded again, in file order
+        kind = cols.kind[k]
+        aid, image_id = cols.id_of(k), cols.image_ids[k]
         ref: int | str = aid if aid is not None else f"#{k}"
-        size = coco.sizes.get(image_id) if image_id is not None else None
-        seg, raw_bbox, area = cols.segmentations[k], cols.bboxes[k], cols.areas[k]
-        keypoints = cols.keypoints[k]
+        size = coco.sizes.get(image_id) if image_id != NO_ID else None
+        seg: Any = ann.get("segmentation")
+        raw_bbox: Any = ann.get("bbox")
+        area: Any = ann.get("area")
+        keypoints = ann.get("keypoints")
         box_only = seg is None or seg == []
         bbox: list[float] | None = None
         if keypoints is not None:
-            _keypoints(keypoints, cols.num_keypoints[k], box_only, ref, path, settings, sink)
+            _keypoints(keypoints, ann.get("num_keypoints"), box_only, ref, path, settings, sink)
         if raw_bbox is not None:
             problem = bbox_problem(raw_bbox)
             said = box_only and kind != POINT  # a box-only one: the scan said it (a point's bbox it leaves)
@@ -154,7 +154,7 @@ def _annotations(coco: Coco, path: str, settings: Settings, sink: FindingSink, g
                     ref, seg, seg["size"][0], seg["size"][1], float(area) if _is_number(area) else None, bbox
                 )
             )
-        if on("CC401") and image_id is not None:
+        if on("CC401") and image_id != NO_ID:
             key = (
                 image_id,
                 cols.category_ids[k],
@@ -384,44 +384,21 @@ def _image_files(coco: Coco, path: str, settings: Settings, sink: FindingSink, p
                 )
 
 
-class _Silent:
-    """A sink that wants nothing: for reading a file's image names, whatever else is wrong with it."""
-
-    def wants(self, code: str) -> bool:
-        """Nothing is wanted, so the scanner skips every check and only reads what it is asked for."""
-        return False
-
-    def __call__(
-        self,
-        code: str,
-        path: str,
-        message: str,
-        *,
-        line: int | None = None,
-        image_id: int | str | None = None,
-        annotation_id: int | str | None = None,
-        object_index: int | None = None,
-        fix: Fix | None = None,
-    ) -> None:
-        return None
-
-
 def _file_names(path: str) -> list[str | None]:
     """The ``file_name`` of every image entry of a COCO file; nothing when it cannot be read."""
+    import orjson
+
+    names: list[str | None] = []
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError:
+        for event in sections(Source(path), skip=frozenset(("annotations", "categories"))):
+            if isinstance(event, Entries):
+                for raw in event.raws:
+                    image = orjson.loads(bytes(raw))
+                    if isinstance(image, dict) and isinstance(image.get("file_name"), str):
+                        names.append(image["file_name"])
+    except (OSError, JsonError):
         return []
-    ok, doc = parse_json(data, path, _Silent())
-    images = doc.get("images") if ok and isinstance(doc, dict) else None
-    if not isinstance(images, list):
-        return []
-    return [
-        image["file_name"]
-        for image in images
-        if isinstance(image, dict) and isinstance(image.get("file_name"), str)
-    ]
+    return names
 
 
 def referenced_images(path: str) -> tuple[str, set[str]]:

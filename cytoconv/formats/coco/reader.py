@@ -17,22 +17,24 @@ errors there; ``load`` only builds the records, in the workers. The writer is in
 
 from __future__ import annotations
 
-import gc
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from cytoconv.engine.contract import ReadOptions, ReadPlan
 from cytoconv.engine.files import is_junk
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats import CONTENT, LAYOUT, Evidence
 from cytoconv.formats.coco.layout import SPLIT_PREFIXES, image_dir, not_read
+from cytoconv.formats.coco.stream import Source, read_back
 from cytoconv.formats.coco.syntax import (
     BOX,
     CODES,
+    NO_ID,
     POINT,
     POLYGON,
     VISIBILITY,
@@ -136,15 +138,29 @@ def _split_name(json_path: Path, several: bool) -> str | None:
 
 
 @dataclass(frozen=True)
+class CocoObjects:
+    """The readable annotations of one COCO file, grouped by image (file order within an image): where each
+    one's JSON is in the file, its category and what it is read as. One object per file, shared by its units:
+    a few numbers per annotation, whatever the file's size; the workers read the geometry back themselves."""
+
+    path: str
+    offsets: npt.NDArray[np.int64]
+    lengths: npt.NDArray[np.int64]
+    category_ids: npt.NDArray[np.int64]
+    kinds: npt.NDArray[np.int8]
+
+
+@dataclass(frozen=True)
 class CocoUnit:
-    """One image and its readable annotations, already checked by the scan; ``objects`` holds per annotation
-    (category id, kind, segmentation or bbox as in the file, iscrowd, score, attributes)."""
+    """One image and its readable annotations, already checked by the scan: ``objects[start:stop]``."""
 
     path: str
     file_name: str
     width: int
     height: int
-    objects: tuple[tuple[int, int, Any, bool, Any, Any], ...]
+    objects: CocoObjects
+    start: int
+    stop: int
     prefix: str
     split: str | None
 
@@ -166,11 +182,9 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
     for json_path in files:
         where = str(json_path)
         try:
-            data = json_path.read_bytes()
+            coco = scan(Source(where), where, ReaderSink(report, FATAL), every_problem=False)
         except OSError as exc:
             raise FormatError(json_path, f"cannot read: {exc.strerror or exc}", code="unreadable") from None
-        coco = scan(data, where, ReaderSink(report, FATAL), every_problem=False)
-        del data
         if coco is None:  # lenient: the file is counted, and left out
             continue
         _dropped_fields(coco, where, report)
@@ -190,12 +204,13 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
                     f"category {cid} is {new.name!r} here but {old.name!r} in an earlier file",
                     code="category-mismatch",
                 )
-        objects = _objects_by_image(coco, here, where, report)
+        objects, spans = _objects_by_image(coco, here, where, report)
         points = points or POINT in coco.annotations.kind
         split = _split_name(json_path, several)
         images = coco.images
+        none = (0, 0)
         units = [
-            CocoUnit(where, file_name, width, height, tuple(objects.get(image_id, ())), "", split)
+            CocoUnit(where, file_name, width, height, objects, *spans.get(image_id, none), "", split)
             for k, (image_id, file_name, width, height) in enumerate(
                 zip(images.ids, images.file_names, images.widths, images.heights)
             )
@@ -228,77 +243,88 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
 
 def _objects_by_image(
     coco: Coco, categories: set[int], path: str, report: Report
-) -> dict[int, list[tuple[int, int, Any, bool, Any, Any]]]:
-    """The readable annotations of each image id, in file order: those the scan found no problem with, whose
-    category was read (lenient: one with a rejected category entry is skipped and counted)."""
-    cols, rejected = coco.annotations, coco.rejected_annotations
-    out: dict[int, list[tuple[int, int, Any, bool, Any, Any]]] = {}
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # a tuple per annotation: cycle collections would walk the whole document for nothing
-    try:
-        for k, (kind, image_id, category_id, bbox, seg, crowd, score, attributes, keypoints) in enumerate(
-            zip(
-                cols.kind,
-                cols.image_ids,
-                cols.category_ids,
-                cols.bboxes,
-                cols.segmentations,
-                cols.iscrowd,
-                cols.scores,
-                cols.attributes,
-                cols.keypoints,
+) -> tuple[CocoObjects, dict[int, tuple[int, int]]]:
+    """The readable annotations, grouped by image id, in file order within each image: those the scan found no
+    problem with, whose category was read (lenient: one with a rejected category entry is skipped and counted);
+    and each image id's ``[start, stop)`` among them."""
+    cols = coco.annotations
+    kinds = np.frombuffer(cols.kind, dtype=np.int8)
+    image_ids = np.frombuffer(cols.image_ids, dtype=np.int64)
+    category_ids = np.frombuffer(cols.category_ids, dtype=np.int64)
+    readable = (kinds >= 0) & (image_ids != NO_ID) & (category_ids != NO_ID)
+    if coco.rejected_annotations:
+        readable[np.fromiter(coco.rejected_annotations, dtype=np.int64)] = False
+    known = np.fromiter(categories, dtype=np.int64, count=len(categories))
+    unread = readable & ~np.isin(category_ids, known)
+    for k in np.flatnonzero(unread).tolist():
+        report.problem(
+            FormatError(
+                path,
+                f"annotation {cols.id_of(k)}: category {cols.category_ids[k]} could not be read",
+                code="bad-structure",
             )
-        ):
-            if kind < 0 or image_id is None or category_id is None or (rejected and k in rejected):
-                continue
-            if category_id not in categories:
-                report.problem(
-                    FormatError(
-                        path,
-                        f"annotation {cols.ids[k]}: category {category_id} could not be read",
-                        code="bad-structure",
-                    )
-                )
-                continue
-            raw = bbox if kind == BOX else visible_keypoints(keypoints)[0] if kind == POINT else seg
-            if (
-                kind == POINT and point_visibility(keypoints) != 2
-            ):  # labelled but not visible: kept for writers
-                attributes = {**(attributes if isinstance(attributes, dict) else {}), VISIBILITY: 1}
-            entry = (category_id, kind, raw, crowd, score, attributes)
-            found = out.get(image_id)
-            if found is None:
-                out[image_id] = [entry]
-            else:
-                found.append(entry)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return out
+        )
+    kept = np.flatnonzero(readable & ~unread)
+    kept = kept[np.argsort(image_ids[kept], kind="stable")]
+    ids, firsts, counts = np.unique(image_ids[kept], return_index=True, return_counts=True)
+    spans = {
+        image_id: (first, first + count)
+        for image_id, first, count in zip(ids.tolist(), firsts.tolist(), counts.tolist())
+    }
+    objects = CocoObjects(
+        path,
+        np.frombuffer(cols.offsets, dtype=np.int64)[kept],
+        np.frombuffer(cols.lengths, dtype=np.int64)[kept],
+        category_ids[kept],
+        kinds[kept],
+    )
+    return objects, spans
 
 
 def load(unit: CocoUnit, options: ReadOptions, report: Report) -> ImageRecord:
-    """One image's record from its unit (in a worker): arrays made, nothing left to check."""
+    """One image's record from its unit (in a worker): its annotations read back from the file and made into
+    arrays, nothing left to check."""
+    import orjson
+
     height, width = unit.height, unit.width
     instances = []
-    for category_id, kind, raw, iscrowd, score, attributes in unit.objects:
+    objects, start, stop = unit.objects, unit.start, unit.stop
+    raws = read_back(
+        Source(objects.path), objects.offsets[start:stop].tolist(), objects.lengths[start:stop].tolist()
+    )
+    for category_id, kind, raw in zip(
+        objects.category_ids[start:stop].tolist(), objects.kinds[start:stop].tolist(), raws
+    ):
+        try:
+            ann = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:  # a number beyond a double, which the scan did not decode
+            raise FormatError(
+                Path(objects.path), f"{unit.file_name}: {exc.msg}", code="not-well-formed"
+            ) from None
+        attributes = ann.get("attributes")
         geometry: Geometry
         if kind == POLYGON:
-            rings = [np.asarray(part, dtype=np.float64).reshape(-1, 2) for part in raw]
+            rings = [np.asarray(part, dtype=np.float64).reshape(-1, 2) for part in ann["segmentation"]]
             geometry = Polygon.trusted(rings=rings, holes=[False] * len(rings), kind="polygon")
         elif kind == BOX:
+            box = ann["bbox"]
             geometry = Box.trusted(
-                kind="box", x=float(raw[0]), y=float(raw[1]), w=float(raw[2]), h=float(raw[3])
+                kind="box", x=float(box[0]), y=float(box[1]), w=float(box[2]), h=float(box[3])
             )
         elif kind == POINT:  # a keypoint is a pixel index: the pixel's centre is index + 0.5
-            geometry = Point.trusted(kind="point", x=float(raw[0]) + 0.5, y=float(raw[1]) + 0.5)
+            keypoints = ann["keypoints"]
+            x, y = visible_keypoints(keypoints)[0]
+            geometry = Point.trusted(kind="point", x=float(x) + 0.5, y=float(y) + 0.5)
+            if point_visibility(keypoints) != 2:  # labelled but not visible: kept for the writers
+                attributes = {**(attributes if isinstance(attributes, dict) else {}), VISIBILITY: 1}
         else:
-            geometry = Rle(height=height, width=width, counts=raw["counts"])
+            geometry = Rle(height=height, width=width, counts=ann["segmentation"]["counts"])
+        score = ann.get("score")
         instances.append(
             Instance.trusted(
                 category_id=category_id,
                 geometry=geometry,
-                iscrowd=iscrowd,
+                iscrowd=bool(ann.get("iscrowd", 0)),
                 score=float(score) if isinstance(score, (int, float)) else None,
                 attributes=attributes if isinstance(attributes, dict) else {},
             )

@@ -15,10 +15,25 @@ from __future__ import annotations
 
 import gc
 import re
+from array import array
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeGuard
 
+import msgspec
+import numpy as np
+
+from cytoconv.formats.coco.stream import (
+    SECTIONS,
+    Entries,
+    JsonError,
+    Member,
+    SectionStart,
+    Source,
+    read_back,
+    sections,
+)
 from cytoconv.problems import Fix, ProblemSink
 
 BOM: Final = b"\xef\xbb\xbf"
@@ -147,32 +162,50 @@ class Categories:
     supercategories: list[str | None] = field(default_factory=list)
 
 
+NO_ID: Final = -(1 << 63)  # an id column's value where the entry has no integer id (or one beyond 64 bits)
+_INT64: Final = (-(1 << 63) + 1, (1 << 63) - 1)
+
+
+def _id(value: Any) -> int:
+    """An id for an int64 column: the integer, or ``NO_ID`` (also for an integer beyond 64 bits, which no COCO
+    tool reads: it is then reported as no integer id)."""
+    return value if type(value) is int and _INT64[0] <= value <= _INT64[1] else NO_ID
+
+
 @dataclass
 class Annotations:
-    """The ``annotations`` list, one entry per position. Ids are None where they are not integers;
-    ``segmentations``, ``bboxes``, ``areas``, ``scores`` and ``attributes`` are the raw JSON values (polygons
-    and RLE are kept as they are: the reader makes arrays in its workers); ``kind`` says what the annotation is
-    read as (``BOX``, ``POLYGON``, ``RLE``, ``POINT``) or why it cannot be (``UNUSABLE``, ``NOT_AN_OBJECT``)."""
+    """The ``annotations`` section, one entry per position in file order, in compact columns: ids (``NO_ID``
+    where not an integer), ``kind`` (what the annotation is read as: ``BOX``, ``POLYGON``, ``RLE``, ``POINT``,
+    or why it cannot be: ``UNUSABLE``, ``NOT_AN_OBJECT``), and where each entry's JSON is in the file
+    (``offsets``, ``lengths``), which is how the reader's workers and the validator read the geometry back
+    (``stream.read_back``) instead of keeping it."""
 
-    ids: list[int | None] = field(default_factory=list)
-    image_ids: list[int | None] = field(default_factory=list)
-    category_ids: list[int | None] = field(default_factory=list)
-    iscrowd: list[bool] = field(default_factory=list)
-    bboxes: list[Any] = field(default_factory=list)
-    segmentations: list[Any] = field(default_factory=list)
-    kind: list[int] = field(default_factory=list)
-    areas: list[Any] = field(default_factory=list)
-    scores: list[Any] = field(default_factory=list)
-    attributes: list[Any] = field(default_factory=list)
-    keypoints: list[Any] = field(default_factory=list)  # raw ``keypoints`` [x1, y1, v1, ...] (None: absent)
-    num_keypoints: list[Any] = field(default_factory=list)
+    ids: array[int] = field(default_factory=lambda: array("q"))
+    image_ids: array[int] = field(default_factory=lambda: array("q"))
+    category_ids: array[int] = field(default_factory=lambda: array("q"))
+    iscrowd: array[int] = field(default_factory=lambda: array("b"))
+    kind: array[int] = field(default_factory=lambda: array("b"))
+    offsets: array[int] = field(default_factory=lambda: array("q"))
+    lengths: array[int] = field(default_factory=lambda: array("q"))
+    # position -> the problems found in the entry alone (code, message), in order; reported with the others
+    local: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    # position -> a check that needs the image's size: ("rle", [h, w]) or ("point", x, y)
+    deferred: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    def id_of(self, k: int) -> int | None:
+        """The annotation id at position ``k``, None when it has none."""
+        value = self.ids[k]
+        return None if value == NO_ID else value
 
 
 @dataclass
 class Coco:
     """One scanned COCO document. ``sizes``: image id -> (width, height) of its first entry, None when that
     size is unusable. ``rejected_*``: positions of the entries a problem was reported for (to a sink that
-    wanted it), which a reader leaves out."""
+    wanted it), which a reader leaves out. ``source``: where the entries' JSON can be read back."""
 
     images: Images
     categories: Categories
@@ -180,46 +213,84 @@ class Coco:
     info: dict[str, Any]
     sizes: dict[int, tuple[int, int] | None]
     category_set: set[int]
+    source: Source
     rejected_images: set[int] = field(default_factory=set)
     rejected_categories: set[int] = field(default_factory=set)
     rejected_annotations: set[int] = field(default_factory=set)
     # ("annotations", "keypoints") -> how many entries hold a field the reader does not keep
     extra_fields: Counter[tuple[str, str]] = field(default_factory=Counter)
 
+    def read_back(self, positions: Sequence[int] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``(position, annotation)`` for the annotations at ``positions`` (ascending; all when None), decoded
+        from the file again: the full JSON of each, which the scan kept only the offsets of."""
+        cols = self.annotations
+        todo = (
+            [k for k in range(len(cols)) if cols.kind[k] != NOT_AN_OBJECT] if positions is None else positions
+        )
+        import orjson
 
-def scan(data: bytes, path: str, sink: ProblemSink, *, every_problem: bool = True) -> Coco | None:
-    """Parse and scan one COCO file, reporting every problem to ``sink`` in file order; None when there is no
-    usable document (not JSON, or not the three lists). ``every_problem=False`` reports only the first problem
-    of each entry: a reader needs one reason to leave an entry out, and counts each entry once."""
+        for start in range(0, len(todo), 4096):
+            part = todo[start : start + 4096]
+            raws = read_back(self.source, [cols.offsets[k] for k in part], [cols.lengths[k] for k in part])
+            for k, raw in zip(part, raws):
+                yield k, orjson.loads(raw)
+
+
+class _Ann(msgspec.Struct, forbid_unknown_fields=True):
+    """The fields of an annotation the scan reads; the others are kept as raw JSON (not decoded). An annotation
+    with any other field is decoded as a dict instead, so that the field is counted (``extra_fields``)."""
+
+    id: Any = None
+    image_id: Any = None
+    category_id: Any = None
+    iscrowd: Any = 0
+    segmentation: msgspec.Raw = msgspec.Raw()
+    bbox: msgspec.Raw = msgspec.Raw()
+    area: msgspec.Raw = msgspec.Raw()
+    score: msgspec.Raw = msgspec.Raw()
+    attributes: msgspec.Raw = msgspec.Raw()
+    keypoints: msgspec.Raw = msgspec.Raw()
+    num_keypoints: msgspec.Raw = msgspec.Raw()
+
+
+_ANN: Final = msgspec.json.Decoder(_Ann)
+_NUMBER_BYTES: Final = b"0123456789.-+eE \t\r\n"
+_POLYGONS_SHAPE: Final = re.compile(rb"\[\[,*\](?:,\[,*\])*\]")
+
+
+def _raw_value(raw: msgspec.Raw) -> Any:
+    """The decoded value of a raw field (None when absent or null)."""
+    import orjson
+
+    return orjson.loads(bytes(raw)) if len(raw) else None
+
+
+def _polygon_lengths(raw: bytes) -> list[int] | None:
+    """How many numbers each polygon of a segmentation holds, read off its JSON without making a float of each:
+    when the JSON (valid, as msgspec checked) holds only numbers in lists in one list and no empty list, its
+    skeleton of brackets and commas says it all. None for anything else (decoded and checked in full), and for
+    a polygon without a comma (``[5]`` and ``[]`` have the same skeleton)."""
+    if b"e" in raw or b"E" in raw:  # an exponent: 1e999 is valid JSON syntax that orjson refuses, so decode
+        return None
+    skeleton = raw.translate(None, _NUMBER_BYTES)
+    if not _POLYGONS_SHAPE.fullmatch(skeleton):
+        return None
+    lengths = [len(part) + 1 for part in skeleton[2:-2].split(b"],[")]
+    return None if 1 in lengths else lengths  # no comma: one number or none, which only decoding tells
+
+
+def scan(source: Source | bytes, path: str, sink: ProblemSink, *, every_problem: bool = True) -> Coco | None:
+    """Read and scan one COCO file in bounded memory (``stream``), reporting every problem to ``sink`` in the
+    order of a file with images, categories, then annotations; None when there is no usable document (not JSON,
+    or not the three sections). ``every_problem=False`` reports only the first problem of each entry: a reader
+    needs one reason to leave an entry out, and counts each entry once. ``source`` as bytes: a file already
+    read (``cytoconv validate``)."""
+    if isinstance(source, bytes):
+        source = Source(path, source)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the columns are new containers by the hundred thousand: cycle collections would find nothing
     try:
-        ok, doc = parse_json(data, path, sink)
-        if not ok:
-            return None
-        if (
-            not isinstance(doc, dict)
-            or not isinstance(doc.get("images"), list)
-            or not isinstance(doc.get("categories"), list)
-            or not isinstance(doc.get("annotations", []), list)
-        ):
-            sink(
-                "CC003",
-                path,
-                "not a COCO file: needs 'images' and 'categories' lists (and 'annotations', a list, "
-                "if present)",
-            )
-            return None
-        first = doc["annotations"][0] if doc.get("annotations") else None
-        if isinstance(first, dict) and "segments_info" in first:
-            sink(
-                "CC003",
-                path,
-                "a COCO panoptic file (PNG masks listed in 'segments_info'): not supported; read the "
-                "instances_*.json of the same download instead",
-            )
-            return None
-        return _Scanner(path, sink, every_problem).run(doc)
+        return _Scanner(path, sink, every_problem).run(source)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -251,20 +322,122 @@ class _Scanner:
         rejected.add(index)
         self.sink(code, self.path, message, image_id=image_id, annotation_id=annotation_id)
 
-    def run(self, doc: dict[str, Any]) -> Coco:
-        """Scan a parsed COCO document into a ``Coco``: images and categories first, since annotations refer
-        to both; what is wrong goes to the sink."""
-        info = doc.get("info")
+    def run(self, source: Source) -> Coco | None:
+        """Stream the file: the annotations into columns as they come (each checked alone), images and
+        categories kept as they are (they are small); then everything reported in document order, the checks
+        that need other sections (ids, references, sizes) done once all of it is read."""
+        images: list[Any] | None = None
+        categories: list[Any] | None = None
+        keys: dict[str, list[str] | None] = {}
+        members: dict[str, Any] = {}
+        annotations = Annotations()
+        extra: Counter[tuple[str, str]] = Counter()
+        first_annotation: Any = None
+        source.lines = self.want["CC005"]
+        try:
+            for event in sections(source):
+                if isinstance(event, SectionStart):
+                    keys[event.section] = [] if event.keyed else None
+                    if event.section == "images":
+                        images = []
+                    elif event.section == "categories":
+                        categories = []
+                elif isinstance(event, Entries):
+                    section_keys = keys[event.section]
+                    if section_keys is not None and event.keys is not None:
+                        section_keys.extend(event.keys)
+                    if event.section == "annotations":
+                        if event.first == 0 and event.raws:
+                            first_annotation = event.raws[0]
+                        self._annotations(event, annotations, extra)
+                    else:
+                        import orjson
+
+                        target = images if event.section == "images" else categories
+                        assert target is not None
+                        for raw, offset in zip(event.raws, event.offsets):
+                            try:
+                                target.append(orjson.loads(bytes(raw)))
+                            except orjson.JSONDecodeError as exc:  # what msgspec let by (1e999)
+                                raise JsonError(offset + exc.pos, exc.msg) from None
+                elif isinstance(event, Member):
+                    members[event.key] = event.value
+        except msgspec.DecodeError as exc:  # anything the stream did not place (it names no byte)
+            self._line_endings(source, finish=True)
+            self._json_error(source, JsonError(0, str(exc).split(" - at ")[0]))
+            return None
+        except RecursionError:  # msgspec's limit on nesting (a hostile file of brackets)
+            self._line_endings(source, finish=True)
+            self._json_error(source, JsonError(0, "nested too deeply"))
+            return None
+        except JsonError as error:
+            self._line_endings(source, finish=True)
+            self._json_error(source, error)
+            return None
+        self._line_endings(source)
+        # the document is an object, and no section is something other than a list or an object
+        document = "" not in members and not SECTIONS & members.keys()
+        if not document or images is None or categories is None:
+            self.sink(
+                "CC003",
+                self.path,
+                "not a COCO file: needs 'images' and 'categories' lists (and 'annotations', a list, if present)",
+            )
+            return None
+        if first_annotation is not None:
+            first = _raw_value(first_annotation)
+            if isinstance(first, dict) and "segments_info" in first:
+                self.sink(
+                    "CC003",
+                    self.path,
+                    "a COCO panoptic file (PNG masks listed in 'segments_info'): not supported; read the "
+                    "instances_*.json of the same download instead",
+                )
+                return None
+        info = members.get("info")
         coco = Coco(
-            Images(), Categories(), Annotations(), dict(info) if isinstance(info, dict) else {}, {}, set()
+            Images(),
+            Categories(),
+            annotations,
+            dict(info) if isinstance(info, dict) else {},
+            {},
+            set(),
+            source,
         )
-        self._images(doc["images"], coco)
-        self._categories(doc["categories"], coco)
-        annotations = doc.get("annotations", [])
-        if not annotations and self.want["CC004"]:
+        coco.extra_fields = extra
+        self._images(_keyed(images, keys.get("images")), coco)
+        self._categories(_keyed(categories, keys.get("categories")), coco)
+        if not len(annotations) and self.want["CC004"]:
             self.sink("CC004", self.path, "no annotations: every image has no objects")
-        self._annotations(annotations, coco)
+        self._references(coco, keys.get("annotations"))
         return coco
+
+    def _line_endings(self, source: Source, finish: bool = False) -> None:
+        """CC006 (a byte-order mark) and CC005 (CR line endings), reported first as a whole-file parse would;
+        ``finish``: the stream stopped early, so the rest of the file is looked through for a CR."""
+        if source.bom and self.want["CC006"]:
+            self.sink("CC006", self.path, "starts with a UTF-8 byte-order mark", line=1, fix=Fix("bom"))
+        if not self.want["CC005"]:
+            return
+        if finish and (source.cr_line is None or not source.crlf):
+            source.rewatch()
+        if source.cr_line is not None:
+            self.sink(
+                "CC005",
+                self.path,
+                ("CRLF" if source.crlf else "CR") + " line endings",
+                line=source.cr_line,
+                fix=Fix("line-endings"),
+            )
+
+    def _json_error(self, source: Source, error: JsonError) -> None:
+        """CC002 with the line and column of the byte where the file stops being JSON."""
+        line, column = source.line_column(source.size() if error.truncated else error.offset)
+        if error.truncated:
+            message = "truncated JSON (the file ends too early)"
+        else:
+            message = f"not valid JSON: {error.reason}"
+        self.sink("CC002", self.path, f"{message} (column {column})", line=line)
 
     def _images(self, images: list[Any], coco: Coco) -> None:
         cols, sizes, rejected = coco.images, coco.sizes, coco.rejected_images
@@ -329,54 +502,117 @@ class _Scanner:
             if not good_name:
                 self.report("CC003", f"category {cid} has no 'name' (a string)", rejected, k)
 
-    def _annotations(self, annotations: list[Any], coco: Coco) -> None:
+    def _annotations(self, entries: Entries, cols: Annotations, extra: Counter[tuple[str, str]]) -> None:
+        """Phase one, as the entries stream by: each annotation's ids, what it is read as, and the problems it
+        has on its own, into the columns; nothing reported yet (references need the other sections)."""
+        import orjson
+
+        cols.offsets.extend(entries.offsets)
+        cols.lengths.extend(len(raw) for raw in entries.raws)
+        keys = entries.keys
+        j = 0
+        try:
+            for j, raw in enumerate(entries.raws):
+                self._annotation(raw, keys[j] if keys is not None else None, cols, extra)
+        except orjson.JSONDecodeError as exc:  # a number msgspec passed over and orjson refuses (1e999)
+            raise JsonError(entries.offsets[j], exc.msg) from None
+        except msgspec.DecodeError as exc:  # what skipping did not look at (a string that is not UTF-8)
+            raise JsonError(entries.offsets[j], str(exc).split(" - at ")[0]) from None
+
+    def _annotation(
+        self, raw: msgspec.Raw, key: str | None, cols: Annotations, extra: Counter[tuple[str, str]]
+    ) -> None:
+        """One annotation into the columns (phase one). One with a field the struct does not name is decoded
+        as a dict, so that the field is counted."""
+        k = len(cols.kind)
+        fields: Iterable[str] | None = None
+        try:
+            ann = _ANN.decode(raw)
+        except msgspec.ValidationError:
+            value = _raw_value(raw)
+            if not isinstance(value, dict):
+                cols.ids.append(NO_ID)
+                cols.image_ids.append(NO_ID)
+                cols.category_ids.append(NO_ID)
+                cols.iscrowd.append(0)
+                cols.kind.append(NOT_AN_OBJECT)
+                return
+            fields = value.keys()
+            ann = _Ann(
+                **{
+                    name: (msgspec.Raw(orjson_dumps(value[name])) if name in _RAW_FIELDS else value[name])
+                    for name in _ANN_FIELDS
+                    if name in value
+                }
+            )
+        aid = ann.id
+        if aid is None and key is not None and key.lstrip("-").isdigit():  # keyed by id (LIVECell): the key
+            aid = int(key)
+        cols.ids.append(_id(aid))
+        cols.image_ids.append(_id(ann.image_id))
+        cols.category_ids.append(_id(ann.category_id))
+        cols.iscrowd.append(1 if ann.iscrowd else 0)
+        found: list[tuple[str, str]] = []
+        kind = self._geometry(ann, k, found, cols.deferred)
+        if found:
+            cols.local[k] = found
+        cols.kind.append(kind)
+        if fields is not None:
+            kept = ANNOTATION_FIELDS | POINT_FIELDS if kind == POINT else ANNOTATION_FIELDS
+            for name in fields:
+                if name not in kept:
+                    extra["annotations", name] += 1
+        elif kind != POINT:
+            if len(ann.keypoints):
+                extra["annotations", "keypoints"] += 1
+            if len(ann.num_keypoints):
+                extra["annotations", "num_keypoints"] += 1
+
+    def _references(self, coco: Coco, keys: list[str] | None) -> None:
+        """Phase two: the annotations checked against each other and the other sections, then their own
+        problems, entry by entry in file order (only the entries with something to say are visited)."""
         cols, sizes, categories, rejected = (
             coco.annotations,
             coco.sizes,
             coco.category_set,
             coco.rejected_annotations,
         )
+        n = len(cols)
+        if not n:
+            return
+        ids = np.frombuffer(cols.ids, dtype=np.int64)
+        image_ids = np.frombuffer(cols.image_ids, dtype=np.int64)
+        category_ids = np.frombuffer(cols.category_ids, dtype=np.int64)
+        kind = np.frombuffer(cols.kind, dtype=np.int8)
+        flagged = (ids == NO_ID) | (ids == 0) | (kind == NOT_AN_OBJECT)
+        flagged |= np.frombuffer(cols.iscrowd, dtype=np.int8) != 0
+        has_id = np.flatnonzero(ids != NO_ID)
+        order = np.argsort(ids[has_id], kind="stable")
+        ordered = ids[has_id][order]
+        repeat = np.zeros(len(ordered), dtype=bool)
+        repeat[1:] = ordered[1:] == ordered[:-1]
+        flagged[has_id[order][repeat]] = True
+        flagged |= ~np.isin(image_ids, np.fromiter(sizes, dtype=np.int64, count=len(sizes)))
+        flagged |= ~np.isin(category_ids, np.fromiter(categories, dtype=np.int64, count=len(categories)))
+        if cols.local:
+            flagged[np.fromiter(cols.local, dtype=np.int64, count=len(cols.local))] = True
+        if cols.deferred:
+            flagged[np.fromiter(cols.deferred, dtype=np.int64, count=len(cols.deferred))] = True
+        seen_ids = set(ordered.tolist()) if flagged.any() else set()
+        first_of: dict[int, int] = {}
+        if repeat.any():
+            for position, value in zip(has_id[order].tolist(), ordered.tolist()):
+                first_of.setdefault(value, position)
         want, report = self.want, self.report
-        seen_ids: set[int] = set()
-        extra = coco.extra_fields
-        known, known_point = ANNOTATION_FIELDS, ANNOTATION_FIELDS | POINT_FIELDS
-        for k, ann in enumerate(annotations):
-            if not isinstance(ann, dict):
-                for column in (
-                    cols.ids,
-                    cols.image_ids,
-                    cols.category_ids,
-                    cols.bboxes,
-                    cols.segmentations,
-                    cols.areas,
-                    cols.scores,
-                    cols.attributes,
-                    cols.keypoints,
-                    cols.num_keypoints,
-                ):
-                    column.append(None)
-                cols.iscrowd.append(False)
-                cols.kind.append(NOT_AN_OBJECT)
+        for k in np.flatnonzero(flagged).tolist():
+            if cols.kind[k] == NOT_AN_OBJECT:
                 report("CC003", f"annotations[{k}] is not an object", rejected, k)
                 continue
-            aid, image_id, category_id = ann.get("id"), ann.get("image_id"), ann.get("category_id")
-            seg, bbox, keypoints = ann.get("segmentation"), ann.get("bbox"), ann.get("keypoints")
-            crowd = bool(ann.get("iscrowd", 0))
-            cols.ids.append(aid if _is_int(aid) else None)
-            cols.image_ids.append(image_id if _is_int(image_id) else None)
-            cols.category_ids.append(category_id if _is_int(category_id) else None)
-            cols.iscrowd.append(crowd)
-            cols.bboxes.append(bbox)
-            cols.segmentations.append(seg)
-            cols.areas.append(ann.get("area"))
-            cols.scores.append(ann.get("score"))
-            cols.attributes.append(ann.get("attributes"))
-            cols.keypoints.append(keypoints)
-            cols.num_keypoints.append(ann.get("num_keypoints"))
-            ref: int | str = aid if _is_int(aid) else f"#{k}"
-            if not _is_int(aid):
+            aid, image_id, category_id = cols.ids[k], cols.image_ids[k], cols.category_ids[k]
+            ref: int | str = aid if aid != NO_ID else f"#{k}"
+            if aid == NO_ID:
                 report("CC003", f"annotations[{k}] has no integer 'id'", rejected, k, annotation_id=ref)
-            elif aid in seen_ids:
+            elif aid in seen_ids and first_of.get(aid, k) != k:
                 report(
                     "CC602",
                     f"annotation id {aid} appears twice (annotations[{k}])",
@@ -384,24 +620,22 @@ class _Scanner:
                     k,
                     annotation_id=aid,
                 )
-            else:
-                seen_ids.add(aid)
-                if aid == 0 and want["CC604"]:  # a warning: the annotation is kept
-                    self.sink(
-                        "CC604",
-                        self.path,
-                        "annotation id 0: COCOeval takes id 0 for 'no match', so this "
-                        "object can never count as found",
-                        annotation_id=0,
-                    )
+            elif aid == 0 and want["CC604"]:  # a warning: the annotation is kept
+                self.sink(
+                    "CC604",
+                    self.path,
+                    "annotation id 0: COCOeval takes id 0 for 'no match', so this "
+                    "object can never count as found",
+                    annotation_id=0,
+                )
             size: tuple[int, int] | None = None
-            if not _is_int(image_id):
+            if image_id == NO_ID:
                 report("CC003", "no integer 'image_id'", rejected, k, annotation_id=ref)
             elif image_id not in sizes:
                 report("CC605", f"image id {image_id} is not in 'images'", rejected, k, annotation_id=ref)
             else:
                 size = sizes[image_id]
-            if not _is_int(category_id):
+            if category_id == NO_ID:
                 report("CC003", "no integer 'category_id'", rejected, k, annotation_id=ref)
             elif category_id not in categories:
                 report(
@@ -411,38 +645,66 @@ class _Scanner:
                     k,
                     annotation_id=ref,
                 )
-            if crowd and want["CC608"]:
+            if cols.iscrowd[k] and want["CC608"]:
                 self.sink(
                     "CC608",
                     self.path,
                     "a crowd object (iscrowd 1): COCOeval ignores it, and a cell is rarely a crowd",
                     annotation_id=ref,
                 )
-            kind = self._geometry(seg, bbox, keypoints, size, k, ref, rejected)
-            cols.kind.append(kind)
-            kept = known_point if kind == POINT else known
-            if not kept.issuperset(ann):
-                for key in ann.keys() - kept:
-                    extra["annotations", key] += 1
+            for code, message in cols.local.get(k, ()):
+                report(code, message, rejected, k, annotation_id=ref)
+            check = cols.deferred.get(k)
+            if check is not None and size is not None and not self._sized(check, size, k, ref, rejected):
+                cols.kind[k] = UNUSABLE
+
+    def _sized(
+        self, check: tuple[Any, ...], size: tuple[int, int], k: int, ref: int | str, rejected: set[int]
+    ) -> bool:
+        """The checks of an annotation that need its image's size: an RLE's size, a point inside the image."""
+        if check[0] == "rle":
+            rle_size = check[1]
+            if rle_size[0] != size[1] or rle_size[1] != size[0]:
+                self.report(
+                    "CC003",
+                    f"RLE size {rle_size} is not the image's [{size[1]}, {size[0]}]",
+                    rejected,
+                    k,
+                    annotation_id=ref,
+                )
+                return False
+            return True
+        x, y = check[1], check[2]
+        if not (-0.5 <= x <= size[0] - 0.5 and -0.5 <= y <= size[1] - 0.5):
+            self.report(
+                "CC306",
+                f"keypoint ({x:g}, {y:g}) is outside the {size[0]}x{size[1]} image (pixel indices "
+                f"0..{size[0] - 1}, 0..{size[1] - 1})",
+                rejected,
+                k,
+                annotation_id=ref,
+            )
+            return False
+        return True
 
     def _geometry(
-        self,
-        seg: Any,
-        bbox: Any,
-        keypoints: Any,
-        size: tuple[int, int] | None,
-        k: int,
-        ref: int | str,
-        rejected: set[int],
+        self, ann: _Ann, k: int, found: list[tuple[str, str]], deferred: dict[int, tuple[Any, ...]]
     ) -> int:
-        """What the annotation at ``k`` is read as; the problems of that geometry reported."""
-        report = self.report
+        """What the annotation at ``k`` is read as; the problems of that geometry found, those that need the
+        image's size left in ``deferred``."""
+        raw = bytes(ann.segmentation)
+        if raw and raw[:2] == b"[[":
+            lengths = _polygon_lengths(raw)
+            if lengths is not None:
+                return _polygon_problems(lengths, found)
+        seg = _raw_value(ann.segmentation) if raw else None
         if seg is None or seg == []:
+            keypoints = _raw_value(ann.keypoints)
             if keypoints is not None and keypoints != []:
-                kind = self._point(keypoints, size, k, ref, rejected)
+                kind = _point(keypoints, k, found, deferred)
                 if kind is not None:
                     return kind
-            return self._box(bbox, k, ref, rejected)
+            return _box(_raw_value(ann.bbox), found)
         if isinstance(seg, dict):
             counts, rle_size = seg.get("counts"), seg.get("size")
             if not (
@@ -454,97 +716,100 @@ class _Scanner:
                     or (isinstance(counts, list) and all(_is_int(c) and c >= 0 for c in counts))
                 )
             ):
-                report(
-                    "CC003",
-                    "an RLE needs 'size' [h, w] and 'counts' (a string or a list of non-negative integers)",
-                    rejected,
-                    k,
-                    annotation_id=ref,
+                found.append(
+                    (
+                        "CC003",
+                        "an RLE needs 'size' [h, w] and 'counts' (a string or a list of non-negative integers)",
+                    )
                 )
                 return UNUSABLE
-            if size is not None and (rle_size[0] != size[1] or rle_size[1] != size[0]):
-                report(
-                    "CC003",
-                    f"RLE size {rle_size} is not the image's [{size[1]}, {size[0]}]",
-                    rejected,
-                    k,
-                    annotation_id=ref,
-                )
-                return UNUSABLE
+            deferred[k] = ("rle", rle_size)
             return RLE
         if not isinstance(seg, list):
-            report("CC003", "'segmentation' must be polygons, an RLE or []", rejected, k, annotation_id=ref)
+            found.append(("CC003", "'segmentation' must be polygons, an RLE or []"))
             return UNUSABLE
-        kind = POLYGON
-        several = len(seg) > 1
-        for j, part in enumerate(seg):
-            if type(part) is not list or not _NUMBER_TYPES.issuperset(map(type, part)):
-                where = f"polygon {j + 1} of {len(seg)}" if several else "the polygon"
-                report("CC101", f"{where} is not a list of numbers", rejected, k, annotation_id=ref)
-                kind = UNUSABLE
-                continue
-            n = len(part)
-            if n >= 6 and not n % 2:
-                continue
-            where = f"polygon {j + 1} of {len(seg)}" if several else "the polygon"
-            if n % 2:
-                report(
-                    "CC103", f"{where} has an odd number of coordinates ({n})", rejected, k, annotation_id=ref
-                )
-            elif n == 4:
-                report(
-                    "CC105",
-                    f"{where} has 4 numbers: pycocotools takes it for a box [x, y, w, h]",
-                    rejected,
-                    k,
-                    annotation_id=ref,
-                )
-            else:
-                report(
-                    "CC104",
-                    f"{where} has {n // 2} point(s): a polygon needs at least 3",
-                    rejected,
-                    k,
-                    annotation_id=ref,
-                )
-            kind = UNUSABLE
-        return kind
+        return _polygon_problems(
+            [
+                len(part) if type(part) is list and _NUMBER_TYPES.issuperset(map(type, part)) else -1
+                for part in seg
+            ],
+            found,
+        )
 
-    def _point(
-        self, keypoints: Any, size: tuple[int, int] | None, k: int, ref: int | str, rejected: set[int]
-    ) -> int | None:
-        """An annotation without a segmentation but with keypoints: ``POINT`` when exactly one is visible (and
-        inside its image), None when none or several are (the bbox is then the object, as before)."""
-        problem = keypoints_problem(keypoints)
-        if problem is not None:
-            self.report("CC003", problem, rejected, k, annotation_id=ref)
-            return UNUSABLE
-        visible = visible_keypoints(keypoints)
-        if len(visible) != 1:
-            return None
-        x, y = visible[0]
-        if size is not None and not (-0.5 <= x <= size[0] - 0.5 and -0.5 <= y <= size[1] - 0.5):
-            self.report(
-                "CC306",
-                f"keypoint ({x:g}, {y:g}) is outside the {size[0]}x{size[1]} image (pixel indices "
-                f"0..{size[0] - 1}, 0..{size[1] - 1})",
-                rejected,
-                k,
-                annotation_id=ref,
-            )
-            return UNUSABLE
-        return POINT
 
-    def _box(self, bbox: Any, k: int, ref: int | str, rejected: set[int]) -> int:
-        """An annotation without a segmentation: its bbox is the object."""
-        if bbox is None:
-            self.report("CC003", "no segmentation and no bbox", rejected, k, annotation_id=ref)
-            return UNUSABLE
-        problem = bbox_problem(bbox)
-        if problem is not None:
-            self.report(problem[0], problem[1], rejected, k, annotation_id=ref)
-            return UNUSABLE if problem[0] != "CC303" else BOX
-        return BOX
+def _keyed(entries: list[Any], keys: list[str] | None) -> list[Any]:
+    """A section's entries; for an object keyed by id, each entry without an ``id`` takes its key's."""
+    if keys is None:
+        return entries
+    out = []
+    for entry, key in zip(entries, keys):
+        if isinstance(entry, dict) and "id" not in entry and key.lstrip("-").isdigit():
+            entry = {**entry, "id": int(key)}
+        out.append(entry)
+    return out
+
+
+def _polygon_problems(lengths: list[int], found: list[tuple[str, str]]) -> int:
+    """The problems of polygons with these numbers of coordinates (-1: a part that is not a list of numbers),
+    polygon by polygon."""
+    kind = POLYGON
+    several = len(lengths) > 1
+    for j, n in enumerate(lengths):
+        if n >= 6 and not n % 2:
+            continue
+        where = f"polygon {j + 1} of {len(lengths)}" if several else "the polygon"
+        if n < 0:
+            found.append(("CC101", f"{where} is not a list of numbers"))
+        elif n % 2:
+            found.append(("CC103", f"{where} has an odd number of coordinates ({n})"))
+        elif n == 4:
+            found.append(("CC105", f"{where} has 4 numbers: pycocotools takes it for a box [x, y, w, h]"))
+        else:
+            found.append(("CC104", f"{where} has {n // 2} point(s): a polygon needs at least 3"))
+        kind = UNUSABLE
+    return kind
+
+
+def _point(
+    keypoints: Any, k: int, found: list[tuple[str, str]], deferred: dict[int, tuple[Any, ...]]
+) -> int | None:
+    """An annotation without a segmentation but with keypoints: ``POINT`` when exactly one is visible (whether
+    it is inside its image is checked with the size), None when none or several are (the bbox is then the
+    object, as before)."""
+    problem = keypoints_problem(keypoints)
+    if problem is not None:
+        found.append(("CC003", problem))
+        return UNUSABLE
+    visible = visible_keypoints(keypoints)
+    if len(visible) != 1:
+        return None
+    deferred[k] = ("point", visible[0][0], visible[0][1])
+    return POINT
+
+
+def _box(bbox: Any, found: list[tuple[str, str]]) -> int:
+    """An annotation without a segmentation: its bbox is the object."""
+    if bbox is None:
+        found.append(("CC003", "no segmentation and no bbox"))
+        return UNUSABLE
+    problem = bbox_problem(bbox)
+    if problem is not None:
+        found.append(problem)
+        return UNUSABLE if problem[0] != "CC303" else BOX
+    return BOX
+
+
+_ANN_FIELDS: Final = tuple(_Ann.__struct_fields__)
+_RAW_FIELDS: Final = frozenset(
+    ("segmentation", "bbox", "area", "score", "attributes", "keypoints", "num_keypoints")
+)
+
+
+def orjson_dumps(value: Any) -> bytes:
+    """JSON of a value decoded from the file, for a field kept raw (an annotation that was decoded as a dict)."""
+    import orjson
+
+    return orjson.dumps(value)
 
 
 def bbox_problem(bbox: Any) -> tuple[str, str] | None:
