@@ -226,7 +226,9 @@ def _value_end(window: _Window, pos: int) -> tuple[int, int]:
                 match = _BYTE.search(text)
                 assert match is not None
                 return pos, pos + int(match.group(1)) - 1  # msgspec counts one past the first trailing byte
-            if "truncated" not in text or window.eof:
+            match = _BYTE.search(text)
+            at_end = "truncated" in text or (match is not None and int(match.group(1)) >= len(view) - 1)
+            if not at_end or window.eof:  # (a number cut by the window's end is "invalid" there)
                 raise _error(exc, window.at(pos)) from None
             pos = window.fill(pos, len(window.buf) - pos + need)
             need *= 2
@@ -334,12 +336,11 @@ def _section(window: _Window, pos: int, key: str, keyed: bool) -> Iterator[Entri
         return
     while True:
         pos = window.fill(pos, PIECE * 2)
+        start = window.at(pos)  # reading on moves the window: positions are found again from the offset
         piece = _piece(window, pos, keyed)
         walked = _offsets(window, *piece) if piece is not None else None
         if piece is None or walked is None:  # no cut that holds: one entry at a time
-            if piece is not None:
-                pos = piece[0]
-            entries, pos, done = _one_entry(window, pos, keyed, key, count)
+            entries, pos, done = _one_entry(window, start - window.base, keyed, key, count)
         else:
             _, end, done, raws, keys = piece
             entries = Entries(key, count, raws, walked, keys)
