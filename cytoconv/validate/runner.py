@@ -4,7 +4,9 @@
 Every format is checked by the checker module its registry entry names (``FormatInfo.checker``), which
 provides ``claims(path)`` (is a file given alone mine?), ``single`` and ``discover`` (the tasks for a file or a
 dataset folder), ``check(task, data, settings)``, ``TEXT`` (checked from bytes, so ``--fix`` applies) and
-``CLASS_LIST`` (whether its tasks get the class list found near them). There is no format name in this module.
+``CLASS_LIST`` (whether its tasks get the class list found near them), and optionally ``STREAMS`` (a text format
+whose files may be too big to hold: checked from the file, ``data`` None, unless ``--fix`` or ``--diff`` needs
+the bytes). There is no format name in this module.
 
 Files given one by one (as pre-commit passes them) go to the first checker that claims them: ``.txt`` is
 YOLO (class lists such as ``classes.txt`` excepted), ``.json`` is COCO when it looks like COCO, ``.xml`` is VOC
@@ -176,7 +178,7 @@ def check_task(task: CheckTask, settings: Settings, mode: str = "check") -> File
     from cytoconv.formats import FORMATS
 
     checker = FORMATS[task.fmt].check_module()
-    if not checker.TEXT:
+    if not checker.TEXT or (mode == "check" and getattr(checker, "STREAMS", False)):
         return FileResult(task.path, checker.check(task, None, settings))
     try:
         with open(task.path, "rb") as fh:

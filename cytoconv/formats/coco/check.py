@@ -85,10 +85,9 @@ class _Raster:
 
 
 def check_file(path: str, settings: Settings, pairing: bool = False) -> list[Finding]:
-    """``check_bytes`` of a file on disk (CC001 when it cannot be read)."""
+    """``check_bytes`` of a file on disk, streamed (CC001 when it cannot be read)."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        return check_bytes(Source(path), path, settings, pairing)
     except OSError as exc:
         found = (
             [settings.finding("CC001", path, f"cannot read: {exc.strerror or exc}")]
@@ -96,12 +95,11 @@ def check_file(path: str, settings: Settings, pairing: bool = False) -> list[Fin
             else []
         )
         return found
-    return check_bytes(data, path, settings, pairing)
 
 
-def check_bytes(data: bytes, path: str, settings: Settings, pairing: bool = False) -> list[Finding]:
-    """Every finding of one COCO file: the scan's (the same the reader stops on), then the validator's own.
-    ``pairing``: also report image entries whose file is missing."""
+def check_bytes(data: bytes | Source, path: str, settings: Settings, pairing: bool = False) -> list[Finding]:
+    """Every finding of one COCO file (its bytes, or a ``Source`` to stream it from): the scan's (the same the
+    reader stops on), then the validator's own. ``pairing``: also report image entries whose file is missing."""
     sink = settings.sink()
     coco = scan(data, path, sink)
     if coco is None:
@@ -435,6 +433,7 @@ def _discover_files(root: Path, settings: Settings) -> tuple[list[str], list[Fin
 # The checker API: what ``cytoconv.validate`` calls through the registry (``FormatInfo.checker``)
 
 TEXT = True
+STREAMS = True  # a COCO file can be gigabytes: checked from the file (bounded memory) unless --fix needs bytes
 CLASS_LIST = None
 
 
@@ -455,6 +454,8 @@ def discover(root: Path, fmt: str, settings: Settings) -> tuple[list[CheckTask],
 
 
 def check(task: CheckTask, data: bytes | None, settings: Settings) -> list[Finding]:
-    """One COCO file's findings; ``task.context`` says whether its images are paired."""
-    assert data is not None
+    """One COCO file's findings; ``task.context`` says whether its images are paired. ``data`` None: read from
+    the file as it is scanned."""
+    if data is None:
+        return check_file(task.path, settings, bool(task.context))
     return check_bytes(data, task.path, settings, pairing=bool(task.context))
