@@ -28,6 +28,14 @@ from cytoconv.formats.yolo.reader import format_line
 from cytoconv.ir import Box, Category, ImageRecord, Polygon, Rle
 
 
+def _label_of(image: str) -> str:
+    """The label file of an image path ``images/...``: ``labels/...`` with the suffix made ``.txt``."""
+    name = image.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    suffix = name[dot:] if 0 < dot < len(name) - 1 else ""  # as pathlib's suffix: "a." has none
+    return "labels" + image[len("images") : -len(suffix) or None] + ".txt"
+
+
 class YoloWriter:
     """Writes ``labels/<dir>/<stem>.txt`` per image and a ``data.yaml`` whose ``names`` keep the class order."""
 
@@ -60,6 +68,7 @@ class YoloWriter:
                 code="label-without-image",
             )
         self.tmp: Path | None = None
+        self.made: set[str] = set()  # the label folders this process has made
 
     def set_categories(self, categories: list[Category]) -> None:
         """Names found only at the end (classes inferred from the ids seen)."""
@@ -69,31 +78,36 @@ class YoloWriter:
         """Where the record's image belongs, ``images/<split>/<path below the split>`` (its label is the same
         path with ``images`` made ``labels`` and ``.txt``, as ultralytics' ``img2label_paths`` finds it), and
         the split name as read (``None``: no split)."""
-        rel = Path(safe_relative(record.file_name, record.file_name))
-        parts = [p for p in rel.parent.parts if p != "images"]
+        *folders, name = safe_relative(record.file_name, record.file_name).split("/")
+        parts = [p for p in folders if p != "images"]
         raw = record.split or (parts[0] if parts else None)
         if parts and raw is not None and parts[0] == raw:
             parts = parts[1:]  # the split's own folder (Roboflow's valid/images/, COCO's train2017/)
         if raw is not None:
             parts = [safe_relative(split_key(raw), raw), *parts]
-        return "/".join(["images", *parts, rel.name]), raw
+        return "/".join(["images", *parts, name]), raw
 
     def label_path(self, record: ImageRecord) -> str:
         """The record's label file, where YOLO looks for it beside ``image_path``."""
-        image, _ = self.image_path(record)
-        return "labels" + image[len("images") : -len(Path(image).suffix) or None] + ".txt"
+        return _label_of(self.image_path(record)[0])
 
     def encode(self, record: ImageRecord, index: int, report: Report) -> tuple[str, str | None]:
         """Write the record's label file (and, with --copy-images / --link-images, place its image) in a
         worker; returns the label's path and the split as read (for data.yaml)."""
         lines = self.lines(record, report)
         image, raw = self.image_path(record)
-        rel = self.label_path(record)
+        rel = _label_of(image)
         assert self.tmp is not None
-        target = self.tmp / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "x", encoding="utf-8") as fh:
-            fh.write("".join(line + "\n" for line in lines))
+        target = os.path.join(self.tmp, rel)
+        folder = os.path.dirname(target)
+        if folder not in self.made:  # one mkdir per folder, not per file (50,000 files: half a second)
+            os.makedirs(folder, exist_ok=True)
+            self.made.add(folder)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # as open(target, "x") does
+        try:
+            os.write(fd, "".join(line + "\n" for line in lines).encode())
+        finally:
+            os.close(fd)
         if self.options.place_images != "none":
             assert self.image_root is not None
             source = os.path.join(self.image_root, safe_relative(record.file_name, record.file_name))
