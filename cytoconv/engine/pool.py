@@ -9,6 +9,7 @@ parent cancels what is queued), and the output is the same whatever the number o
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -68,6 +69,9 @@ def ordered_map(
         return
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     STATE.update(state)  # forked workers inherit it; under spawn the initializer sets it
+    # what the workers inherit (the plan: a unit per image) is left out of their cycle collections, which
+    # would walk it again and again, and copy every page of it that they touch
+    gc.freeze()
     try:
         with ProcessPoolExecutor(
             max_workers=jobs,
@@ -84,4 +88,5 @@ def ordered_map(
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
     finally:
+        gc.unfreeze()
         STATE.clear()
