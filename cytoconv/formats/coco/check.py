@@ -433,7 +433,9 @@ def _discover_files(root: Path, settings: Settings) -> tuple[list[str], list[Fin
 # The checker API: what ``cytoconv.validate`` calls through the registry (``FormatInfo.checker``)
 
 TEXT = True
-STREAMS = True  # a COCO file can be gigabytes: checked from the file (bounded memory) unless --fix needs bytes
+STREAMS = (
+    True  # a COCO file can be gigabytes: checked from the file (bounded memory) unless --fix needs bytes
+)
 CLASS_LIST = None
 
 

@@ -79,6 +79,7 @@ class Entries:
     raws: list[msgspec.Raw]
     offsets: list[int]
     keys: list[str] | None = None
+    document: bytes | None = None  # all of them as one JSON list (or object, when keyed); None: one entry
 
 
 @dataclass
@@ -342,8 +343,8 @@ def _section(window: _Window, pos: int, key: str, keyed: bool) -> Iterator[Entri
         if piece is None or walked is None:  # no cut that holds: one entry at a time
             entries, pos, done = _one_entry(window, start - window.base, keyed, key, count)
         else:
-            _, end, done, raws, keys = piece
-            entries = Entries(key, count, raws, walked, keys)
+            _, end, done, raws, keys, document = piece
+            entries = Entries(key, count, raws, walked, keys, document)
             pos = window.skip_ws(end)
             if done:
                 if window.byte(pos) != closer:
@@ -360,16 +361,20 @@ def _section(window: _Window, pos: int, key: str, keyed: bool) -> Iterator[Entri
             raise JsonError(window.at(pos), "a comma before the end of the list")
 
 
-def _decode(piece: bytes, keyed: bool) -> tuple[list[msgspec.Raw], list[str] | None]:
-    """The entries of ``piece`` (entries and separators, without the brackets)."""
+def _decode(piece: bytes, keyed: bool) -> tuple[list[msgspec.Raw], list[str] | None, bytes]:
+    """The entries of ``piece`` (entries and separators, without the brackets), their keys, and the piece as
+    a JSON document (in its brackets), which a reader can decode into its own types in one call."""
     if keyed:
-        table = _RAW_DICT.decode(b"{" + piece + b"}")
-        return list(table.values()), list(table.keys())
-    return _RAW_LIST.decode(b"[" + piece + b"]"), None
+        document = b"{" + piece + b"}"
+        table = _RAW_DICT.decode(document)
+        return list(table.values()), list(table.keys()), document
+    document = b"[" + piece + b"]"
+    return _RAW_LIST.decode(document), None, document
 
 
-# (where the first entry starts, where the last ends, whether the section ends there, the entries, their keys)
-Piece = tuple[int, int, bool, list[msgspec.Raw], list[str] | None]
+# (where the first entry starts, where the last ends, whether the section ends there, the entries, their keys,
+# the piece as a JSON list or object)
+Piece = tuple[int, int, bool, list[msgspec.Raw], list[str] | None, bytes]
 
 
 def _piece(window: _Window, pos: int, keyed: bool) -> Piece | None:
@@ -385,13 +390,13 @@ def _piece(window: _Window, pos: int, keyed: bool) -> Piece | None:
             return _last_piece(window, pos, keyed)
         cut = match.start() + 1
         try:
-            raws, keys = _decode(buf[pos:cut], keyed)
+            raws, keys, document = _decode(buf[pos:cut], keyed)
         except msgspec.DecodeError:
             if _ends_before(buf, pos, cut, keyed):
                 return _last_piece(window, pos, keyed)
             search = match.end()
             continue
-        return pos, cut, False, raws, keys
+        return pos, cut, False, raws, keys, document
     return None
 
 
@@ -432,14 +437,20 @@ def _last_piece(window: _Window, pos: int, keyed: bool) -> Piece | None:
         buf = window.buf
         closing = buf.rindex(b"}" if keyed else b"]", pos, end)
         try:
-            raws, keys = _decode(buf[pos:closing], keyed)
+            raws, keys, document = _decode(buf[pos:closing], keyed)
         except msgspec.DecodeError:
             return None
-        return pos, closing, True, raws, keys
+        return pos, closing, True, raws, keys, document
 
 
 def _offsets(
-    window: _Window, pos: int, end: int, done: bool, raws: list[msgspec.Raw], keys: list[str] | None
+    window: _Window,
+    pos: int,
+    end: int,
+    done: bool,
+    raws: list[msgspec.Raw],
+    keys: list[str] | None,
+    document: bytes,
 ) -> list[int] | None:
     """The file offset of each entry of a piece that starts at ``pos`` (separators and keys skipped); None when
     walking the piece does not land on its end (an object with a key twice, which the decoded dict merged)."""

@@ -258,6 +258,25 @@ _NUMBER_BYTES: Final = b"0123456789.-+eE \t\r\n"
 _POLYGONS_SHAPE: Final = re.compile(rb"\[\[,*\](?:,\[,*\])*\]")
 
 
+_ANN_LIST: Final = msgspec.json.Decoder(list[_Ann])
+_ANN_TABLE: Final = msgspec.json.Decoder(dict[str, _Ann])
+
+
+def _decoded(entries: Entries) -> list[_Ann] | None:
+    """A piece's annotations decoded together (one call, not one per entry); None when one of them is not an
+    object or has a field the struct does not name (each entry is then decoded alone)."""
+    if entries.document is None:
+        return None
+    try:
+        if entries.keys is not None:
+            return list(_ANN_TABLE.decode(entries.document).values())
+        return _ANN_LIST.decode(entries.document)
+    except msgspec.ValidationError:
+        return None
+    except msgspec.DecodeError:  # not UTF-8 somewhere: entry by entry says where
+        return None
+
+
 def _raw_value(raw: msgspec.Raw) -> Any:
     """The decoded value of a raw field (None when absent or null)."""
     import orjson
@@ -510,8 +529,13 @@ class _Scanner:
         cols.offsets.extend(entries.offsets)
         cols.lengths.extend(len(raw) for raw in entries.raws)
         keys = entries.keys
+        decoded = _decoded(entries)
         j = 0
         try:
+            if decoded is not None:  # every entry an annotation of known fields: decoded in one call
+                for j, ann in enumerate(decoded):
+                    self._fields(ann, keys[j] if keys is not None else None, None, cols, extra)
+                return
             for j, raw in enumerate(entries.raws):
                 self._annotation(raw, keys[j] if keys is not None else None, cols, extra)
         except orjson.JSONDecodeError as exc:  # a number msgspec passed over and orjson refuses (1e999)
@@ -524,7 +548,6 @@ class _Scanner:
     ) -> None:
         """One annotation into the columns (phase one). One with a field the struct does not name is decoded
         as a dict, so that the field is counted."""
-        k = len(cols.kind)
         fields: Iterable[str] | None = None
         try:
             ann = _ANN.decode(raw)
@@ -545,6 +568,19 @@ class _Scanner:
                     if name in value
                 }
             )
+        self._fields(ann, key, fields, cols, extra)
+
+    def _fields(
+        self,
+        ann: _Ann,
+        key: str | None,
+        fields: Iterable[str] | None,
+        cols: Annotations,
+        extra: Counter[tuple[str, str]],
+    ) -> None:
+        """An annotation's fields into the columns; ``fields``: the keys it has, when it has one the struct
+        does not name (None: only those it names)."""
+        k = len(cols.kind)
         aid = ann.id
         if aid is None and key is not None and key.lstrip("-").isdigit():  # keyed by id (LIVECell): the key
             aid = int(key)
