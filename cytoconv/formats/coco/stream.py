@@ -463,7 +463,10 @@ def _offsets(
             pos = skip(buf, pos).end()  # type: ignore[union-attr]
         if keys is not None:
             match = key(buf, pos)
-            if match is None or orjson.loads(b'"' + match.group(1) + b'"') != keys[k]:
+            if match is None:
+                return None
+            text = match.group(1)
+            if text != keys[k].encode() and orjson.loads(b'"' + text + b'"') != keys[k]:  # escapes decoded
                 return None
             pos = match.end()
         offsets.append(base + pos)
