@@ -50,6 +50,9 @@ __all__ = [
 ]
 
 
+MEASURE_BATCH = 50_000  # annotations whose geometry is measured together (validity, raster areas)
+
+
 def image_dir_of(json_path: str, file_names: Sequence[str | None] | None = None) -> str:
     """Where a COCO file's ``file_name`` values are relative to: the reader's answer (``layout.image_dir``:
     the JSON's folder, the dataset root, ``<split>/``, ``images/<split>/`` or ``images/``, whichever holds
@@ -104,22 +107,27 @@ def check_bytes(data: bytes | Source, path: str, settings: Settings, pairing: bo
     coco = scan(data, path, sink)
     if coco is None:
         return sink.findings
-    geometry = _Geometry()
-    _annotations(coco, path, settings, sink, geometry)
-    _measure(geometry, path, settings, sink)
+    _annotations(coco, path, settings, sink)
     _image_files(coco, path, settings, sink, pairing)
     return sink.findings
 
 
-def _annotations(coco: Coco, path: str, settings: Settings, sink: FindingSink, geometry: _Geometry) -> None:
+def _annotations(coco: Coco, path: str, settings: Settings, sink: FindingSink) -> None:
     """What the reader does not read: ``area``, a bbox beside a segmentation, and their agreement with the
-    geometry; objects that repeat one another; polygons collected for the bulk measures."""
+    geometry; objects that repeat one another; polygons measured in bulk, a batch of ``MEASURE_BATCH``
+    annotations at a time (a file of millions is never held whole), after the batch's other findings."""
     on = settings.on
     cols = coco.annotations
-    seen_objects: dict[tuple[Any, ...], Any] = {}
+    seen_objects: dict[tuple[Any, ...], Any] = {}  # (image, category, digest of the geometry) -> first ref
+    import hashlib
+
     import orjson
 
+    geometry = _Geometry()
     for k, ann in coco.read_back():  # every annotation that is an object, decoded again, in file order
+        if len(geometry.rings) + len(geometry.raster) >= MEASURE_BATCH:
+            _measure(geometry, path, settings, sink)
+            geometry = _Geometry()
         kind = cols.kind[k]
         aid, image_id = cols.id_of(k), cols.image_ids[k]
         ref: int | str = aid if aid is not None else f"#{k}"
@@ -153,13 +161,11 @@ def _annotations(coco: Coco, path: str, settings: Settings, sink: FindingSink, g
                 )
             )
         if on("CC401") and image_id != NO_ID:
-            key = (
-                image_id,
-                cols.category_ids[k],
-                orjson.dumps(seg),
-                orjson.dumps(raw_bbox),
-                orjson.dumps(keypoints) if kind == POINT else b"",
-            )
+            same = hashlib.blake2b(orjson.dumps(seg), digest_size=16)
+            same.update(b"\0" + orjson.dumps(raw_bbox) + b"\0")
+            if kind == POINT:
+                same.update(orjson.dumps(keypoints))
+            key = (image_id, cols.category_ids[k], same.digest())
             first = seen_objects.setdefault(key, ref)
             if first != ref:
                 sink(
@@ -168,6 +174,7 @@ def _annotations(coco: Coco, path: str, settings: Settings, sink: FindingSink, g
                     f"the same object as annotation {first} (image {image_id})",
                     annotation_id=ref,
                 )
+    _measure(geometry, path, settings, sink)
 
 
 def _keypoints(
