@@ -18,7 +18,7 @@ from cytoconv.engine.contract import ReadOptions
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats.coco import reader, stream
 from cytoconv.formats.coco.stream import Entries, Member, SectionStart, Source, read_back, sections
-from cytoconv.formats.coco.syntax import NO_ID, scan
+from cytoconv.formats.coco.syntax import NO_ID, looks_like_coco, scan
 from cytoconv.problems.sinks import ReaderSink
 from cytoconv.validate import validate
 from tests.conftest import write
@@ -293,3 +293,15 @@ def test_annotations_that_are_not_objects_and_odd_members(tmp_path: Path) -> Non
     ]
     coco = scan(Source(str(src)), str(src), ReaderSink(Report(strict=False), set()))
     assert coco is not None and coco.annotations.ids[3] == 3 and coco.annotations.ids[0] == NO_ID
+
+
+def test_a_livecell_file_with_annotations_first_is_found_as_coco(tmp_path: Path) -> None:
+    """LIVECell's annotations object may come before the images (beyond the 64 KB the sniffer reads): the
+    keyed object is enough for detection and for ``validate`` to check the file."""
+    doc = _document(30, seed=2)
+    text = _text(doc, ["annotations", "categories", "images"], None, True)
+    src = write(tmp_path / "livecell_coco_val.json", text)
+    assert looks_like_coco(str(src))
+    assert cytoconv.read(src).images and not [f for f in validate([src]).findings if f.severity == "error"]
+    other = write(tmp_path / "settings.json", '{"annotations": {"style": {"color": "red"}}}')
+    assert not looks_like_coco(str(other))

@@ -39,6 +39,9 @@ from cytoconv.problems import Fix, ProblemSink
 BOM: Final = b"\xef\xbb\xbf"
 SNIFF_BYTES: Final = 1 << 16
 COCO_LIST: Final = re.compile(rb'"(images|annotations|categories)"\s*:\s*\[')
+# annotations as an object keyed by id (LIVECell): "annotations": {"1": {... (only annotations: an "images" or
+# "categories" object is as likely some other JSON's)
+COCO_KEYED: Final = re.compile(rb'"(annotations)"\s*:\s*\{\s*"[^"]*"\s*:\s*\{')
 
 # what an annotation is read as (``Annotations.kind``)
 NOT_AN_OBJECT: Final = -2  # the entry is not a JSON object
@@ -92,7 +95,8 @@ def _is_int(value: Any) -> TypeGuard[int]:
 def looks_like_coco(path: str) -> bool:
     """Whether a file is COCO, from its first 64 KB: a JSON object (after a byte-order mark, if any) in which
     ``images``, ``annotations`` or ``categories`` holds a list (an ``annotations`` list alone must hold
-    ``image_id`` keys: datumaro's native JSON nests ``annotations`` lists in its ``items``). The one sniffer of both the reader's ``detect``
+    ``image_id`` keys: datumaro's native JSON nests ``annotations`` lists in its ``items``), ``annotations`` also as
+    an object keyed by id (LIVECell). The one sniffer of both the reader's ``detect``
     and ``cytoconv validate``: a summary with an ``"images": 12`` count, or a ``package.json``, is not COCO."""
     try:
         with open(path, "rb") as fh:
@@ -102,7 +106,7 @@ def looks_like_coco(path: str) -> bool:
     head = head[3:] if head.startswith(BOM) else head
     if head.lstrip()[:1] != b"{":
         return False
-    keys = {m.group(1) for m in COCO_LIST.finditer(head)}
+    keys = {m.group(1) for m in COCO_LIST.finditer(head)} | {m.group(1) for m in COCO_KEYED.finditer(head)}
     if keys == {b"annotations"}:  # only a list named annotations: COCO's entries name their image_id
         return b'"image_id"' in head  # (datumaro's own JSON has "items": [{"annotations": [...]}] instead)
     return bool(keys)
