@@ -14,9 +14,10 @@ import orjson
 import pytest
 
 import cytoconv
+from cytoconv.engine import pool as engine_pool
 from cytoconv.engine.contract import ReadOptions
 from cytoconv.errors import FormatError, Report
-from cytoconv.formats.coco import reader, stream
+from cytoconv.formats.coco import reader, stream, syntax
 from cytoconv.formats.coco.stream import Entries, Member, SectionStart, Source, read_back, sections
 from cytoconv.formats.coco.syntax import NO_ID, looks_like_coco, scan
 from cytoconv.problems.sinks import ReaderSink
@@ -305,3 +306,61 @@ def test_a_livecell_file_with_annotations_first_is_found_as_coco(tmp_path: Path)
     assert cytoconv.read(src).images and not [f for f in validate([src]).findings if f.severity == "error"]
     other = write(tmp_path / "settings.json", '{"annotations": {"style": {"color": "red"}}}')
     assert not looks_like_coco(str(other))
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+def test_pieces_decoded_in_workers_give_the_same_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keyed: bool
+) -> None:
+    """A big file's pieces are decoded by worker processes while the stream reads on: the columns, the
+    problems (in order) and the fields counted are those of decoding every piece here."""
+    monkeypatch.setattr(stream, "PIECE", 2048)
+    monkeypatch.setattr(stream, "WINDOW", 4096)
+    doc = _document(300, seed=11)
+    doc["annotations"][5]["segmentation"] = [[1, 2, 3]]  # a local problem (CC103)
+    doc["annotations"][7]["image_id"] = 999  # a reference problem (CC605)
+    doc["annotations"][9]["extra_field"] = {"x": 1}  # counted in field-dropped
+    doc["annotations"][-3]["segmentation"] = {"size": [5, 5], "counts": "abc"}  # deferred: RLE size
+    src = write(tmp_path / "in.json", _text(doc, ["images", "annotations", "categories"], None, keyed))
+    scans = []
+    pools: list[Any] = []
+    real_pool = engine_pool.side_pool
+    monkeypatch.setattr(engine_pool, "side_pool", lambda jobs: pools.append(real_pool(2)) or pools[-1])
+    for parallel in (False, True):
+        monkeypatch.setattr(syntax, "PARALLEL_BYTES", 0 if parallel else 1 << 60)
+        found: list[tuple[str, str]] = []
+
+        class Sink:
+            def wants(self, code: str) -> bool:
+                return True
+
+            def __call__(self, code: str, path: str, message: str, **kwargs: Any) -> None:
+                found.append((code, message))
+
+        coco = scan(Source(str(src)), str(src), Sink(), every_problem=True)
+        assert coco is not None
+        cols = coco.annotations
+        arrays = [list(a) for a in (cols.ids, cols.image_ids, cols.kind, cols.offsets, cols.lengths)]
+        scans.append((arrays, found, dict(coco.extra_fields), cols.local, cols.deferred))
+    assert len(pools) == 1 and pools[0] is not None  # the second scan did use workers
+    assert scans[0] == scans[1]
+    assert ("CC605", "image id 999 is not in 'images'") in scans[0][1]
+    assert scans[0][2] == {("annotations", "extra_field"): 1}
+
+
+def test_a_bad_number_in_a_piece_decoded_by_a_worker_is_placed_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream, "PIECE", 2048)
+    monkeypatch.setattr(stream, "WINDOW", 4096)
+    lines = json.dumps(_document(200, seed=4), indent=1).split("\n")
+    target = next(k for k, line in enumerate(lines) if '"image_id": 150' in line)
+    lines[target] = lines[target].replace('"image_id": 150', '"image_id": 1e999')
+    src = write(tmp_path / "bad.json", "\n".join(lines))
+    messages = []
+    for threshold in (1 << 60, 0):
+        monkeypatch.setattr(syntax, "PARALLEL_BYTES", threshold)
+        with pytest.raises(FormatError) as error:
+            cytoconv.read(src, "coco")
+        messages.append(str(error.value))
+    assert messages[0] == messages[1] and "not valid JSON" in messages[0], messages

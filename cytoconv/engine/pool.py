@@ -42,6 +42,25 @@ def _init_worker(state: dict[str, Any]) -> None:
     STATE.update(state)
 
 
+def side_pool(jobs: int) -> ProcessPoolExecutor | None:
+    """A pool of ``jobs`` processes for work a reader does beside its own reading (COCO: pieces of a big file
+    decoded while the next is read), with the engine's signal policy; None where it would not help or is not
+    allowed: one core, no fork, or already inside a worker."""
+    if (
+        jobs < 2
+        or "fork" not in multiprocessing.get_all_start_methods()
+        or multiprocessing.current_process().daemon
+        or multiprocessing.parent_process() is not None
+    ):
+        return None
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_init_worker,
+        initargs=({},),
+    )
+
+
 def ordered_map(
     work: Callable[[tuple[int, int]], Result],
     total: int,

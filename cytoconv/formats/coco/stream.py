@@ -80,6 +80,7 @@ class Entries:
     offsets: list[int]
     keys: list[str] | None = None
     document: bytes | None = None  # all of them as one JSON list (or object, when keyed); None: one entry
+    span: tuple[int, int] | None = None  # where the document's entries are in the file (without its brackets)
 
 
 @dataclass
@@ -343,8 +344,9 @@ def _section(window: _Window, pos: int, key: str, keyed: bool) -> Iterator[Entri
         if piece is None or walked is None:  # no cut that holds: one entry at a time
             entries, pos, done = _one_entry(window, start - window.base, keyed, key, count)
         else:
-            _, end, done, raws, keys, document = piece
-            entries = Entries(key, count, raws, walked, keys, document)
+            start, end, done, raws, keys, document = piece
+            span = (window.at(start), window.at(end))
+            entries = Entries(key, count, raws, walked, keys, document, span)
             pos = window.skip_ws(end)
             if done:
                 if window.byte(pos) != closer:

@@ -262,6 +262,8 @@ _NUMBER_BYTES: Final = b"0123456789.-+eE \t\r\n"
 _POLYGONS_SHAPE: Final = re.compile(rb"\[\[,*\](?:,\[,*\])*\]")
 
 
+_RAW_ROWS: Final = msgspec.json.Decoder(list[msgspec.Raw])
+_RAW_TABLE: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _ANN_LIST: Final = msgspec.json.Decoder(list[_Ann])
 _ANN_TABLE: Final = msgspec.json.Decoder(dict[str, _Ann])
 
@@ -357,6 +359,7 @@ class _Scanner:
         extra: Counter[tuple[str, str]] = Counter()
         first_annotation: Any = None
         source.lines = self.want["CC005"]
+        annotator: _Annotator | None = None
         try:
             for event in sections(source):
                 if isinstance(event, SectionStart):
@@ -372,7 +375,9 @@ class _Scanner:
                     if event.section == "annotations":
                         if event.first == 0 and event.raws:
                             first_annotation = event.raws[0]
-                        self._annotations(event, annotations, extra)
+                        if annotator is None:
+                            annotator = _Annotator(self, annotations, extra, source)
+                        annotator.add(event)
                     else:
                         import orjson
 
@@ -385,6 +390,8 @@ class _Scanner:
                                 raise JsonError(offset + exc.pos, exc.msg) from None
                 elif isinstance(event, Member):
                     members[event.key] = event.value
+            if annotator is not None:
+                annotator.finish()
         except msgspec.DecodeError as exc:  # anything the stream did not place (it names no byte)
             self._line_endings(source, finish=True)
             self._json_error(source, JsonError(0, str(exc).split(" - at ")[0]))
@@ -394,9 +401,14 @@ class _Scanner:
             self._json_error(source, JsonError(0, "nested too deeply"))
             return None
         except JsonError as error:
+            if annotator is not None:  # an error in a piece still being decoded comes first in the file
+                error = annotator.first_error(error)
             self._line_endings(source, finish=True)
             self._json_error(source, error)
             return None
+        finally:
+            if annotator is not None:
+                annotator.close()
         self._line_endings(source)
         # the document is an object, and no section is something other than a list or an object
         document = "" not in members and not SECTIONS & members.keys()
@@ -775,6 +787,130 @@ class _Scanner:
             ],
             found,
         )
+
+
+PARALLEL_BYTES: Final = 64 << 20  # a file this big has its annotations decoded beside the reading
+
+
+class _Silent:
+    """The sink of phase one in a worker: phase one reports nothing (its findings are kept in the columns)."""
+
+    def wants(self, code: str) -> bool:
+        return False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+# (ids, image ids, category ids, iscrowd, kind, offsets, lengths as array bytes; local; deferred; extra fields)
+PieceColumns = tuple[
+    bytes, bytes, bytes, bytes, bytes, bytes, bytes, dict[int, Any], dict[int, Any], Counter[Any]
+]
+
+
+def _phase_one(
+    path: str, span: tuple[int, int], keys: list[str] | None, offsets: list[int]
+) -> PieceColumns | tuple[int, str]:
+    """Phase one of one piece of annotations, in a worker, which reads the piece from the file itself (cheaper
+    than sending it): its columns, or (offset, reason) where it is not JSON (an exception does not travel back
+    intact)."""
+    with open(path, "rb") as fh:
+        fh.seek(span[0])
+        text = fh.read(span[1] - span[0])
+    document = b"{" + text + b"}" if keys is not None else b"[" + text + b"]"
+    raws = list(_RAW_TABLE.decode(document).values()) if keys is not None else _RAW_ROWS.decode(document)
+    entries = Entries("annotations", 0, raws, offsets, keys, document)
+    cols = Annotations()
+    extra: Counter[tuple[str, str]] = Counter()
+    gc.disable()
+    try:
+        _Scanner("", _Silent(), True)._annotations(entries, cols, extra)
+    except JsonError as error:
+        return error.offset, error.reason
+    finally:
+        gc.enable()
+    arrays = (
+        cols.ids,
+        cols.image_ids,
+        cols.category_ids,
+        cols.iscrowd,
+        cols.kind,
+        cols.offsets,
+        cols.lengths,
+    )
+    return (*(a.tobytes() for a in arrays), cols.local, cols.deferred, extra)  # type: ignore[return-value]
+
+
+class _Annotator:
+    """Phase one of the annotations as the pieces come: here, or, for a big file, in worker processes while the
+    stream reads on (two pieces per worker in flight, so memory stays a few pieces), applied in file order."""
+
+    def __init__(
+        self, scanner: _Scanner, cols: Annotations, extra: Counter[tuple[str, str]], source: Source
+    ) -> None:
+        from collections import deque
+
+        self.scanner, self.cols, self.extra, self.path = scanner, cols, extra, source.path
+        self.pending: deque[Any] = deque()  # futures, in file order
+        self.pool = None
+        self.jobs = 1
+        if source.data is None and source.size() >= PARALLEL_BYTES:
+            from cytoconv.engine.pool import default_jobs, side_pool
+
+            self.jobs = default_jobs()
+            self.pool = side_pool(self.jobs)
+
+    def add(self, entries: Entries) -> None:
+        """One piece: decoded here (a small file, or a piece cut entry by entry) or sent to a worker."""
+        if self.pool is None or entries.span is None:
+            self.finish()
+            self.scanner._annotations(entries, self.cols, self.extra)
+            return
+        self.pending.append(
+            self.pool.submit(_phase_one, self.path, entries.span, entries.keys, entries.offsets)
+        )
+        while len(self.pending) > 2 * self.jobs:
+            self._apply()
+
+    def _apply(self) -> None:
+        result = self.pending.popleft().result()
+        if len(result) == 2:
+            raise JsonError(result[0], result[1])
+        cols, base = self.cols, len(self.cols.kind)
+        for column, data in zip(
+            (
+                cols.ids,
+                cols.image_ids,
+                cols.category_ids,
+                cols.iscrowd,
+                cols.kind,
+                cols.offsets,
+                cols.lengths,
+            ),
+            result[:7],
+        ):
+            column.frombytes(data)
+        cols.local.update({base + k: v for k, v in result[7].items()})
+        cols.deferred.update({base + k: v for k, v in result[8].items()})
+        self.extra.update(result[9])
+
+    def finish(self) -> None:
+        """Every piece sent out applied, in order."""
+        while self.pending:
+            self._apply()
+
+    def first_error(self, error: JsonError) -> JsonError:
+        """The stream stopped at ``error``: a piece before it that is not JSON either comes first."""
+        try:
+            self.finish()
+        except JsonError as earlier:
+            return earlier
+        return error
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
 
 def _keyed(entries: list[Any], keys: list[str] | None) -> list[Any]:
