@@ -308,6 +308,19 @@ def test_a_livecell_file_with_annotations_first_is_found_as_coco(tmp_path: Path)
     assert not looks_like_coco(str(other))
 
 
+class _Everything:
+    """A sink that wants every problem and keeps (code, message) in order."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []
+
+    def wants(self, code: str) -> bool:
+        return True
+
+    def __call__(self, code: str, path: str, message: str, **kwargs: Any) -> None:
+        self.found.append((code, message))
+
+
 @pytest.mark.parametrize("keyed", [False, True])
 def test_pieces_decoded_in_workers_give_the_same_scan(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keyed: bool
@@ -328,16 +341,9 @@ def test_pieces_decoded_in_workers_give_the_same_scan(
     monkeypatch.setattr(engine_pool, "side_pool", lambda jobs: pools.append(real_pool(2)) or pools[-1])
     for parallel in (False, True):
         monkeypatch.setattr(syntax, "PARALLEL_BYTES", 0 if parallel else 1 << 60)
-        found: list[tuple[str, str]] = []
-
-        class Sink:
-            def wants(self, code: str) -> bool:
-                return True
-
-            def __call__(self, code: str, path: str, message: str, **kwargs: Any) -> None:
-                found.append((code, message))
-
-        coco = scan(Source(str(src)), str(src), Sink(), every_problem=True)
+        sink = _Everything()
+        found = sink.found
+        coco = scan(Source(str(src)), str(src), sink, every_problem=True)
         assert coco is not None
         cols = coco.annotations
         arrays = [list(a) for a in (cols.ids, cols.image_ids, cols.kind, cols.offsets, cols.lengths)]
