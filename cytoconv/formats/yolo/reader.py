@@ -680,7 +680,7 @@ def _read_bytes(path: str) -> bytes:
     try:
         chunks = [os.read(fd, 65536)]
         while chunks[-1]:  # until end of file: a short read is not one
-            chunks.append(os.read(fd, 1 << 20))
+            chunks.append(os.read(fd, 65536))
     finally:
         os.close(fd)
     return chunks[0] if len(chunks) == 2 else b"".join(chunks)
