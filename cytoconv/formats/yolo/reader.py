@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from cytoconv.engine.classlists import NAME_FILES, YAML_NAMES, read_list, read_yaml, yaml_list_in
 from cytoconv.engine.contract import ReadOptions, ReadPlan, paired_plan
-from cytoconv.engine.files import image_size, is_image_name, is_junk, walk_files
+from cytoconv.engine.files import IMAGE_EXTENSIONS, image_size, is_image_name, is_junk, walk_files
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats.yolo.syntax import BOM, is_doc_name, is_image_list, scan, split_regular
 from cytoconv.ir import Box, ImageRecord, Instance, Polygon
@@ -318,8 +318,10 @@ def plan(path: Path, options: ReadOptions, report: Report) -> ReadPlan:
         report.notice("junk-skipped", item)
     for item in sorted(skipped):
         report.notice("not-a-label", f"{item}: a document or an image list, not a label file; skipped")
-    image_root = (
-        os.path.commonpath([os.path.dirname(p) for p in images.values()]) if images else str(root / "images")
+    image_root = (  # over the folders, not the 50,000 files: commonpath splits every path it is given
+        os.path.commonpath(sorted({os.path.dirname(p) for p in images.values()}))
+        if images
+        else str(root / "images")
     )
     units = _pair(root, labels, images, image_root, names, names_source, options, report)
     return paired_plan(units, names, image_root, str(path), report)
@@ -372,8 +374,8 @@ def _find_images(
         if not image_dir.is_dir():
             continue
         for f in walk_files(image_dir, junk):
-            if is_image_name(f):
-                key = os.path.splitext(_rel(f, base))[0]
+            key, extension = os.path.splitext(_rel(f, base))  # is_image_name, without a second splitext
+            if extension.lower() in IMAGE_EXTENSIONS:
                 if key in images:
                     raise FormatError(
                         f, f"two images with the same stem ({images[key]})", code="duplicate-stem"
