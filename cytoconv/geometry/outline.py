@@ -41,12 +41,13 @@ def _cv2() -> Any:
     return cv2
 
 
-def decode_unchanged(path: str) -> npt.NDArray[Any] | None:
-    """A mask file's pixels as OpenCV decodes them (``IMREAD_UNCHANGED``: 16-bit stays 16-bit), or ``None``
-    when OpenCV cannot read it. OpenCV decodes straight into an array, a third faster than PIL on 10,000 grey
-    PNG masks; it is here because geometry is the one part of cytoconv that imports OpenCV."""
+def decode_unchanged(data: bytes) -> npt.NDArray[Any] | None:
+    """A mask file's pixels (its bytes, read once by the caller, who looked at the header) as OpenCV decodes
+    them (``IMREAD_UNCHANGED``: 16-bit stays 16-bit), or ``None`` when OpenCV cannot read them. OpenCV decodes
+    straight into an array, a third faster than PIL on 10,000 grey PNG masks; it is here because geometry is
+    the one part of cytoconv that imports OpenCV."""
     cv2 = _cv2()
-    pixels: npt.NDArray[Any] | None = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    pixels: npt.NDArray[Any] | None = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     return pixels
 
 
@@ -130,7 +131,9 @@ def components(mask: Mask, connectivity: int = 8) -> Iterator[tuple[npt.NDArray[
 def _join(ring: Points, other: Points) -> Points:
     """``ring`` with ``other`` spliced in: from the vertex of ``ring`` nearest to ``other``'s top-left
     vertex, along a zero-width cut, once round ``other`` and back."""
-    j = int(np.lexsort((other[:, 0], other[:, 1]))[0])
+    ys = other[:, 1]
+    top = np.flatnonzero(ys == ys.min())  # the top row's vertices, in order: lexsort's first is the leftmost
+    j = int(top[np.argmin(other[top, 0])]) if top.size else int(np.lexsort((other[:, 0], other[:, 1]))[0])
     i = int(np.argmin(((ring - other[j]) ** 2).sum(axis=1)))
     return np.concatenate([ring[: i + 1], other[j:], other[: j + 1], ring[i:]])
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -53,11 +53,12 @@ class CocoWriter:
 
     def encode(
         self, record: ImageRecord, index: int, report: Report
-    ) -> tuple[bytes, list[bytes], frozenset[int]]:
-        """The image entry and the annotation entries of one image, as JSON bytes, and the categories of its
-        points (which the sink gives their keypoint names).
+    ) -> tuple[bytes, bytes, int, frozenset[int]]:
+        """The image entry and the annotation entries of one image as JSON bytes, how many annotations there
+        are, and the categories of its points (which the sink gives their keypoint names).
 
-        Annotation entries lack their leading ``{"id":N,``: ids are given in order by the sink."""
+        The annotations come as one template, ``,{"id":%d,...},{"id":%d,...}`` (any other ``%`` doubled): the
+        sink fills in the ids, given in order, with one ``%`` formatting per image rather than one per object."""
         import orjson
 
         from cytoconv.geometry import raster as geo
@@ -73,6 +74,12 @@ class CocoWriter:
                 f"{record.file_name}: split {record.split!r} not kept: one COCO file holds no split",
             )
         record = label_as_box(record, report)  # folders -> COCO: one whole-image box per image
+        if (
+            record.instances
+            and self.options.segmentation != "rle"
+            and all(_plain_polygon(inst) for inst in record.instances)
+        ):
+            return image, _polygon_annotations(record, image_id), len(record.instances), frozenset()
         simple = [
             i
             for i, inst in enumerate(record.instances)
@@ -129,7 +136,8 @@ class CocoWriter:
             if inst.attributes:
                 ann["attributes"] = inst.attributes
             out.append(orjson.dumps(ann, option=opt)[1:])
-        return image, out, frozenset(point_categories)
+        template = b"".join([b',{"id":%d,' + body.replace(b"%", b"%%") for body in out])
+        return image, template, len(out), frozenset(point_categories)
 
     def _traced(self, g: Rle, record: ImageRecord, report: Report) -> Polygon | Rle:
         """``--segmentation polygon`` for an RLE (COCO RLE input, crowd objects included): its exact
@@ -197,12 +205,17 @@ class CocoWriter:
                 + b',"licenses":[],"annotations":['
             )
 
-            def accept(fragment: tuple[bytes, list[bytes], frozenset[int]]) -> None:
-                """Write one image's annotations now and keep its image entry for the ``images`` array."""
-                image, anns, points = fragment
+            def accept(fragment: tuple[bytes, bytes, int, frozenset[int]]) -> None:
+                """Write one image's annotations now, numbered, and keep its image entry for the ``images``
+                array."""
+                image, template, count, points = fragment
                 images.append(image)
                 point_categories.update(points)
-                _write_annotations(fh, anns, counter)
+                if count:
+                    first = counter[0]
+                    counter[0] += count
+                    text = template % tuple(range(first + 1, first + count + 1))
+                    fh.write(text if first else text[1:])  # no comma before the first annotation
 
             yield accept
             fh.write(b'],"images":[' + b",".join(images) + b'],"categories":')
@@ -257,12 +270,52 @@ def _compact(ring: npt.NDArray[np.float64]) -> npt.NDArray[Any]:
     return as_int if np.array_equal(as_int, flat) else flat
 
 
-def _write_annotations(fh: BinaryIO, anns: list[bytes], counter: list[int]) -> None:
-    parts = []
-    for body in anns:
-        counter[0] += 1
-        parts.append(b'%s{"id":%d,%s' % (b"," if counter[0] > 1 else b"", counter[0], body))
-    fh.write(b"".join(parts))
+def _plain_polygon(inst: Instance) -> bool:
+    """One ring and no attributes: the object of a YOLO or traced-mask file, written by the fast path."""
+    return isinstance(inst.geometry, Polygon) and len(inst.geometry.rings) == 1 and not inst.attributes
+
+
+def _polygon_annotations(record: ImageRecord, image_id: int) -> bytes:
+    """The annotation template (see ``CocoWriter.encode``) of an image whose objects are all plain polygons:
+    the same entries as the general path, areas, boxes and integer checks each done once for all rings,
+    and one ``orjson.dumps`` for all of them. Such an entry holds numbers only, so ``{"image_id":`` starts
+    each entry and nothing else, and there is no ``%`` to double."""
+    import orjson
+
+    from cytoconv.geometry import raster as geo
+
+    rings = [inst.geometry.rings[0] for inst in record.instances]  # type: ignore[union-attr]
+    areas = geo.single_ring_areas(rings, record.height, record.width)
+    boxes = geo.bounds_of_rings(rings)
+    anns = []
+    for inst, segment, area, bbox in zip(record.instances, _compact_rings(rings), areas, boxes):
+        ann: dict[str, Any] = {
+            "image_id": image_id,
+            "category_id": inst.category_id,
+            "segmentation": [segment],
+            "area": area,
+            "bbox": bbox,
+            "iscrowd": int(inst.iscrowd),
+        }
+        if inst.score is not None:
+            ann["score"] = inst.score
+        anns.append(ann)
+    entries = orjson.dumps(anns, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
+    return b"," + entries.replace(b'{"image_id":', b'{"id":%d,"image_id":')
+
+
+def _compact_rings(rings: list[npt.NDArray[np.float64]]) -> list[npt.NDArray[Any]]:
+    """``_compact`` of each ring, with one integer check for all of them: YOLO rings are never whole, traced
+    outlines always are; only a mix is looked at ring by ring."""
+    points = np.concatenate(rings)
+    as_int = points.astype(np.int64)
+    whole = as_int == points
+    if not whole.any():
+        return [r.reshape(-1) for r in rings]
+    if not whole.all():
+        return [_compact(r) for r in rings]
+    ends = np.cumsum([len(r) for r in rings]).tolist()
+    return [as_int[start:end].reshape(-1) for start, end in zip([0, *ends[:-1]], ends)]
 
 
 def writer(

@@ -231,14 +231,26 @@ def parse_channel(text: str | None) -> int | None:
     raise UsageError(f"--channel must be R, G, B, A or a channel number, got {text!r}")
 
 
+def _file_bytes(path: str) -> bytes:
+    """A file's bytes by plain system calls, so that a mask is opened once (header check and decode)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = [os.read(fd, 65536)]
+        while chunks[-1]:  # until end of file: a short read is not one
+            chunks.append(os.read(fd, 65536))
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 2 else b"".join(chunks)
+
+
 def _grey_png(path: str) -> npt.NDArray[np.integer] | None:
     """A greyscale 8/16-bit PNG decoded by OpenCV straight into an array (PIL decodes, then copies:
     a third slower at 10,000 masks). Anything else (palette, colour, odd headers): ``None``."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(26)
+        data = _file_bytes(path)
     except OSError:
         return None
+    head = data[:26]
     if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
         return None
     if head[25] != 0 or head[24] not in (8, 16):  # colour type 0 = grey; bit depth
@@ -248,7 +260,7 @@ def _grey_png(path: str) -> npt.NDArray[np.integer] | None:
         return None
     from cytoconv.geometry.outline import decode_unchanged
 
-    arr = decode_unchanged(path)
+    arr = decode_unchanged(data)
     if arr is None or arr.ndim != 2 or arr.shape != (height, width):
         return None
     return arr  # type: ignore[return-value,unused-ignore]

@@ -287,7 +287,7 @@ def load(unit: MaskUnit, options: ReadOptions, report: Report) -> ImageRecord:
     if background:
         mapped += int(np.count_nonzero(np.isin(arr, background)))
     overlapping = len({v for c in unit.classes for v in c.values}) < sum(len(c.values) for c in unit.classes)
-    if overlapping or mapped + int(np.count_nonzero(arr == 0)) != arr.size:  # only then count every value
+    if overlapping or mapped != int(np.count_nonzero(arr)):  # pixels left over: only then count every value
         _check_strays(arr, unit, report)
     for category_id, class_mask in class_masks:
         if class_mask is not None:
