@@ -370,3 +370,99 @@ def test_a_bad_number_in_a_piece_decoded_by_a_worker_is_placed_the_same(
             cytoconv.read(src, "coco")
         messages.append(str(error.value))
     assert messages[0] == messages[1] and "not valid JSON" in messages[0], messages
+
+
+IMAGE_JSON = '{"id": 1, "file_name": "a.png", "width": 10, "height": 10}'
+CATS_JSON = '[{"id": 1, "name": "c"}]'
+
+
+def _coco_text(annotations: str) -> str:
+    return f'{{"images": [{IMAGE_JSON}], "categories": {CATS_JSON}, "annotations": [{annotations}]}}'
+
+
+@pytest.mark.parametrize("where", ["first", "later"])
+def test_a_number_beyond_a_double_in_a_field_kept_raw_is_not_json(tmp_path: Path, where: str) -> None:
+    """msgspec passes over ``area`` without decoding it; orjson, which decodes it, refuses 1e999 as a whole-file
+    parse did: CC002 at its line and column, from validate and from convert (nothing written)."""
+    good = '{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], "area": 4}'
+    bad = '{"id": 2, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], "area": 1e999}'
+    text = _coco_text(bad if where == "first" else good + ",\n" + bad)
+    src = write(tmp_path / "c.json", text)
+    line = text[: text.index("1e999")].count("\n") + 1
+    column = text.index("1e999") - (text.rfind("\n", 0, text.index("1e999")) + 1) + 1
+    found = [f for f in validate([src]).findings if f.code == "CC002"]
+    assert [(f.line, f.message) for f in found] == [
+        (line, f"not valid JSON: number is infinity when parsed as double (column {column})")
+    ]
+    with pytest.raises(FormatError) as error:
+        cytoconv.convert(src, tmp_path / "out", to="yolo", fmt="coco", jobs=1)
+    assert error.value.line == line and "number is infinity" in error.value.message
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_utf8_and_bad_keys_are_placed(tmp_path: Path) -> None:
+    ann = '{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], "attributes": {"n": "\xff"}}'
+    text = _coco_text(ann).encode("latin-1")
+    src = write(tmp_path / "u.json", text)
+    found = [f for f in validate([src]).findings if f.code == "CC002"]
+    assert len(found) == 1 and "not valid UTF-8" in found[0].message
+    column = text.index(b"\xff") + 1
+    assert found[0].message.endswith(f"(column {column})")
+    key = write(tmp_path / "k.json", '{"info": {}, "bad\\q": 1, "images": [], "categories": []}')
+    found = [f for f in validate([key]).findings if f.code == "CC002"]
+    assert len(found) == 1 and "escape" in found[0].message
+
+
+def test_a_section_given_twice_keeps_the_last_as_a_whole_file_parse_does(tmp_path: Path) -> None:
+    ann = '{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}'
+    text = (
+        f'{{"annotations": null, "images": [{IMAGE_JSON}], "categories": {CATS_JSON}, '
+        f'"annotations": [{ann}], "images": [], "images": [{IMAGE_JSON}]}}'
+    )
+    src = write(tmp_path / "d.json", text)
+    records = _records(src)
+    assert len(records) == 1 and len(records[0][3]) == 1
+    text = f'{{"images": [{IMAGE_JSON}], "categories": {CATS_JSON}, "annotations": [{ann}], "annotations": null}}'
+    found = validate([write(tmp_path / "n.json", text)]).findings
+    assert [f.code for f in found if f.severity == "error"] == ["CC003"]
+
+
+def test_entries_full_of_nested_objects_are_cut_in_linear_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ``},`` inside an entry is a candidate cut that fails: after a few, the piece's entries are found
+    one by one, not by trying cut after cut for each entry (which took minutes on 5 MB)."""
+    monkeypatch.setattr(stream, "PIECE", 16 << 10)
+    monkeypatch.setattr(stream, "WINDOW", 32 << 10)
+    rng = random.Random(3)
+    anns = [
+        {
+            "id": k + 1,
+            "image_id": 1,
+            "category_id": 1,
+            "bbox": [1, 1, 2, 2],
+            "points": [{"x": rng.randint(0, 9), "y": rng.randint(0, 9)} for _ in range(300)],
+        }
+        for k in range(400)
+    ]
+    doc = {"images": [json.loads(IMAGE_JSON)], "categories": json.loads(CATS_JSON), "annotations": anns}
+    src = write(tmp_path / "p.json", json.dumps(doc, separators=(",", ":")))
+    calls = {"n": 0}
+    real = stream._decode
+
+    def counted(piece: bytes, keyed: bool) -> Any:
+        calls["n"] += 1
+        return real(piece, keyed)
+
+    monkeypatch.setattr(stream, "_decode", counted)
+    report = Report(strict=False)
+    records = _records(src, report)
+    assert len(records[0][3]) == 400 and report.notices.get("field-dropped") == 400
+    assert calls["n"] < 5 * (src.stat().st_size // (16 << 10) + 1), calls["n"]
+
+
+def test_ids_beyond_64_bits_are_named_as_such(tmp_path: Path) -> None:
+    big = 1 << 63
+    ann = f'{{"id": {big}, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}}'
+    found = validate([write(tmp_path / "b.json", _coco_text(ann))]).findings
+    assert [f.message for f in found if f.code == "CC003"] == ["annotations[0] has an 'id' beyond 64 bits"]

@@ -124,7 +124,17 @@ def _annotations(coco: Coco, path: str, settings: Settings, sink: FindingSink) -
     import orjson
 
     geometry = _Geometry()
-    for k, ann in coco.read_back():  # every annotation that is an object, decoded again, in file order
+    annotations = coco.read_back()  # every annotation that is an object, decoded again, in file order
+    while True:
+        try:
+            k, ann = next(annotations)
+        except StopIteration:
+            break
+        except JsonError as error:  # not JSON after all (1e999 where the scan kept the text raw)
+            if on("CC002"):
+                line, column = coco.source.line_column(error.offset)
+                sink("CC002", path, f"not valid JSON: {error.reason} (column {column})", line=line)
+            return
         if len(geometry.rings) + len(geometry.raster) >= MEASURE_BATCH:
             _measure(geometry, path, settings, sink)
             geometry = _Geometry()

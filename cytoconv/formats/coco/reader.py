@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from cytoconv.engine.contract import ReadOptions, ReadPlan
 from cytoconv.engine.files import is_junk
-from cytoconv.errors import FormatError, Report
+from cytoconv.errors import FormatError, Report, SkipUnit
 from cytoconv.formats import CONTENT, LAYOUT, Evidence
 from cytoconv.formats.coco.layout import SPLIT_PREFIXES, image_dir, not_read
 from cytoconv.formats.coco.stream import Source, read_back
@@ -292,15 +292,23 @@ def load(unit: CocoUnit, options: ReadOptions, report: Report) -> ImageRecord:
     raws = read_back(
         Source(objects.path), objects.offsets[start:stop].tolist(), objects.lengths[start:stop].tolist()
     )
-    for category_id, kind, raw in zip(
-        objects.category_ids[start:stop].tolist(), objects.kinds[start:stop].tolist(), raws
+    offsets = objects.offsets[start:stop].tolist()
+    for offset, category_id, kind, raw in zip(
+        offsets, objects.category_ids[start:stop].tolist(), objects.kinds[start:stop].tolist(), raws
     ):
         try:
             ann = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:  # a number beyond a double, which the scan did not decode
-            raise FormatError(
-                Path(objects.path), f"{unit.file_name}: {exc.msg}", code="not-well-formed"
-            ) from None
+        except orjson.JSONDecodeError as exc:  # what the scan did not decode: 1e999 beyond a double, "\ud800"
+            line, column = Source(objects.path).line_column(offset + exc.pos)
+            report.problem(
+                FormatError(
+                    Path(objects.path),
+                    f"not valid JSON: {exc.msg} (column {column}; image {unit.file_name})",
+                    line=line,
+                    code="not-well-formed",
+                )
+            )
+            raise SkipUnit(unit.file_name) from None
         attributes = ann.get("attributes")
         geometry: Geometry
         if kind == POLYGON:

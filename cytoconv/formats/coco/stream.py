@@ -36,7 +36,7 @@ import orjson
 SECTIONS: Final = frozenset(("images", "annotations", "categories"))
 WINDOW: Final = 8 << 20  # bytes read at a time
 PIECE: Final = 4 << 20  # the size a piece aims at: entries decoded together
-MAX_CANDIDATES: Final = 32  # failed cuts in one piece before cutting entry by entry
+MAX_CANDIDATES: Final = 4  # failed cuts in one piece before finding its entries one by one
 
 _WS: Final = b" \t\r\n"
 _SKIP_WS: Final = re.compile(rb"[ \t\r\n]*")
@@ -149,6 +149,8 @@ class Source:
                     line += count
                     line_start = done + chunk.rindex(b"\n") + 1
                 done += len(chunk)
+        if line == 1 and self.bom:
+            line_start = 3  # the byte-order mark is not a column
         return line, offset - line_start + 1
 
 
@@ -259,7 +261,6 @@ def sections(source: Source, skip: frozenset[str] = frozenset()) -> Iterator[Mem
             return
         pos += 1
         first = True
-        seen: set[str] = set()
         while True:
             pos = window.skip_ws(pos)
             c = window.byte(pos)
@@ -278,8 +279,7 @@ def sections(source: Source, skip: frozenset[str] = frozenset()) -> Iterator[Mem
             key, pos = _key(window, pos)
             pos = window.skip_ws(pos)
             c = window.byte(pos)
-            if key in SECTIONS and key not in seen and c in (ord("["), ord("{")):
-                seen.add(key)
+            if key in SECTIONS and c in (ord("["), ord("{")):
                 keyed = c == ord("{")
                 if key not in skip:
                     yield SectionStart(key, keyed)
@@ -305,7 +305,10 @@ def sections(source: Source, skip: frozenset[str] = frozenset()) -> Iterator[Mem
 def _top_value(window: _Window, pos: int) -> Any:
     """A document that is not an object: decoded whole (it is reported as not COCO)."""
     pos, end = _value_end(window, pos)
-    value = orjson.loads(window.buf[pos:end]) if end > pos else None
+    try:
+        value = orjson.loads(window.buf[pos:end]) if end > pos else None
+    except orjson.JSONDecodeError as exc:  # what msgspec let by (1e999)
+        raise JsonError(window.at(pos) + exc.pos, exc.msg) from None
     tail = window.skip_ws(end)
     if tail < len(window.buf):
         raise JsonError(window.at(tail), "trailing characters")
@@ -317,7 +320,10 @@ def _key(window: _Window, pos: int) -> tuple[str, int]:
     while True:
         match = _KEY.match(window.buf, pos)
         if match is not None and (match.end() < len(window.buf) or window.eof):
-            return orjson.loads(b'"' + match.group(1) + b'"'), match.end()
+            try:
+                return orjson.loads(b'"' + match.group(1) + b'"'), match.end()
+            except orjson.JSONDecodeError as exc:  # a bad escape, a raw control character, not UTF-8
+                raise JsonError(window.at(pos) + exc.pos, exc.msg) from None
         if window.eof:
             if window.byte(pos) == ord('"'):
                 raise JsonError(window.at(pos), "the file ends too early", truncated=True)
@@ -399,7 +405,43 @@ def _piece(window: _Window, pos: int, keyed: bool) -> Piece | None:
             search = match.end()
             continue
         return pos, cut, False, raws, keys, document
-    return None
+    walked = _walk(buf, pos, keyed)  # entries full of "}," (nested objects): found one by one instead
+    if walked is None:
+        return None
+    try:
+        raws, keys, document = _decode(buf[pos:walked], keyed)
+    except msgspec.DecodeError:
+        return None
+    return pos, walked, False, raws, keys, document
+
+
+def _walk(buf: bytes, pos: int, keyed: bool) -> int | None:
+    """The end of the last whole entry within about ``PIECE`` bytes of ``pos``, found entry by entry (each
+    one's end where msgspec sees trailing characters after it: linear, where trying cut after cut is not);
+    None when not even one entry ends in what is read before the section does."""
+    start, end = pos, None
+    view = memoryview(buf)
+    while end is None or end - start < PIECE:
+        if keyed:
+            match = _KEY.match(buf, pos)
+            if match is None:
+                break
+            pos = match.end()
+        try:
+            _RAW.decode(view[pos:])
+            break  # the entry runs to the end of what is read
+        except msgspec.DecodeError as exc:
+            text = str(exc)
+            found = _BYTE.search(text)
+            if "trailing characters" not in text or found is None:
+                break
+            value_end = pos + int(found.group(1)) - 1
+        after = _SKIP_WS.match(buf, value_end).end()  # type: ignore[union-attr]
+        if after >= len(buf) or buf[after] != 44:  # no comma: the section ends here (or the file is bad)
+            break
+        end = value_end
+        pos = _SKIP_WS.match(buf, after + 1).end()  # type: ignore[union-attr]
+    return end
 
 
 def _ends_before(buf: bytes, pos: int, cut: int, keyed: bool) -> bool:
@@ -468,7 +510,7 @@ def _offsets(
             if match is None:
                 return None
             text = match.group(1)
-            if text != keys[k].encode() and orjson.loads(b'"' + text + b'"') != keys[k]:  # escapes decoded
+            if text != keys[k].encode() and _decoded_key(text) != keys[k]:  # escapes decoded
                 return None
             pos = match.end()
         offsets.append(base + pos)
@@ -498,6 +540,15 @@ def _one_entry(window: _Window, pos: int, keyed: bool, section: str, first: int)
     if c < 0:
         raise JsonError(window.at(pos), "the file ends too early", truncated=True)
     raise JsonError(window.at(pos), "expected ',' or the end of the list")
+
+
+def _decoded_key(text: bytes) -> str | None:
+    """A key's text (between its quotes) decoded, None when it is not a valid JSON string."""
+    try:
+        key: str = orjson.loads(b'"' + text + b'"')
+    except orjson.JSONDecodeError:
+        return None
+    return key
 
 
 def read_back(source: Source, offsets: list[int], lengths: list[int]) -> Iterator[bytes]:

@@ -195,6 +195,8 @@ class Annotations:
     local: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     # position -> a check that needs the image's size: ("rle", [h, w]) or ("point", x, y)
     deferred: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    # position -> the id fields that hold an integer beyond 64 bits (stored as NO_ID)
+    wide: dict[int, list[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -226,7 +228,8 @@ class Coco:
 
     def read_back(self, positions: Sequence[int] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
         """``(position, annotation)`` for the annotations at ``positions`` (ascending; all when None), decoded
-        from the file again: the full JSON of each, which the scan kept only the offsets of."""
+        from the file again: the full JSON of each, which the scan kept only the offsets of. ``JsonError``
+        where one holds what the scan did not decode and JSON does not allow (a number beyond a double)."""
         cols = self.annotations
         todo = (
             [k for k in range(len(cols)) if cols.kind[k] != NOT_AN_OBJECT] if positions is None else positions
@@ -237,7 +240,11 @@ class Coco:
             part = todo[start : start + 4096]
             raws = read_back(self.source, [cols.offsets[k] for k in part], [cols.lengths[k] for k in part])
             for k, raw in zip(part, raws):
-                yield k, orjson.loads(raw)
+                try:
+                    value = orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:  # what the scan kept raw: 1e999, "\ud800"
+                    raise JsonError(cols.offsets[k] + exc.pos, exc.msg) from None
+                yield k, value
 
 
 class _Ann(msgspec.Struct, forbid_unknown_fields=True):
@@ -281,6 +288,21 @@ def _decoded(entries: Entries) -> list[_Ann] | None:
         return None
     except msgspec.DecodeError:  # not UTF-8 somewhere: entry by entry says where
         return None
+
+
+def _check_utf8(entries: Entries) -> None:
+    """Strings msgspec passed over (``attributes``, anything kept raw) must be UTF-8, as a whole-file parse
+    would insist: a piece that is not all ASCII is decoded, and the first bad byte is a JsonError."""
+    if entries.document is not None and entries.document.isascii():
+        return
+    for raw, offset in zip(entries.raws, entries.offsets):
+        text = bytes(raw)
+        if text.isascii():
+            continue
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise JsonError(offset + exc.start, "str is not valid UTF-8") from None
 
 
 def _raw_value(raw: msgspec.Raw) -> Any:
@@ -360,14 +382,27 @@ class _Scanner:
         first_annotation: Any = None
         source.lines = self.want["CC005"]
         annotator: _Annotator | None = None
+
+        def forget_annotations() -> None:
+            """A later ``annotations`` member replaces what an earlier one held, as in a whole-file parse."""
+            nonlocal annotations, annotator, first_annotation
+            if annotator is not None:
+                annotator.close()
+                annotator = None
+            annotations, first_annotation = Annotations(), None
+            extra.clear()
+
         try:
             for event in sections(source):
-                if isinstance(event, SectionStart):
+                if isinstance(event, SectionStart):  # a key given twice: the last one counts
+                    members.pop(event.section, None)
                     keys[event.section] = [] if event.keyed else None
                     if event.section == "images":
                         images = []
                     elif event.section == "categories":
                         categories = []
+                    elif len(annotations) or annotator is not None:
+                        forget_annotations()
                 elif isinstance(event, Entries):
                     section_keys = keys[event.section]
                     if section_keys is not None and event.keys is not None:
@@ -390,6 +425,12 @@ class _Scanner:
                                 raise JsonError(offset + exc.pos, exc.msg) from None
                 elif isinstance(event, Member):
                     members[event.key] = event.value
+                    if event.key == "images":
+                        images = None
+                    elif event.key == "categories":
+                        categories = None
+                    elif event.key == "annotations":
+                        forget_annotations()
             if annotator is not None:
                 annotator.finish()
         except msgspec.DecodeError as exc:  # anything the stream did not place (it names no byte)
@@ -420,7 +461,13 @@ class _Scanner:
             )
             return None
         if first_annotation is not None:
-            first = _raw_value(first_annotation)
+            import orjson
+
+            try:
+                first = _raw_value(first_annotation)
+            except orjson.JSONDecodeError as exc:  # a number a double cannot hold, kept raw by the scan
+                self._json_error(source, JsonError(annotations.offsets[0] + exc.pos, exc.msg))
+                return None
             if isinstance(first, dict) and "segments_info" in first:
                 self.sink(
                     "CC003",
@@ -491,6 +538,9 @@ class _Scanner:
             if not _is_int(image_id):
                 self.report("CC003", f"images[{k}] has no integer 'id'", rejected, k)
                 continue
+            if _id(image_id) == NO_ID:
+                self.report("CC003", f"images[{k}]: id {image_id} is beyond 64 bits", rejected, k)
+                continue
             if image_id in sizes:
                 self.report(
                     "CC601",
@@ -531,6 +581,9 @@ class _Scanner:
             if not _is_int(cid):
                 self.report("CC003", f"categories[{k}] has no integer 'id'", rejected, k)
                 continue
+            if _id(cid) == NO_ID:
+                self.report("CC003", f"categories[{k}]: id {cid} is beyond 64 bits", rejected, k)
+                continue
             if cid in known:
                 self.report("CC603", f"category id {cid} appears twice (categories[{k}])", rejected, k)
             known.add(cid)
@@ -542,6 +595,7 @@ class _Scanner:
         has on its own, into the columns; nothing reported yet (references need the other sections)."""
         import orjson
 
+        _check_utf8(entries)
         cols.offsets.extend(entries.offsets)
         cols.lengths.extend(len(raw) for raw in entries.raws)
         keys = entries.keys
@@ -600,9 +654,15 @@ class _Scanner:
         aid = ann.id
         if aid is None and key is not None and key.lstrip("-").isdigit():  # keyed by id (LIVECell): the key
             aid = int(key)
-        cols.ids.append(_id(aid))
-        cols.image_ids.append(_id(ann.image_id))
-        cols.category_ids.append(_id(ann.category_id))
+        values = (aid, ann.image_id, ann.category_id)
+        ids = (_id(aid), _id(ann.image_id), _id(ann.category_id))
+        if NO_ID in ids:  # an integer beyond 64 bits is said as such, not as "no integer"
+            wide = [name for name, v, got in zip(_ID_FIELDS, values, ids) if got == NO_ID and _is_int(v)]
+            if wide:
+                cols.wide[k] = wide
+        cols.ids.append(ids[0])
+        cols.image_ids.append(ids[1])
+        cols.category_ids.append(ids[2])
         cols.iscrowd.append(1 if ann.iscrowd else 0)
         found: list[tuple[str, str]] = []
         kind = self._geometry(ann, k, found, cols.deferred)
@@ -662,8 +722,10 @@ class _Scanner:
                 continue
             aid, image_id, category_id = cols.ids[k], cols.image_ids[k], cols.category_ids[k]
             ref: int | str = aid if aid != NO_ID else f"#{k}"
+            wide = cols.wide.get(k, ())
             if aid == NO_ID:
-                report("CC003", f"annotations[{k}] has no integer 'id'", rejected, k, annotation_id=ref)
+                said = "has an 'id' beyond 64 bits" if "id" in wide else "has no integer 'id'"
+                report("CC003", f"annotations[{k}] {said}", rejected, k, annotation_id=ref)
             elif aid in seen_ids and first_of.get(aid, k) != k:
                 report(
                     "CC602",
@@ -682,13 +744,17 @@ class _Scanner:
                 )
             size: tuple[int, int] | None = None
             if image_id == NO_ID:
-                report("CC003", "no integer 'image_id'", rejected, k, annotation_id=ref)
+                said = "an 'image_id' beyond 64 bits" if "image_id" in wide else "no integer 'image_id'"
+                report("CC003", said, rejected, k, annotation_id=ref)
             elif image_id not in sizes:
                 report("CC605", f"image id {image_id} is not in 'images'", rejected, k, annotation_id=ref)
             else:
                 size = sizes[image_id]
             if category_id == NO_ID:
-                report("CC003", "no integer 'category_id'", rejected, k, annotation_id=ref)
+                said = (
+                    "a 'category_id' beyond 64 bits" if "category_id" in wide else "no integer 'category_id'"
+                )
+                report("CC003", said, rejected, k, annotation_id=ref)
             elif category_id not in categories:
                 report(
                     "CC202",
@@ -802,9 +868,20 @@ class _Silent:
         return None
 
 
-# (ids, image ids, category ids, iscrowd, kind, offsets, lengths as array bytes; local; deferred; extra fields)
+# (ids, image ids, category ids, iscrowd, kind, offsets, lengths as array bytes; local; deferred; extra fields;
+# wide)
 PieceColumns = tuple[
-    bytes, bytes, bytes, bytes, bytes, bytes, bytes, dict[int, Any], dict[int, Any], Counter[Any]
+    bytes,
+    bytes,
+    bytes,
+    bytes,
+    bytes,
+    bytes,
+    bytes,
+    dict[int, Any],
+    dict[int, Any],
+    Counter[Any],
+    dict[int, Any],
 ]
 
 
@@ -838,7 +915,7 @@ def _phase_one(
         cols.offsets,
         cols.lengths,
     )
-    return (*(a.tobytes() for a in arrays), cols.local, cols.deferred, extra)  # type: ignore[return-value]
+    return (*(a.tobytes() for a in arrays), cols.local, cols.deferred, extra, cols.wide)  # type: ignore[return-value]
 
 
 class _Annotator:
@@ -892,6 +969,7 @@ class _Annotator:
             column.frombytes(data)
         cols.local.update({base + k: v for k, v in result[7].items()})
         cols.deferred.update({base + k: v for k, v in result[8].items()})
+        cols.wide.update({base + k: v for k, v in result[10].items()})
         self.extra.update(result[9])
 
     def finish(self) -> None:
@@ -976,6 +1054,7 @@ def _box(bbox: Any, found: list[tuple[str, str]]) -> int:
 
 
 _ANN_FIELDS: Final = tuple(_Ann.__struct_fields__)
+_ID_FIELDS: Final = ("id", "image_id", "category_id")
 _RAW_FIELDS: Final = frozenset(
     ("segmentation", "bbox", "area", "score", "attributes", "keypoints", "num_keypoints")
 )
