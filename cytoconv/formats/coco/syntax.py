@@ -201,6 +201,18 @@ class Annotations:
     def __len__(self) -> int:
         return len(self.kind)
 
+    def arrays(self) -> tuple[array[int], ...]:
+        """The seven columns, in one order (a worker's piece travels back as their bytes)."""
+        return (
+            self.ids,
+            self.image_ids,
+            self.category_ids,
+            self.iscrowd,
+            self.kind,
+            self.offsets,
+            self.lengths,
+        )
+
     def id_of(self, k: int) -> int | None:
         """The annotation id at position ``k``, None when it has none."""
         value = self.ids[k]
@@ -906,16 +918,8 @@ def _phase_one(
         return error.offset, error.reason
     finally:
         gc.enable()
-    arrays = (
-        cols.ids,
-        cols.image_ids,
-        cols.category_ids,
-        cols.iscrowd,
-        cols.kind,
-        cols.offsets,
-        cols.lengths,
-    )
-    return (*(a.tobytes() for a in arrays), cols.local, cols.deferred, extra, cols.wide)  # type: ignore[return-value]
+    arrays = (a.tobytes() for a in cols.arrays())
+    return (*arrays, cols.local, cols.deferred, extra, cols.wide)  # type: ignore[return-value]
 
 
 class _Annotator:
@@ -955,15 +959,7 @@ class _Annotator:
             raise JsonError(result[0], result[1])
         cols, base = self.cols, len(self.cols.kind)
         for column, data in zip(
-            (
-                cols.ids,
-                cols.image_ids,
-                cols.category_ids,
-                cols.iscrowd,
-                cols.kind,
-                cols.offsets,
-                cols.lengths,
-            ),
+            cols.arrays(),
             result[:7],
         ):
             column.frombytes(data)

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cytoconv.engine.contract import MaskClass
-from cytoconv.engine.files import is_image_name, walk_files
+from cytoconv.engine.files import is_image_name, read_bytes, walk_files
 from cytoconv.errors import FormatError, UsageError
 
 PRESETS: dict[str, str] = {
@@ -231,23 +231,11 @@ def parse_channel(text: str | None) -> int | None:
     raise UsageError(f"--channel must be R, G, B, A or a channel number, got {text!r}")
 
 
-def _file_bytes(path: str) -> bytes:
-    """A file's bytes by plain system calls, so that a mask is opened once (header check and decode)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = [os.read(fd, 65536)]
-        while chunks[-1]:  # until end of file: a short read is not one
-            chunks.append(os.read(fd, 65536))
-    finally:
-        os.close(fd)
-    return chunks[0] if len(chunks) == 2 else b"".join(chunks)
-
-
 def _grey_png(path: str) -> npt.NDArray[np.integer] | None:
     """A greyscale 8/16-bit PNG decoded by OpenCV straight into an array (PIL decodes, then copies:
     a third slower at 10,000 masks). Anything else (palette, colour, odd headers): ``None``."""
     try:
-        data = _file_bytes(path)
+        data = read_bytes(path)
     except OSError:
         return None
     head = data[:26]
