@@ -12,8 +12,9 @@ inside a nested one or a string). ``[`` + piece + ``]`` is valid JSON only when 
 between entries (a piece that stops inside an entry leaves a bracket or a string open), and msgspec checks that
 at about a gigabyte a second without building the entries. A candidate that fails is followed by the next; the
 last piece of a section is found by msgspec's "trailing characters" position, which is where the section ends.
-Whatever does not fit that path (entries that are not objects, or a nested ``},`` at every candidate) falls back
-to cutting entry by entry, also with msgspec, so any valid JSON is read.
+When a few candidates in a row fail (entries full of nested objects), the piece's entries are found one by one
+from msgspec's "trailing characters" position after each, which stays linear; an entry larger than what is read
+is read on alone. So any valid JSON is read, in time proportional to its size.
 
 Sections may come in any order (the COCO download puts ``categories`` last) and may be lists or objects keyed by
 id (LIVECell's ``annotations``); other members (``info``, ``licenses``, unknown keys) are decoded whole.
