@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from cytoconv.errors import UsageError
 
@@ -88,3 +88,36 @@ def atomic_dir(dest: Path, overwrite: bool = False) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+class FilePerImageWriter(Protocol):
+    """A writer whose workers write one file per image themselves (``encode``), under ``tmp``."""
+
+    tmp: Path | None
+
+    @property
+    def dest(self) -> Path: ...
+
+    @property
+    def names(self) -> Mapping[int, str]:
+        """Class id -> name, for the class list written last."""
+        ...
+
+
+@contextmanager
+def file_per_image_sink(
+    writer: FilePerImageWriter, overwrite: bool, class_list: str | None
+) -> Iterator[Callable[[Any], None]]:
+    """The sink of a ``FilePerImageWriter``: its output built in a temporary folder (``writer.tmp``, where its
+    workers write), moved into place at the end, none left on error; with ``class_list``, the class names in
+    id order written there last (a file named so, one name a line), once every image is written."""
+
+    def accept(fragment: Any) -> None:
+        """Nothing to gather: each file is written by the writer's ``encode``."""
+
+    with atomic_dir(writer.dest, overwrite) as tmp:
+        writer.tmp = tmp
+        yield accept
+        names = [writer.names[k] for k in sorted(writer.names)]
+        if class_list is not None and names:
+            (tmp / class_list).write_text("".join(n + "\n" for n in names), encoding="utf-8")

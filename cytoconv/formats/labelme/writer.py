@@ -26,15 +26,15 @@ import base64
 import io
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cytoconv.engine.adapt import label_as_box
-from cytoconv.engine.atomic import atomic_dir
+from cytoconv.engine.atomic import file_per_image_sink
 from cytoconv.engine.contract import WriteOptions
 from cytoconv.engine.files import safe_relative
 from cytoconv.errors import FormatError, Report
@@ -234,19 +234,9 @@ class LabelmeWriter:
         shape["mask"] = mask_png(mask[y0 : y1 + 1, x0 : x1 + 1])
         return shape
 
-    @contextmanager
-    def sink(self) -> Iterator[Callable[[Any], None]]:
-        """The output built in a temporary folder, moved into place at the end (none left on error)."""
-
-        def accept(fragment: str) -> None:
-            """Nothing to gather: each file is written by ``encode``."""
-
-        with atomic_dir(self.dest, self.options.overwrite) as tmp:
-            self.tmp = tmp
-            yield accept
-            names = [self.names[k] for k in sorted(self.names)]
-            if names:
-                (tmp / LABELS_FILE).write_text("".join(n + "\n" for n in names), encoding="utf-8")
+    def sink(self) -> AbstractContextManager[Callable[[Any], None]]:
+        """One JSON per image, written by the workers; ``labels.txt`` last."""
+        return file_per_image_sink(self, self.options.overwrite, LABELS_FILE)
 
 
 def writer(

@@ -24,13 +24,13 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from cytoconv.engine.adapt import label_as_box
-from cytoconv.engine.atomic import atomic_dir
+from cytoconv.engine.atomic import file_per_image_sink
 from cytoconv.engine.contract import WriteOptions
 from cytoconv.engine.files import safe_relative
 from cytoconv.errors import FormatError, Report
@@ -236,19 +236,9 @@ class QupathWriter:
             properties["measurements"] = measurements
         return properties
 
-    @contextmanager
-    def sink(self) -> Iterator[Callable[[Any], None]]:
-        """The output built in a temporary folder, moved into place at the end (none left on error)."""
-
-        def accept(fragment: str) -> None:
-            """Nothing to gather: each file is written by ``encode``."""
-
-        with atomic_dir(self.dest, self.options.overwrite) as tmp:
-            self.tmp = tmp
-            yield accept
-            names = [self.names[k] for k in sorted(self.names)]
-            if names:
-                (tmp / CLASSES_FILE).write_text("".join(n + "\n" for n in names), encoding="utf-8")
+    def sink(self) -> AbstractContextManager[Callable[[Any], None]]:
+        """One GeoJSON per image, written by the workers; ``classes.txt`` last."""
+        return file_per_image_sink(self, self.options.overwrite, CLASSES_FILE)
 
 
 def writer(

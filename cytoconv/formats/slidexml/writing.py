@@ -10,14 +10,14 @@ corners; points are ASAP ``Dot`` annotations, and Aperio has none (``--point-box
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cytoconv.engine.atomic import atomic_dir
+from cytoconv.engine.atomic import file_per_image_sink
 from cytoconv.engine.contract import WriteOptions
 from cytoconv.engine.files import safe_relative
 from cytoconv.errors import FormatError, Report
@@ -121,16 +121,9 @@ class SlideWriter:
             os.close(fd)
         return xml_rel
 
-    @contextmanager
-    def sink(self) -> Iterator[Callable[[Any], None]]:
-        """The output built in a temporary folder, moved into place at the end (none left on error)."""
-
-        def accept(fragment: str) -> None:
-            """Nothing to gather: each file is written by ``encode``."""
-
-        with atomic_dir(self.dest, self.options.overwrite) as tmp:
-            self.tmp = tmp
-            yield accept
+    def sink(self) -> AbstractContextManager[Callable[[Any], None]]:
+        """One XML per image, written by the workers; no class list (the XML names its classes)."""
+        return file_per_image_sink(self, self.options.overwrite, None)
 
 
 def dropped_attributes(record: ImageRecord, kept: tuple[str, ...], report: Report) -> None:
