@@ -18,7 +18,7 @@ import cytoconv
 from cytoconv.api import ReadOptions, WriteOptions
 from cytoconv.errors import FormatError, Report
 from cytoconv.formats.masks.maskio import mask_stem, natural_key, parse_class_map
-from cytoconv.geometry.outline import bridge_holes, trace
+from cytoconv.geometry.outline import bridge_holes, trace, trace_many
 from cytoconv.geometry.raster import polygon_rle
 from tests.conftest import real
 
@@ -51,6 +51,95 @@ def test_trace_is_exact_on_random_masks_with_holes_and_pinches() -> None:
         rings = bridge_holes(polygon)
         union = mask_api.merge(mask_api.frPyObjects([r.reshape(-1) for r in rings], h, w), intersect=False)
         assert np.array_equal(mask_api.decode(union), m)
+
+
+@pytest.mark.parametrize(
+    ("pixels", "rings"),
+    [
+        ([[1]], [(False, [[0, 0], [0, 1], [1, 1], [1, 0]])]),  # a chain of one pixel: all the way round
+        ([[1, 1, 1]], [(False, [[0, 0], [0, 1], [3, 1], [3, 0]])]),  # a one-pixel line: its ends turned
+        # pixels touching at a corner only: one 8-connected object, its outline through that corner twice
+        ([[1, 0], [0, 1]], [(False, [[0, 0], [0, 1], [1, 1], [1, 2], [2, 2], [2, 1], [1, 1], [1, 0]])]),
+        ([[0, 1], [1, 0]], [(False, [[1, 0], [1, 1], [0, 1], [0, 2], [1, 2], [1, 1], [2, 1], [2, 0]])]),
+        (
+            [[0, 1, 0], [1, 1, 1], [0, 1, 0]],  # concave corners
+            [
+                (
+                    False,
+                    [
+                        [1, 0],
+                        [1, 1],
+                        [0, 1],
+                        [0, 2],
+                        [1, 2],
+                        [1, 3],
+                        [2, 3],
+                        [2, 2],
+                        [3, 2],
+                        [3, 1],
+                        [2, 1],
+                        [2, 0],
+                    ],
+                )
+            ],
+        ),
+        # a hole, from its top-left corner; an island inside a hole is an outer ring of its own
+        (
+            [[1, 1, 1], [1, 0, 1], [1, 1, 1]],
+            [(False, [[0, 0], [0, 3], [3, 3], [3, 0]]), (True, [[1, 1], [2, 1], [2, 2], [1, 2]])],
+        ),
+        (
+            [[1, 1, 1, 1, 1], [1, 0, 0, 0, 1], [1, 0, 1, 0, 1], [1, 0, 0, 0, 1], [1, 1, 1, 1, 1]],
+            [
+                (False, [[2, 2], [2, 3], [3, 3], [3, 2]]),
+                (False, [[0, 0], [0, 5], [5, 5], [5, 0]]),
+                (True, [[1, 1], [4, 1], [4, 4], [1, 4]]),
+            ],
+        ),
+    ],
+)
+def test_trace_gives_these_rings_corner_by_corner(
+    pixels: list[list[int]], rings: list[tuple[bool, list]]
+) -> None:
+    """Each boundary pixel's turns come from the moves into and out of it: one-pixel chains, lines, pinches,
+    concave corners, holes and islands, each ring from the corner the first design's tracer started it at."""
+    polygon = trace(np.array(pixels, dtype=np.uint8))
+    assert polygon is not None
+    assert [(hole, ring.tolist()) for ring, hole in zip(polygon.rings, polygon.holes)] == rings
+
+
+def test_trace_many_is_trace_of_each_mask_with_offsets_and_empty_masks() -> None:
+    rng = np.random.default_rng(11)
+    masks = [(rng.random((17, 23)) < p).astype(np.uint8) for p in (0.3, 0.0, 0.6, 0.9)]
+    masks.insert(0, np.zeros((5, 5), np.uint8))
+    for got, mask in zip(trace_many(masks, 7, 3), masks):
+        alone = trace(mask, 7, 3)
+        if alone is None:
+            assert got is None
+            continue
+        assert got is not None and got.holes == alone.holes
+        assert all(np.array_equal(a, b) for a, b in zip(got.rings, alone.rings))
+        assert np.array_equal(mask_api.decode(polygon_rle(got, 20, 30))[3:, 7:], mask)
+
+
+def test_trace_is_exact_on_thousands_of_masks_touching_the_frame() -> None:
+    """Dense random masks reach every edge of the frame, where OpenCV's border following has no background
+    beyond: the outline must still close on the frame's edge."""
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        h, w = (int(v) for v in rng.integers(1, 12, 2))
+        m = (rng.random((h, w)) < rng.choice([0.3, 0.6, 0.9])).astype(np.uint8)
+        polygon = trace(m)
+        if polygon is None:
+            assert not m.any()
+            continue
+        assert np.array_equal(mask_api.decode(polygon_rle(polygon, h, w)), m)
+        for ring, hole in zip(polygon.rings, polygon.holes):
+            # each ring starts at its top-left corner, outer rings leaving it downwards, holes to the right
+            top_left = min(ring.tolist(), key=lambda p: (p[1], p[0]))
+            assert ring[0].tolist() == top_left
+            dx, dy = (ring[1] - ring[0]).tolist()
+            assert (dx > 0 and dy == 0) if hole else (dx == 0 and dy > 0)
 
 
 def test_a_block_keeps_its_size() -> None:

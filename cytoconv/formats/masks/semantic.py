@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +40,7 @@ from cytoconv.formats.masks.maskio import (
     split_background,
     value_counts,
 )
-from cytoconv.geometry.outline import components, split_parts, trace
+from cytoconv.geometry.outline import components, split_parts, trace, trace_many
 from cytoconv.geometry.raster import encode, polygon_to_rle, rasterise
 from cytoconv.ir import Category, ImageRecord, Instance, Polygon, Rle
 
@@ -71,37 +71,41 @@ def geometry_of(
 
 
 def instances_from(
-    mask: npt.NDArray[np.bool_] | npt.NDArray[np.uint8],
-    category_id: int,
+    class_masks: Sequence[tuple[int, npt.NDArray[np.bool_] | npt.NDArray[np.uint8]]],
     options: ReadOptions,
     height: int,
     width: int,
     report: Report | None = None,
 ) -> list[Instance]:
-    """The objects of one class mask: its connected components, or all of it as one object.
+    """The objects of one image's class masks, given as (category id, mask), class after class: the connected
+    components of each class, or all of a class as one object.
 
-    With 8-connectivity one trace of the whole class mask gives every component at once (each outer
-    ring with its holes), which is several times cheaper than labelling components first."""
-    geometries: list[Polygon | Rle] = []
+    With 8-connectivity one trace of a whole class mask gives every component at once (each outer ring with
+    its holes), which is several times cheaper than labelling components first; the classes of an image are
+    traced together (``trace_many``)."""
+    found: list[tuple[int, Polygon | Rle]] = []
     if options.connectivity == 4 and options.instances == "components":
-        for piece, x0, y0 in components(mask, 4):
-            geometry = geometry_of(piece, x0, y0, height, width, options, report)
-            if geometry is not None:
-                geometries.append(geometry)
+        for category_id, mask in class_masks:
+            for piece, x0, y0 in components(mask, 4):
+                geometry = geometry_of(piece, x0, y0, height, width, options, report)
+                if geometry is not None:
+                    found.append((category_id, geometry))
     else:
-        traced = trace(mask)
-        if traced is None:
-            return []
-        polygons = [traced] if options.instances == "per-class" else split_parts(traced)
-        if options.mask_geometry == "rle":
-            geometries.extend(polygon_to_rle(p, height, width) for p in polygons)  # the mask itself
-        else:
-            geometries.extend(polygons)
-        if options.simplify > 0:
-            geometries = _simplified(geometries, options.simplify, report)
+        for (category_id, _), traced in zip(class_masks, trace_many([m for _, m in class_masks])):
+            if traced is None:
+                continue
+            polygons = [traced] if options.instances == "per-class" else split_parts(traced)
+            geometries: list[Polygon | Rle]
+            if options.mask_geometry == "rle":
+                geometries = [polygon_to_rle(p, height, width) for p in polygons]  # the mask itself
+            else:
+                geometries = list(polygons)
+            if options.simplify > 0:
+                geometries = _simplified(geometries, options.simplify, report)
+            found.extend((category_id, g) for g in geometries)
     return [
         Instance.trusted(category_id=category_id, geometry=g, iscrowd=False, score=None, attributes={})
-        for g in geometries
+        for category_id, g in found
     ]
 
 
@@ -278,8 +282,10 @@ def load(unit: MaskUnit, options: ReadOptions, report: Report) -> ImageRecord:
     height, width = arr.shape
     if unit.classes is None:
         counts = value_counts(arr)
-        for value in sorted(v for v in counts if v != 0):
-            record.instances.extend(instances_from(arr == value, value, options, height, width, report))
+        for value in sorted(
+            v for v in counts if v != 0
+        ):  # one mask at a time: there may be hundreds of values
+            record.instances.extend(instances_from([(value, arr == value)], options, height, width, report))
         return record
     named, background = split_background(unit.classes)
     class_masks = [(k, _class_mask(arr, cls.values)) for k, cls in enumerate(named, start=1)]
@@ -289,9 +295,8 @@ def load(unit: MaskUnit, options: ReadOptions, report: Report) -> ImageRecord:
     overlapping = len({v for c in unit.classes for v in c.values}) < sum(len(c.values) for c in unit.classes)
     if overlapping or mapped != int(np.count_nonzero(arr)):  # pixels left over: only then count every value
         _check_strays(arr, unit, report)
-    for category_id, class_mask in class_masks:
-        if class_mask is not None:
-            record.instances.extend(instances_from(class_mask, category_id, options, height, width, report))
+    present = [(category_id, m) for category_id, m in class_masks if m is not None]
+    record.instances.extend(instances_from(present, options, height, width, report))
     return record
 
 
