@@ -77,9 +77,9 @@ class CocoWriter:
         if (
             record.instances
             and self.options.segmentation != "rle"
-            and all(_plain_polygon(inst) for inst in record.instances)
+            and all(_plain_polygon(inst, self.options.holes) for inst in record.instances)
         ):
-            return image, _polygon_annotations(record, image_id), len(record.instances), frozenset()
+            return image, _polygon_annotations(record, image_id, report), len(record.instances), frozenset()
         simple = [
             i
             for i, inst in enumerate(record.instances)
@@ -270,25 +270,46 @@ def _compact(ring: npt.NDArray[np.float64]) -> npt.NDArray[Any]:
     return as_int if np.array_equal(as_int, flat) else flat
 
 
-def _plain_polygon(inst: Instance) -> bool:
-    """One ring and no attributes: the object of a YOLO or traced-mask file, written by the fast path."""
-    return isinstance(inst.geometry, Polygon) and len(inst.geometry.rings) == 1 and not inst.attributes
+def _plain_polygon(inst: Instance, holes: str) -> bool:
+    """One outer ring, with holes only when they are to be bridged, and no attributes: the objects of a YOLO
+    file or of a traced mask, written by the fast path."""
+    g = inst.geometry
+    return (
+        isinstance(g, Polygon)
+        and not inst.attributes
+        and (len(g.rings) == 1 or (holes == "bridge" and all(g.holes[1:])))
+    )
 
 
-def _polygon_annotations(record: ImageRecord, image_id: int) -> bytes:
+def _polygon_annotations(record: ImageRecord, image_id: int, report: Report) -> bytes:
     """The annotation template (see ``CocoWriter.encode``) of an image whose objects are all plain polygons:
     the same entries as the general path, areas, boxes and integer checks each done once for all rings,
     and one ``orjson.dumps`` for all of them. Such an entry holds numbers only, so ``{"image_id":`` starts
-    each entry and nothing else, and there is no ``%`` to double."""
+    each entry and nothing else, and there is no ``%`` to double.
+
+    A hole is bridged to its outline as in the general path (a traced mask's cytoplasm around its nucleus)."""
     import orjson
 
     from cytoconv.geometry import raster as geo
+    from cytoconv.geometry.outline import bridge_holes
 
-    rings = [inst.geometry.rings[0] for inst in record.instances]  # type: ignore[union-attr]
-    areas = geo.single_ring_areas(rings, record.height, record.width)
-    boxes = geo.bounds_of_rings(rings)
+    polygons: list[Polygon] = [inst.geometry for inst in record.instances]  # type: ignore[misc]
+    written = []
+    for g in polygons:
+        if len(g.rings) == 1:
+            written.append(g.rings[0])
+            continue
+        written.append(bridge_holes(g)[0])
+        report.notice(
+            "holes-bridged",
+            f"{record.file_name}: holes joined to their outline by zero-width cuts",
+            count=len(g.rings) - 1,
+        )
+    segments = _compact_rings(written)
+    areas = geo.single_ring_areas(written, record.height, record.width)
+    boxes = geo.bounds_of_rings([g.rings[0] for g in polygons])
     anns = []
-    for inst, segment, area, bbox in zip(record.instances, _compact_rings(rings), areas, boxes):
+    for inst, segment, area, bbox in zip(record.instances, segments, areas, boxes):
         ann: dict[str, Any] = {
             "image_id": image_id,
             "category_id": inst.category_id,
