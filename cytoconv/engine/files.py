@@ -87,10 +87,15 @@ def _plain_jpeg_size(path: str | Path) -> tuple[int, int] | None:
     at 50,000 images. Anything unusual goes to PIL: an APP1 segment (EXIF orientation, XMP), no
     SOF within 4 KB, a marker out of place, a zero or huge size."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
+        fd = os.open(path, os.O_RDONLY)  # plain system calls: a buffered open costs more than the parsing
     except OSError:
         return None
+    try:
+        head = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     if head[:3] != b"\xff\xd8\xff":
         return None
     i, n = 2, len(head)
