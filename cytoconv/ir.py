@@ -14,7 +14,15 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    PrivateAttr,
+    model_validator,
+)
 from typing_extensions import Self
 
 Points = npt.NDArray[np.float64]
@@ -57,7 +65,10 @@ class _Model(BaseModel):
         _set(obj, "__dict__", fields)
         _set(obj, "__pydantic_fields_set__", set(fields))
         _set(obj, "__pydantic_extra__", None)
-        _set(obj, "__pydantic_private__", None)
+        private = cls.__private_attributes__
+        _set(
+            obj, "__pydantic_private__", {k: a.get_default() for k, a in private.items()} if private else None
+        )
         return obj
 
 
@@ -89,6 +100,23 @@ class Polygon(_Model):
     kind: Literal["polygon"] = "polygon"
     rings: list[Ring]
     holes: list[bool] = Field(default_factory=list)
+    # Not data (never written): set only on the outlines the tracer makes, and kept by ``split_parts``. The rings
+    # are then the exact pixel-edge outline of a set of pixels, so that COCO's area is their shoelace area and
+    # needs no raster. Polygons are never changed in place: whatever moves, scales, clips or simplifies an
+    # outline builds a new polygon, which does not have the mark.
+    _pixel_exact: bool = PrivateAttr(default=False)
+
+    @classmethod
+    def traced(cls, rings: list[Points], holes: list[bool]) -> Polygon:
+        """A polygon the tracer made: its rings outline a set of pixels exactly (``pixel_exact``)."""
+        polygon = cls.trusted(kind="polygon", rings=rings, holes=holes)
+        polygon.__pydantic_private__["_pixel_exact"] = True  # type: ignore[index]
+        return polygon
+
+    @property
+    def pixel_exact(self) -> bool:
+        """Whether the rings are a traced mask's exact outline (see ``traced``), as made, unchanged since."""
+        return bool(self._pixel_exact)
 
     @model_validator(mode="after")
     def _holes_match_rings(self) -> Polygon:

@@ -282,3 +282,34 @@ def test_splits_that_one_coco_file_cannot_hold_are_counted(tmp_path: Path) -> No
         real("bccd_voc") / "BCCD", tmp_path / "s", (0.8, 0.2), seed=3, to="coco", report=per_split
     )
     assert "split-not-kept" not in per_split.notices
+
+
+def test_traced_outlines_outside_their_image_are_counted_by_pycocotools(tmp_path: Path) -> None:
+    """A traced outline's area is its pixel count only while it lies in the image; a record too small for it
+    (pycocotools counts the pixels inside) goes through the raster like any other polygon."""
+    import orjson
+
+    from cytoconv.engine.contract import WriteOptions
+    from cytoconv.formats.coco.writer import CocoWriter
+    from cytoconv.geometry.outline import split_parts, trace
+    from cytoconv.ir import Category, ImageRecord, Instance
+
+    mask = np.zeros((12, 12), np.uint8)
+    mask[2:10, 2:10] = 1
+    mask[4:6, 4:6] = 0  # a hole: bridged by the fast path
+    parts = split_parts(trace(mask))  # type: ignore[arg-type]
+    writer = CocoWriter(tmp_path / "c.json", [Category(id=1, name="cell")], None, WriteOptions(), Report())
+    areas = []
+    for size in (12, 7):  # the image of the mask, then one that cuts the object
+        record = ImageRecord(
+            file_name="a.png",
+            width=size,
+            height=size,
+            instances=[Instance(category_id=1, geometry=p) for p in parts],
+        )
+        _, template, count, _ = writer.encode(record, 0, Report())
+        (ann,) = orjson.loads(b"[" + (template % tuple(range(count)))[1:] + b"]")
+        rle = mask_api.merge(mask_api.frPyObjects(ann["segmentation"], size, size))
+        assert ann["area"] == int(mask_api.area(rle))
+        areas.append(ann["area"])
+    assert areas == [60, 21]

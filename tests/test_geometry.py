@@ -19,7 +19,7 @@ from pycocotools import mask as mask_api
 from pycocotools.coco import COCO
 
 from cytoconv.geometry import raster
-from cytoconv.geometry.outline import bridge_holes, trace
+from cytoconv.geometry.outline import bridge_holes, split_parts, trace
 from cytoconv.ir import Box, Points, Polygon, Rle
 
 H, W = 37, 53
@@ -207,6 +207,32 @@ def test_traced_outlines_rasterise_back_to_their_mask() -> None:
         assert traced is not None
         assert np.array_equal(raster.rasterise(traced, H, W), m.astype(bool))
         assert raster.polygon_to_rle(traced, H, W).counts == raster.encode(m).counts
+
+
+def test_outline_areas_are_pycocotools_areas_of_traced_parts() -> None:
+    """A traced outline's area is counted off its rings (holes wound against their outer ring): the same
+    number pycocotools gives, part by part and for a whole class with its pinches and islands."""
+    rng = np.random.default_rng(5)
+    for _ in range(500):
+        h, w = (int(v) for v in rng.integers(1, 25, 2))
+        m = (rng.random((h, w)) < rng.choice([0.3, 0.5, 0.7, 0.9])).astype(np.uint8)
+        traced = trace(m)
+        if traced is None:
+            continue
+        parts = split_parts(traced)
+        assert traced.pixel_exact and all(p.pixel_exact for p in parts)
+        assert raster.outline_areas([traced]) == [int(m.sum())]
+        assert raster.outline_areas(parts) == [raster.polygon_area(p, h, w) for p in parts]
+
+
+def test_only_the_tracer_marks_a_polygon_pixel_exact() -> None:
+    """The mark that lets COCO's area skip the raster is never read from a file nor kept by a new polygon."""
+    ring = [[0, 0], [0, 3], [3, 3], [3, 0]]
+    assert not Polygon(rings=[ring]).pixel_exact
+    assert not Polygon.trusted(kind="polygon", rings=[np.array(ring, float)], holes=[False]).pixel_exact
+    traced = trace(np.ones((3, 3), np.uint8))
+    assert traced is not None and traced.pixel_exact
+    assert not Polygon.model_validate(traced.model_dump()).pixel_exact
 
 
 def test_segmentation_measure_is_pycocotools_area_and_bbox() -> None:

@@ -15,6 +15,7 @@ on 20,000 random masks and the WBC masks), at half its cost.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -96,7 +97,7 @@ def trace_many(masks: Sequence[Mask], x0: int = 0, y0: int = 0) -> list[Polygon 
                 rings.append(points[bounds[first + child] : bounds[first + child + 1]])
                 holes.append(True)
                 child = links[child][0]
-        out.append(Polygon.trusted(kind="polygon", rings=rings, holes=holes))
+        out.append(Polygon.traced(rings, holes))
         first += len(contours)
     return out
 
@@ -142,8 +143,12 @@ def _walk_tables() -> tuple[npt.NDArray[np.int32], npt.NDArray[np.bool_]]:
 
 
 _TURN_OFFSETS, _TURN_USED = _walk_tables()
-_TURN_OFFSETS_FLAT = _TURN_OFFSETS.reshape(-1, 2)
+_TURN_OFFSETS_PACKED = _TURN_OFFSETS.reshape(-1, 2).view(np.int64).reshape(-1)
+_TURN_USED_PACKED = _TURN_USED.view(np.int32).reshape(-1)
 _TURN_COUNT = _TURN_USED.sum(axis=1)
+# where the top-left corner comes among a pixel's turns (an outer ring's first pixel has it: nothing is above
+# or left of it)
+_TOP_LEFT_AT = ((_TURN_OFFSETS == 0).all(axis=2) & _TURN_USED).argmax(axis=1)
 
 
 def _corners(
@@ -154,8 +159,7 @@ def _corners(
 
     Each ring starts where the old doubled-canvas tracer started it, so that outputs stay byte for byte: an
     outer ring at the top-left corner of its first pixel (the topmost of the leftmost), a hole at the
-    top-right corner of its first pixel (the top-left corner of the hole). That corner is among the first few
-    of the ring; the ring is rotated to it."""
+    top-right corner of its first pixel (the top-left corner of the hole); the ring is rotated to it."""
     lengths = np.fromiter((len(c) for c in chains), dtype=np.intp, count=len(chains))
     pixels = np.concatenate(chains).reshape(-1, 2)
     ends = np.cumsum(lengths)
@@ -168,22 +172,24 @@ def _corners(
     before[1:] = code[:-1]
     before[starts] = code[ends - 1]
     pair = before * 9 + code
-    slots = np.flatnonzero(_TURN_USED[pair])  # pixel * 4 + slot, in order along every chain
+    # pixel * 4 + slot of every turn, in order along every chain (the four flags of a pair read as one int32)
+    slots = np.flatnonzero(_TURN_USED_PACKED[pair].view(np.bool_))
     per_ring = np.add.reduceat(_TURN_COUNT[pair], starts)
     ring_ends = np.cumsum(per_ring)
     ring_starts = ring_ends - per_ring
-    # rotate each ring to its start corner, found among its first eight corners
-    target = pixels[starts] + np.where(is_hole[:, None], np.array([1, 0], dtype=np.int32), 0)
-    look = slots[np.minimum(ring_starts[:, None] + np.arange(8), ring_ends[:, None] - 1)]
-    head = pixels[look >> 2] + _TURN_OFFSETS_FLAT[pair[look >> 2] * 4 + (look & 3)]
-    shift = (head == target[:, None, :]).all(axis=2).argmax(axis=1)
+    # each ring rotated to its start corner: among the first pixel's corners for an outer ring, the first of
+    # the second pixel's for a hole (OpenCV leaves a hole's first pixel up and to the right, at that corner)
+    first = pair[starts]
+    shift = np.where(is_hole, _TURN_COUNT[first], _TOP_LEFT_AT[first])
     if shift.any():
         ring = np.repeat(np.arange(len(chains)), per_ring)
         at = np.arange(len(slots)) - ring_starts[ring] + shift[ring]
         slots = slots[ring_starts[ring] + at % per_ring[ring]]
     pixel = slots >> 2
-    corners = pixels[pixel] + _TURN_OFFSETS_FLAT[pair[pixel] * 4 + (slots & 3)]
-    return corners, [0, *ring_ends.tolist()]
+    # a point's x and y read as one int64, so that each gather and the sum move one number, not two (no carry
+    # from x into y: coordinates are non-negative int32 and an offset is 0 or 1)
+    packed = pixels.view(np.int64).reshape(-1)[pixel] + _TURN_OFFSETS_PACKED[pair[pixel] * 4 + (slots & 3)]
+    return packed.view(np.int32).reshape(-1, 2), [0, *ring_ends.tolist()]
 
 
 def components(mask: Mask, connectivity: int = 8) -> Iterator[tuple[npt.NDArray[np.uint8], int, int]]:
@@ -225,9 +231,10 @@ def bridge_holes(polygon: Polygon) -> list[Points]:
 
 def split_parts(polygon: Polygon) -> list[Polygon]:
     """Each outer ring with its own holes as a polygon of its own (the 8-connected components of a
-    traced mask)."""
+    traced mask, each still an exact outline when the whole was)."""
+    make = Polygon.traced if polygon.pixel_exact else partial(Polygon.trusted, kind="polygon")
     return [
-        Polygon.trusted(kind="polygon", rings=[outer, *holes], holes=[False] + [True] * len(holes))
+        make(rings=[outer, *holes], holes=[False] + [True] * len(holes))
         for outer, holes in part_groups(polygon)
     ]
 

@@ -287,7 +287,9 @@ def _polygon_annotations(record: ImageRecord, image_id: int, report: Report) -> 
     and one ``orjson.dumps`` for all of them. Such an entry holds numbers only, so ``{"image_id":`` starts
     each entry and nothing else, and there is no ``%`` to double.
 
-    A hole is bridged to its outline as in the general path (a traced mask's cytoplasm around its nucleus)."""
+    A hole is bridged to its outline as in the general path (a traced mask's cytoplasm around its nucleus).
+    The outlines the tracer made are counted by their shoelace area (``outline_areas``), any other ring by
+    pycocotools."""
     import orjson
 
     from cytoconv.geometry import raster as geo
@@ -306,8 +308,11 @@ def _polygon_annotations(record: ImageRecord, image_id: int, report: Report) -> 
             count=len(g.rings) - 1,
         )
     segments = _compact_rings(written)
-    areas = geo.single_ring_areas(written, record.height, record.width)
     boxes = geo.bounds_of_rings([g.rings[0] for g in polygons])
+    if all(g.pixel_exact for g in polygons) and _inside(boxes, record):
+        areas = geo.outline_areas(polygons)  # traced masks: their pixel counts, without a raster
+    else:
+        areas = geo.single_ring_areas(written, record.height, record.width)
     anns = []
     for inst, segment, area, bbox in zip(record.instances, segments, areas, boxes):
         ann: dict[str, Any] = {
@@ -323,6 +328,11 @@ def _polygon_annotations(record: ImageRecord, image_id: int, report: Report) -> 
         anns.append(ann)
     entries = orjson.dumps(anns, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
     return b"," + entries.replace(b'{"image_id":', b'{"id":%d,"image_id":')
+
+
+def _inside(boxes: list[list[float]], record: ImageRecord) -> bool:
+    """Whether every box lies in the image: pycocotools counts only the pixels inside it."""
+    return all(x >= 0 and y >= 0 and x + w <= record.width and y + h <= record.height for x, y, w, h in boxes)
 
 
 def _compact_rings(rings: list[npt.NDArray[np.float64]]) -> list[npt.NDArray[Any]]:
