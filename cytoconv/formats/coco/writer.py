@@ -24,7 +24,6 @@ from cytoconv.engine.adapt import label_as_box, point_boxes
 from cytoconv.engine.atomic import atomic_file
 from cytoconv.engine.contract import WriteOptions
 from cytoconv.errors import FormatError, Report
-from cytoconv.formats.coco.syntax import VISIBILITY
 from cytoconv.ir import Box, Category, ImageRecord, Instance, Point, Polygon, Rle
 
 # what a category of points says it holds (the one keypoint's name, no skeleton)
@@ -236,6 +235,8 @@ def _keypoint(point: Point, category_id: int, image_id: int, box: Box | None, in
     """A point's keypoint annotation (without its leading ``{"id":N,``): the pixel index ``i j`` = the model
     coordinate - 0.5, visible (2); ``bbox`` the point's box, else its pixel."""
     import orjson
+
+    from cytoconv.formats.coco.syntax import VISIBILITY  # here: the scan's module is not needed to write
 
     i, j = _whole(point.x - 0.5), _whole(point.y - 0.5)
     if box is None:

@@ -219,6 +219,7 @@ def paired_masks(
     images = [img for _, img in pairs if img]
     if images:
         image_root = os.path.commonpath([os.path.dirname(img) for img in images])
+    under = os.path.join(image_root, "")  # the images are below it: their names are what follows it
     out = []
     for mask, image in pairs:
         if image is None:
@@ -226,7 +227,8 @@ def paired_masks(
                 FormatError(mask, f"{what} without an image (give --images DIR)", code="label-without-image")
             )
             continue
-        out.append((mask, image, os.path.relpath(image, image_root).replace(os.sep, "/")))
+        relative = image[len(under) :] if image.startswith(under) else os.path.relpath(image, image_root)
+        out.append((mask, image, relative.replace(os.sep, "/")))
     return out, image_root
 
 
