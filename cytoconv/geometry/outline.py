@@ -232,6 +232,8 @@ def bridge_holes(polygon: Polygon) -> list[Points]:
 def split_parts(polygon: Polygon) -> list[Polygon]:
     """Each outer ring with its own holes as a polygon of its own (the 8-connected components of a
     traced mask, each still an exact outline when the whole was)."""
+    if polygon.holes.count(False) == 1:
+        return [polygon]  # one part already (a cell and its holes)
     make = Polygon.traced if polygon.pixel_exact else partial(Polygon.trusted, kind="polygon")
     return [
         make(rings=[outer, *holes], holes=[False] + [True] * len(holes))
