@@ -43,3 +43,46 @@ def test_validate_finds_no_error_in_what_cytoconv_writes(tmp_path: Path, name: s
     assert report.checked >= len(dataset.images) or not FORMATS[name].output_is_dir  # one file, many images
     errors = [f"{f.path}:{f.line}: {f.code} {f.message}" for f in report.findings if f.severity == "error"]
     assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("name", "needs"),
+    [
+        ("labelme", "LabelMe needs one JSON file per image"),
+        ("qupath", "QuPath needs one GeoJSON file per image"),
+        ("imagej", "one ROI set per image"),
+        ("aperio", "Aperio ImageScope XML needs one XML file per image"),
+        ("asap", "ASAP XML needs one XML file per image"),
+    ],
+)
+def test_file_per_image_writers_refuse_two_images_of_one_stem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, needs: str
+) -> None:
+    """a.png and a.jpg would both be written to a.<suffix>: the second is refused, named, and nothing is left."""
+    import json
+
+    from tests.conftest import run_cli
+
+    images = [{"id": i, "file_name": f, "width": 20, "height": 10} for i, f in ((1, "a.png"), (2, "a.jpg"))]
+    ring = [2, 2, 8, 2, 8, 6, 2, 6]
+    anns = [
+        {
+            "id": i,
+            "image_id": i,
+            "category_id": 1,
+            "segmentation": [ring],
+            "area": 24,
+            "bbox": [2, 2, 6, 4],
+            "iscrowd": 0,
+        }
+        for i in (1, 2)
+    ]
+    src = tmp_path / "in.json"
+    src.write_text(
+        json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "cell"}]})
+    )
+    code, _, err = run_cli(["convert", str(src), str(tmp_path / "out"), "--to", name, "-j", "1"], capsys)
+    assert code == 1
+    assert f"a.jpg: another image has the path 'a' without its suffix: {needs}" in err
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["in.json"]

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from cytoconv.errors import UsageError
+from cytoconv.errors import FormatError, UsageError
 
 TEMP_MARK = ".cytoconv-tmp-"
 
@@ -102,6 +102,28 @@ class FilePerImageWriter(Protocol):
     def names(self) -> Mapping[int, str]:
         """Class id -> name, for the class list written last."""
         ...
+
+
+def write_image_file(writer: FilePerImageWriter, out_rel: str, data: bytes, image: str, needs: str) -> str:
+    """Write one image's file at ``out_rel`` under ``writer.tmp`` (in a worker) and return ``out_rel``. The file
+    must be new: two images whose paths differ only by their suffix (``a.png``, ``a.jpg``) would both be written
+    there, so the second is refused (``duplicate-stem``), ``needs`` saying why (``"LabelMe needs one JSON file
+    per image"``)."""
+    assert writer.tmp is not None
+    target = writer.tmp / out_rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        stem = os.path.splitext(out_rel)[0]
+        raise FormatError(
+            image, f"another image has the path {stem!r} without its suffix: {needs}", code="duplicate-stem"
+        ) from None
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    return out_rel
 
 
 @contextmanager

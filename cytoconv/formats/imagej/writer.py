@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from cytoconv.engine.adapt import label_as_box
-from cytoconv.engine.atomic import file_per_image_sink
+from cytoconv.engine.atomic import file_per_image_sink, write_image_file
 from cytoconv.engine.contract import WriteOptions
 from cytoconv.engine.files import safe_relative
 from cytoconv.errors import FormatError, Report
@@ -118,22 +118,7 @@ class ImagejWriter:
         rel = safe_relative(record.file_name, record.file_name)
         zip_rel = os.path.splitext(rel)[0] + ".zip"
         data = self.zip_bytes(record, report)
-        assert self.tmp is not None
-        target = self.tmp / zip_rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            raise FormatError(
-                record.file_name,
-                f"another image has the path {zip_rel[:-4]!r} without its suffix: one ROI set per image",
-                code="duplicate-stem",
-            ) from None
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        return zip_rel
+        return write_image_file(self, zip_rel, data, record.file_name, "one ROI set per image")
 
     def rois(self, record: ImageRecord, report: Report) -> list[Any]:
         """The ROIs of one image, in object order."""

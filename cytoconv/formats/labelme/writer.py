@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from cytoconv.engine.adapt import label_as_box
-from cytoconv.engine.atomic import file_per_image_sink
+from cytoconv.engine.atomic import file_per_image_sink, write_image_file
 from cytoconv.engine.contract import WriteOptions
 from cytoconv.engine.files import safe_relative
 from cytoconv.errors import FormatError, Report
@@ -113,22 +113,9 @@ class LabelmeWriter:
             image_path = rel.rsplit("/", 1)[-1]
         data = self.document(record, image_path, report)
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-        assert self.tmp is not None
-        target = self.tmp / json_rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            raise FormatError(
-                record.file_name,
-                f"another image has the path {stem!r} without its suffix: LabelMe needs one JSON file per image",
-                code="duplicate-stem",
-            ) from None
-        try:
-            os.write(fd, text.encode("utf-8"))
-        finally:
-            os.close(fd)
-        return json_rel
+        return write_image_file(
+            self, json_rel, text.encode("utf-8"), record.file_name, "LabelMe needs one JSON file per image"
+        )
 
     def document(self, record: ImageRecord, image_path: str, report: Report) -> dict[str, Any]:
         """The JSON object of one image."""

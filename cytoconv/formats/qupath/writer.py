@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from cytoconv.engine.adapt import label_as_box
-from cytoconv.engine.atomic import file_per_image_sink
+from cytoconv.engine.atomic import file_per_image_sink, write_image_file
 from cytoconv.engine.contract import WriteOptions
 from cytoconv.engine.files import safe_relative
-from cytoconv.errors import FormatError, Report
+from cytoconv.errors import Report
 from cytoconv.formats.qupath.syntax import CLASSES_FILE, UNCLASSIFIED
 from cytoconv.ir import Box, Category, ImageRecord, Instance, Point, Points, Polygon, Rle
 
@@ -110,22 +110,9 @@ class QupathWriter:
         out_rel = stem + ".geojson"
         document = self.document(record, report)
         text = json.dumps(document, indent=2 if self.options.indent else None, ensure_ascii=False) + "\n"
-        assert self.tmp is not None
-        target = self.tmp / out_rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            raise FormatError(
-                record.file_name,
-                f"another image has the path {stem!r} without its suffix: QuPath needs one GeoJSON file per image",
-                code="duplicate-stem",
-            ) from None
-        try:
-            os.write(fd, text.encode("utf-8"))
-        finally:
-            os.close(fd)
-        return out_rel
+        return write_image_file(
+            self, out_rel, text.encode("utf-8"), record.file_name, "QuPath needs one GeoJSON file per image"
+        )
 
     def _classification(self, category_id: int) -> dict[str, Any] | None:
         name = self.name_of(category_id)

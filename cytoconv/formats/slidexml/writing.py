@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from cytoconv.engine.atomic import file_per_image_sink
+from cytoconv.engine.atomic import file_per_image_sink, write_image_file
 from cytoconv.engine.contract import WriteOptions
 from cytoconv.engine.files import safe_relative
-from cytoconv.errors import FormatError, Report
+from cytoconv.errors import Report
 from cytoconv.ir import Box, Category, ImageRecord, Polygon, Rle
 
 
@@ -103,23 +103,9 @@ class SlideWriter:
         rel = safe_relative(record.file_name, record.file_name)
         xml_rel = os.path.splitext(rel)[0] + ".xml"
         data = self.xml(record, report).encode("utf-8")
-        assert self.tmp is not None
-        target = self.tmp / xml_rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            raise FormatError(
-                record.file_name,
-                f"another image has the path {xml_rel[:-4]!r} without its suffix: {self.title} needs one XML "
-                "file per image",
-                code="duplicate-stem",
-            ) from None
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        return xml_rel
+        return write_image_file(
+            self, xml_rel, data, record.file_name, f"{self.title} needs one XML file per image"
+        )
 
     def sink(self) -> AbstractContextManager[Callable[[Any], None]]:
         """One XML per image, written by the workers; no class list (the XML names its classes)."""
