@@ -154,7 +154,6 @@ class CocoWriter:
     def _polygon_with_holes(self, g: Polygon, record: ImageRecord, report: Report) -> tuple[Any, int]:
         """COCO polygons cannot hold a hole: bridge it (exact), write RLE, fill it, or refuse (``--holes``)."""
         from cytoconv.geometry import raster as geo
-        from cytoconv.geometry.outline import bridge_holes
 
         policy = "rle" if self.options.segmentation == "rle" else self.options.holes
         if policy == "error":
@@ -166,12 +165,7 @@ class CocoWriter:
             filled = Polygon.trusted(kind="polygon", rings=g.parts, holes=[False] * len(g.parts))
             return [_compact(r) for r in filled.rings], geo.polygon_area(filled, record.height, record.width)
         if policy == "bridge":
-            rings = bridge_holes(g)
-            report.notice(
-                "holes-bridged",
-                f"{record.file_name}: holes joined to their outline by zero-width cuts",
-                count=sum(g.holes),
-            )
+            rings = _bridged(g, record, report)
             areas = geo.single_ring_areas(rings, record.height, record.width)
             area = (
                 areas[0]
@@ -294,7 +288,6 @@ def _polygon_annotations(record: ImageRecord, image_id: int, report: Report) -> 
     import orjson
 
     from cytoconv.geometry import raster as geo
-    from cytoconv.geometry.outline import bridge_holes
 
     polygons: list[Polygon] = [inst.geometry for inst in record.instances]  # type: ignore[misc]
     written = []
@@ -302,12 +295,7 @@ def _polygon_annotations(record: ImageRecord, image_id: int, report: Report) -> 
         if len(g.rings) == 1:
             written.append(g.rings[0])
             continue
-        written.append(bridge_holes(g)[0])
-        report.notice(
-            "holes-bridged",
-            f"{record.file_name}: holes joined to their outline by zero-width cuts",
-            count=len(g.rings) - 1,
-        )
+        written.append(_bridged(g, record, report)[0])
     segments = _compact_rings(written)
     boxes = geo.bounds_of_rings([g.rings[0] for g in polygons])
     if all(g.pixel_exact for g in polygons) and _inside(boxes, record):
@@ -329,6 +317,19 @@ def _polygon_annotations(record: ImageRecord, image_id: int, report: Report) -> 
         anns.append(ann)
     entries = orjson.dumps(anns, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
     return b"," + entries.replace(b'{"image_id":', b'{"id":%d,"image_id":')
+
+
+def _bridged(polygon: Polygon, record: ImageRecord, report: Report) -> list[npt.NDArray[np.float64]]:
+    """``--holes bridge``: each part of the polygon as one ring, its holes joined by zero-width cuts, and the
+    holes counted (both paths of ``encode`` say it alike)."""
+    from cytoconv.geometry.outline import bridge_holes
+
+    report.notice(
+        "holes-bridged",
+        f"{record.file_name}: holes joined to their outline by zero-width cuts",
+        count=sum(polygon.holes),
+    )
+    return bridge_holes(polygon)
 
 
 def _inside(boxes: list[list[float]], record: ImageRecord) -> bool:
