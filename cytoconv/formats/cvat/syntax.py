@@ -21,8 +21,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cytoconv.formats import safexml
 from cytoconv.problems import ProblemSink
 
 if TYPE_CHECKING:
@@ -151,50 +152,7 @@ def find_xml(path: Path) -> tuple[Path | None, str]:
 def parse_xml(data: bytes, path: str, sink: ProblemSink) -> tuple[Element, dict[int, int]] | None:
     """The root element and the line of every image, tag and shape element (by ``id(element)``); None after
     reporting CC002 (not well-formed, or a DTD or entity: refused) to ``sink``."""
-    from xml.etree.ElementTree import TreeBuilder
-
-    from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
-    from defusedxml.ElementTree import DefusedXMLParser, ParseError
-
-    class LineBuilder(TreeBuilder):
-        """A tree builder noting the line of each element messages name (the tree does not keep lines)."""
-
-        expat: Any = None
-        lines: dict[int, int] = {}  # noqa: RUF012  (replaced per instance below)
-
-        def start(self, tag: str, attrs: dict[str, str]) -> Element:
-            """Build the element as usual, noting its line when it is an image, tag or shape."""
-            element = super().start(tag, attrs)
-            if tag in LINED:
-                self.lines[id(element)] = self.expat.CurrentLineNumber
-            return element
-
-    line: int | None = None
-    try:
-        builder = LineBuilder()
-        builder.lines = {}
-        parser = DefusedXMLParser(target=builder, forbid_dtd=True)
-        builder.expat = parser.parser
-        parser.feed(data)
-        root: Element = parser.close()
-        return root, builder.lines
-    except DTDForbidden as exc:
-        message = (
-            f"the XML declares a DTD (<!DOCTYPE {exc.name}>); refused: DTDs carry entity expansion "
-            "(billion laughs) and external entities, and CVAT files need none"
-        )
-    except EntitiesForbidden as exc:
-        message = f"the XML declares an entity ({exc.name!r}); refused: no entity expansion"
-    except ExternalReferenceForbidden:
-        message = "the XML refers to an external entity; refused (nothing is fetched)"
-    except ParseError as exc:
-        line = getattr(exc, "position", (None, None))[0]
-        message = f"not well-formed XML ({str(exc).split(': line')[0]})"
-    except (LookupError, ValueError) as exc:  # an unknown or undecodable encoding in the declaration
-        message = f"not well-formed XML ({exc})"
-    if sink.wants("CC002"):
-        sink("CC002", path, message, line=line)
-    return None
+    return safexml.parse(data, path, sink, LINED, "CVAT files")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,12 +14,13 @@ This module is imported on every pre-commit run: no pydantic, no dataset model, 
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from cytoconv.formats import safexml
+from cytoconv.formats.safexml import number
 from cytoconv.problems import ProblemSink
 
 if TYPE_CHECKING:
@@ -101,60 +102,7 @@ LINE_TAGS = frozenset({"Region", "Annotation"})
 def parse_xml(data: bytes, path: str, sink: ProblemSink) -> tuple[Element, dict[int, int]] | None:
     """The root element and the line of every ``<Region>`` and ``<Annotation>`` tag (by ``id(element)``);
     None after reporting CC002 (not well-formed, or a DTD or entity: refused)."""
-    from xml.etree.ElementTree import TreeBuilder
-
-    from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
-    from defusedxml.ElementTree import DefusedXMLParser, ParseError
-
-    class LineBuilder(TreeBuilder):
-        """Notes the line of each shape's start tag, which the element tree does not keep."""
-
-        expat: Any = None
-        lines: dict[int, int]
-
-        def start(self, tag: str, attrs: dict[str, str]) -> Element:
-            """Build the element as usual, noting its line when it is a shape."""
-            element = super().start(tag, attrs)
-            if tag in LINE_TAGS:
-                self.lines[id(element)] = self.expat.CurrentLineNumber
-            return element
-
-    builder = LineBuilder()
-    builder.lines = {}
-    line: int | None = None
-    try:
-        parser = DefusedXMLParser(target=builder, forbid_dtd=True)
-        builder.expat = parser.parser
-        parser.feed(data)
-        return parser.close(), builder.lines
-    except DTDForbidden as exc:
-        message = (
-            f"the XML declares a DTD (<!DOCTYPE {exc.name}>); refused: DTDs carry entity expansion "
-            "(billion laughs) and external entities, and slide annotation files need none"
-        )
-    except EntitiesForbidden as exc:
-        message = f"the XML declares an entity ({exc.name!r}); refused: no entity expansion"
-    except ExternalReferenceForbidden:
-        message = "the XML refers to an external entity; refused (nothing is fetched)"
-    except ParseError as exc:
-        line = getattr(exc, "position", (None, None))[0]
-        message = f"not well-formed XML ({str(exc).split(': line')[0]})"
-    except (ValueError, LookupError) as exc:  # an unknown encoding in the declaration
-        message = f"not readable XML ({exc})"
-    if sink.wants("CC002"):
-        sink("CC002", path, message, line=line)
-    return None
-
-
-def number(text: str | None) -> float | None:
-    """A finite number, or None (missing, not a number, NaN or infinite)."""
-    if text is None:
-        return None
-    try:
-        value = float(text.strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
+    return safexml.parse(data, path, sink, LINE_TAGS, "slide annotation files")
 
 
 def _vertices(

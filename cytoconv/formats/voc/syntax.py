@@ -19,15 +19,16 @@ This module is imported on every pre-commit run: no pydantic, no dataset model, 
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cytoconv.formats import safexml
+from cytoconv.formats.safexml import number
 from cytoconv.problems import Fix, ProblemSink
 
 if TYPE_CHECKING:
@@ -209,34 +210,6 @@ def _fast_parse(data: bytes) -> tuple[Element, dict[int, int]] | None:
     return root, {id(obj): line for obj, line in zip(objects, _lines_of(data, starts))}
 
 
-def _slow_parse(data: bytes) -> tuple[Element, dict[int, int]]:
-    """defusedxml with DTDs forbidden, the line of every ``<object>`` start tag recorded as it is parsed."""
-    from xml.etree.ElementTree import TreeBuilder
-
-    from defusedxml.ElementTree import DefusedXMLParser
-
-    class LineBuilder(TreeBuilder):
-        """A tree builder that notes the line of each ``<object>`` start tag, which the element tree does not
-        keep."""
-
-        expat: Any = None
-        lines: dict[int, int]
-
-        def start(self, tag: str, attrs: dict[str, str]) -> Element:
-            """Build the element as usual, noting its line when it is an ``<object>``."""
-            element = super().start(tag, attrs)
-            if tag == "object":
-                self.lines[id(element)] = self.expat.CurrentLineNumber
-            return element
-
-    builder = LineBuilder()
-    builder.lines = {}
-    parser = DefusedXMLParser(target=builder, forbid_dtd=True)
-    builder.expat = parser.parser
-    parser.feed(data)
-    return parser.close(), builder.lines
-
-
 @cache
 def _guard_builder() -> type[TreeBuilder]:
     """The C tree builder with a second lock for the fast path: a DOCTYPE (which ``_plain`` rules out) is
@@ -257,29 +230,8 @@ def _guard_builder() -> type[TreeBuilder]:
 
 def parse_xml(data: bytes, path: str, sink: ProblemSink) -> tuple[Element, dict[int, int]] | None:
     """The root element and the line of every ``<object>`` tag (by ``id(element)``); None after reporting
-    CC002 (not well-formed, or a DTD or entity, refused) to ``sink``."""
-    from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
-    from defusedxml.ElementTree import ParseError
-
-    try:
-        parsed = _fast_parse(data) if _plain(data) else None
-        return parsed if parsed is not None else _slow_parse(data)
-    except DTDForbidden as exc:
-        message = (
-            f"the XML declares a DTD (<!DOCTYPE {exc.name}>); refused: DTDs carry entity expansion "
-            "(billion laughs) and external entities, and VOC files need none"
-        )
-        line = None
-    except EntitiesForbidden as exc:
-        message, line = f"the XML declares an entity ({exc.name!r}); refused: no entity expansion", None
-    except ExternalReferenceForbidden:
-        message, line = "the XML refers to an external entity; refused (nothing is fetched)", None
-    except ParseError as exc:
-        line = getattr(exc, "position", (None, None))[0]
-        message = f"not well-formed XML ({str(exc).split(': line')[0]})"
-    if sink.wants("CC002"):
-        sink("CC002", path, message, line=line)
-    return None
+    CC002 (not well-formed, or a DTD or entity, refused) to ``sink``. Plain files take the C parser."""
+    return safexml.parse(data, path, sink, ("object",), "VOC files", _fast_parse if _plain(data) else None)
 
 
 # A fast scan for class names, used only to number the categories before the files are read in the workers.
@@ -302,17 +254,6 @@ def scan_names(data: bytes, path: str, sink: ProblemSink) -> list[str] | None:
 
 # ---------------------------------------------------------------------------------------------
 # Scanning
-
-
-def number(text: str | None) -> float | None:
-    """A finite number, or None (missing, not a number, NaN or infinite)."""
-    if text is None:
-        return None
-    try:
-        value = float(text.strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _positive_int(text: str | None) -> int | None:
