@@ -160,13 +160,9 @@ def parse_xml(data: bytes, path: str, sink: ProblemSink) -> tuple[Element, dict[
 
 
 def _positive_int(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        value = float(text.strip())
-    except ValueError:
-        return None
-    return int(value) if math.isfinite(value) and value == int(value) and value > 0 else None
+    """A whole number above zero (``640`` or ``640.0``), or None."""
+    value = safexml.number(text)
+    return int(value) if value is not None and value == int(value) and value > 0 else None
 
 
 class _Shape:
